@@ -1,0 +1,343 @@
+//! The `sockspec` command line: parsing arguments and wiring the library together.
+//! Nothing here decides a verdict.
+//!
+//! Exit status: 0 when every scenario passed (or was skipped), 1 when any failed or
+//! errored, 2 for usage errors and invalid scenarios.
+
+use crate::report::{self, Format, Human};
+use crate::run::{self, Event, Selection, Settings, Shard};
+use crate::script::{self, Scenario};
+use crate::target::{self, TargetSpec};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "sockspec", version, about = "A conformance harness for TCP: runs declarative socket scenarios against any implementation")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run scenarios against the Linux reference or an adapter
+    Run(RunArgs),
+    /// Check scenario files and report every error, without running anything
+    Check {
+        /// Scenario files or directories [default: scenarios]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+    },
+    /// List the scenarios that a run would select
+    List {
+        /// Scenario files or directories [default: scenarios]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+    /// Serve the reference adapter (Linux kernel sockets) on stdin/stdout
+    Adapter,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SelectArgs {
+    /// Run only scenarios whose name contains TEXT (repeatable: any matches)
+    #[arg(long, short = 'f', value_name = "TEXT")]
+    pub filter: Vec<String>,
+    /// Run only scenarios with this tag (repeatable: any matches)
+    #[arg(long, short = 't', value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Run the K-th of N slices of the selection, for CI matrices
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scenario files or directories [default: scenarios]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Run against an adapter: a command (run by /bin/sh -c) that speaks the adapter protocol
+    #[arg(long, value_name = "CMD", env = "SOCKSPEC_ADAPTER")]
+    pub adapter: Option<String>,
+    /// Which expectations apply: linux, posix, or a profile your scenarios name
+    #[arg(long, default_value = "linux", env = "SOCKSPEC_PROFILE")]
+    pub profile: String,
+    /// Scenarios run in parallel [default: the number of cores]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// How long a call must stay pending to count as blocked (e.g. 200ms, 1s)
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    pub block_window: Duration,
+    /// The longest wait for any one answer (e.g. 10s)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Write the report to FILE (the terminal still shows the human report)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Show the executed steps of failed scenarios
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Never show a progress bar
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Colour on a terminal unless NO_COLOR is set (https://no-color.org).
+    fn enabled(self, terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+}
+
+/// `200ms`, `1.5s`, `10s`, `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let err = || format!("invalid duration `{s}`: write e.g. 200ms, 1.5s or 2m");
+    let (num, unit) = s.find(|c: char| c.is_ascii_alphabetic()).map_or((s, "ms"), |i| s.split_at(i));
+    let n: f64 = num.parse().map_err(|_| err())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(err()),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(err());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Adapter => {
+            let stdin = std::io::stdin().lock();
+            match target::stdio::serve(stdin, std::io::stdout()) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("sockspec adapter: failed to read stdin: {e}");
+                    EXIT_FAILED
+                }
+            }
+        }
+        Command::Check { paths, color } => check(&default_paths(paths), color.enabled(std::io::stderr().is_terminal())),
+        Command::List { paths, select } => match load(&default_paths(paths), false) {
+            Ok(scenarios) => {
+                for s in selection(&select).apply(scenarios) {
+                    println!("{}\t{}\t[{}]", s.name, s.meta.title, s.meta.tags.join(", "));
+                }
+                EXIT_OK
+            }
+            Err(code) => code,
+        },
+        Command::Run(args) => run_command(args),
+    }
+}
+
+fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths
+    }
+}
+
+fn selection(s: &SelectArgs) -> Selection {
+    Selection { filters: s.filter.clone(), tags: s.tag.clone(), shard: s.shard }
+}
+
+/// Loads and parses scenarios; on any error prints every diagnostic and returns the
+/// exit status.
+fn load(paths: &[PathBuf], color: bool) -> Result<Vec<Scenario>, i32> {
+    let loaded = match script::load_all(paths) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if paths == [PathBuf::from("scenarios")] && !Path::new("scenarios").exists() {
+                eprintln!("hint: run from a folder with scenarios/, or pass scenario paths");
+            }
+            return Err(EXIT_USAGE);
+        }
+    };
+    if loaded.failures.is_empty() {
+        return Ok(loaded.scenarios);
+    }
+    let mut errors = 0;
+    for (src, diags) in &loaded.failures {
+        for d in diags {
+            eprintln!("{}", d.render(src, color));
+            errors += 1;
+        }
+    }
+    eprintln!(
+        "error: {errors} error{} in {} scenario file{}; nothing was run",
+        if errors == 1 { "" } else { "s" },
+        loaded.failures.len(),
+        if loaded.failures.len() == 1 { "" } else { "s" }
+    );
+    Err(EXIT_USAGE)
+}
+
+fn check(paths: &[PathBuf], color: bool) -> i32 {
+    match load(paths, color) {
+        Ok(scenarios) => {
+            println!("checked {} scenario{}: no errors", scenarios.len(), if scenarios.len() == 1 { "" } else { "s" });
+            EXIT_OK
+        }
+        Err(code) => code,
+    }
+}
+
+fn run_command(args: RunArgs) -> i32 {
+    let stdout_tty = std::io::stdout().is_terminal();
+    let human_on_stdout = args.format == Format::Human || args.output.is_some();
+    let color = args.color.enabled(stdout_tty && human_on_stdout);
+    let scenarios = match load(&default_paths(args.paths.clone()), args.color.enabled(std::io::stderr().is_terminal())) {
+        Ok(s) => selection(&args.select).apply(s),
+        Err(code) => return code,
+    };
+    if scenarios.is_empty() {
+        eprintln!("error: no scenario matches the filters");
+        return EXIT_USAGE;
+    }
+    let settings = Settings {
+        target: match &args.adapter {
+            Some(cmd) => TargetSpec::Adapter { command: cmd.clone() },
+            None => TargetSpec::Reference,
+        },
+        profile: args.profile.clone(),
+        block_window: args.block_window,
+        timeout: args.timeout,
+        ..Settings::default()
+    };
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let human = Human { color, verbose: args.verbose };
+    let progress = if !args.no_progress && std::io::stderr().is_terminal() && scenarios.len() > 1 {
+        let pb = ProgressBar::with_draw_target(Some(scenarios.len() as u64), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
+                .expect("valid template"),
+        );
+        Some(pb)
+    } else {
+        None
+    };
+    let print = |line: &str| match &progress {
+        Some(pb) => pb.suspend(|| println!("{line}")),
+        None => println!("{line}"),
+    };
+    if human_on_stdout {
+        print(&format!(
+            "running {} scenario{} against {}, profile {}, {jobs} job{}",
+            scenarios.len(),
+            if scenarios.len() == 1 { "" } else { "s" },
+            settings.target.describe(),
+            settings.profile,
+            if jobs == 1 { "" } else { "s" }
+        ));
+    }
+    let stop = AtomicBool::new(false);
+    let report = run::run_all(&scenarios, &settings, jobs, &stop, |event| match event {
+        Event::Started { scenario, .. } => {
+            if let Some(pb) = &progress {
+                pb.set_message(scenario.name.clone());
+            }
+        }
+        Event::Finished { result, .. } => {
+            if let Some(pb) = &progress {
+                pb.inc(1);
+            }
+            if human_on_stdout {
+                print(&human.result_line(result));
+            }
+        }
+    });
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    if human_on_stdout {
+        print!("{}", human.summary(&report));
+    }
+    let document = match args.format {
+        Format::Human => Human { color: false, ..human }.summary(&report),
+        Format::Json => report::json(&report),
+        Format::Junit => report::junit(&report),
+        Format::Tap => report::tap(&report),
+    };
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = write_atomically(path, &document) {
+                eprintln!("error: failed to write the report to {}: {e}", path.display());
+                return EXIT_USAGE;
+            }
+        }
+        None if args.format != Format::Human => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(document.as_bytes()).and_then(|_| out.flush());
+        }
+        None => {}
+    }
+    if report.all_passed() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// Writes beside the target and renames, so a reader never sees half a report.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{}.sockspec-tmp", path.file_name().map_or("report".into(), |n| n.to_string_lossy())));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("250"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,14 @@
+//! sockspec: a conformance harness for TCP.
+//!
+//! Layers, bottom up: [`script`] parses scenario files; [`protocol`] is the adapter
+//! protocol's wire types; [`target`] runs socket calls (the in-process Linux reference,
+//! or an adapter process); [`run`] executes scenarios against targets and checks
+//! expectations; [`report`] turns results into human, JSON, JUnit and TAP output. The
+//! `sockspec` binary ([`cli`]) is a thin layer over these.
+
+pub mod cli;
+pub mod protocol;
+pub mod report;
+pub mod run;
+pub mod script;
+pub mod target;

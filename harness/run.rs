@@ -1,0 +1,18 @@
+//! Executing scenarios: one scenario's steps against its sessions ([`execute`]), many
+//! scenarios in parallel ([`schedule`]), and the results both produce ([`outcome`]).
+//!
+//! Every wait has a deadline: a foreground call waits at most `timeout`, a `blocks`
+//! check waits exactly the blocking window, and teardown waits at most the grace
+//! period before it kills. Scenarios share nothing: each gets fresh sessions, and every
+//! address in the corpus is bound to port 0, so the kernel hands out distinct ports.
+
+mod describe;
+mod execute;
+mod outcome;
+mod schedule;
+mod select;
+
+pub use execute::{run_scenario, Settings};
+pub use outcome::{Failure, RunReport, ScenarioResult, Status, StepRecord};
+pub use schedule::{run_all, Event};
+pub use select::{Selection, Shard};

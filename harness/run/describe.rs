@@ -1,0 +1,115 @@
+//! Words for outcomes: what a step expected and what happened, as a student reads them.
+
+use crate::script::{Outcome, PollEvent, Yield};
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// What a call actually did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Actual {
+    Done(Value),
+    Errno { name: String, message: Option<String> },
+    /// No answer within the wait.
+    Blocked(Duration),
+    /// `fill_backlog` reached its limit without a connection stalling.
+    NeverStalled(u32),
+}
+
+/// What a successful call yielded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Nothing,
+    Socket(u64),
+    Sent(u64),
+    Data(Vec<u8>),
+    Addr(SocketAddr),
+    Opt(crate::script::OptValue),
+    Events(Vec<PollEvent>),
+    /// Connections that completed before one stalled.
+    Backlog(u32),
+}
+
+pub fn bytes(data: &[u8]) -> String {
+    const SHOW: usize = 48;
+    let mut s = String::from("\"");
+    for &b in data.iter().take(SHOW) {
+        match b {
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(b as char),
+            _ => {
+                let _ = write!(s, "\\x{b:02x}");
+            }
+        }
+    }
+    s.push('"');
+    if data.len() > SHOW {
+        s.push('…');
+    }
+    let _ = write!(s, " ({} byte{})", data.len(), if data.len() == 1 { "" } else { "s" });
+    s
+}
+
+pub fn events(ev: &[PollEvent]) -> String {
+    let names: Vec<&str> = ev.iter().map(|e| e.name()).collect();
+    format!("[{}]", names.join(", "))
+}
+
+fn duration(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+/// An expected outcome in words; `addr` is the resolved address of an `Addr` outcome.
+pub fn expected(outcome: &Outcome, yields: Yield, addr: Option<SocketAddr>) -> String {
+    match outcome {
+        Outcome::Ok => "success".into(),
+        Outcome::Errno(e) => e.clone(),
+        Outcome::Count(n) => match yields {
+            Yield::Count => format!("{n} bytes sent"),
+            Yield::Data => format!("{n} bytes"),
+            Yield::Backlog => format!("{n} connections completed, then one stalled"),
+            _ => format!("value {n}"),
+        },
+        Outcome::Data(d) => bytes(d),
+        Outcome::Eof => "eof (0 bytes: the peer closed its side)".into(),
+        Outcome::Off => "off".into(),
+        Outcome::Addr(_) => addr.map_or_else(|| "an address".into(), |a| a.to_string()),
+        Outcome::Events(e) => events(e),
+    }
+}
+
+pub fn actual(a: &Actual) -> String {
+    match a {
+        Actual::Done(v) => match v {
+            Value::Nothing => "success".into(),
+            Value::Socket(_) => "success (a new socket)".into(),
+            Value::Sent(n) => format!("{n} bytes sent"),
+            Value::Data(d) if d.is_empty() => "eof (0 bytes)".into(),
+            Value::Data(d) => bytes(d),
+            Value::Addr(a) => a.to_string(),
+            Value::Opt(o) => format!("value {o}"),
+            Value::Events(e) => events(e),
+            Value::Backlog(n) => format!("{n} connections completed, then one stalled"),
+        },
+        Actual::Errno { name, message: Some(m) } => format!("{name} ({m})"),
+        Actual::Errno { name, message: None } => name.clone(),
+        Actual::Blocked(d) => format!("no answer: still blocked after {}", duration(*d)),
+        Actual::NeverStalled(n) => format!("all {n} connections completed; none stalled"),
+    }
+}
+
+pub fn blocked_window(d: Duration) -> String {
+    format!("still blocked after the {} blocking window", duration(d))
+}
+
+pub fn returned_within(a: &Actual, d: Duration) -> String {
+    format!("returned {} within {}", actual(a), duration(d))
+}

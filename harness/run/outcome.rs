@@ -1,0 +1,96 @@
+//! What a run produces, the input of every report format.
+
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Passed,
+    Failed,
+    Skipped,
+    /// The harness or the adapter broke (crash, protocol violation): no verdict on the
+    /// implementation's behaviour.
+    Error,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Passed => "PASS",
+            Status::Failed => "FAIL",
+            Status::Skipped => "SKIP",
+            Status::Error => "ERROR",
+        }
+    }
+}
+
+/// Why a scenario did not pass, located at the step that decided it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    pub line: u32,
+    pub column: u32,
+    /// The step as written.
+    pub step: String,
+    pub expected: String,
+    pub actual: String,
+    /// One sentence that explains, e.g. the adapter's last exchange for an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One executed step, for verbose and JSON reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    pub line: u32,
+    pub step: String,
+    pub outcome: String,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub path: PathBuf,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub refs: Vec<String>,
+    pub status: Status,
+    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    pub duration: Duration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    pub steps: Vec<StepRecord>,
+    /// Problems found at teardown (threads or processes that would not stop).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub teardown: Vec<String>,
+}
+
+/// A whole run, for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub target: String,
+    pub implementation: Option<String>,
+    pub profile: String,
+    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    pub duration: Duration,
+    pub results: Vec<ScenarioResult>,
+    /// True when the run was interrupted before every scenario ran.
+    pub interrupted: bool,
+}
+
+impl RunReport {
+    pub fn count(&self, status: Status) -> usize {
+        self.results.iter().filter(|r| r.status == status).count()
+    }
+    pub fn all_passed(&self) -> bool {
+        !self.interrupted && self.results.iter().all(|r| matches!(r.status, Status::Passed | Status::Skipped))
+    }
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
+}

@@ -1,0 +1,336 @@
+//! The typed syntax tree of a scenario. Every node that a diagnostic or a report can
+//! point at carries a [`Span`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A byte range in the scenario file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+    pub fn to(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+/// A parsed, checked scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Path below the scenario root without the extension, e.g. `bind/bind-twice-expects-error`.
+    pub name: String,
+    pub path: PathBuf,
+    pub meta: FrontMatter,
+    pub steps: Vec<Step>,
+    /// Capabilities the adapter must declare: what the front matter requires plus what
+    /// the steps need (background calls need `concurrent`, `socket(ipv6)` needs `ipv6` ...).
+    pub requires: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FrontMatter {
+    pub title: String,
+    pub tags: Vec<String>,
+    pub refs: Vec<String>,
+    /// Capabilities declared by the author on top of those inferred from the steps.
+    pub requires: Vec<String>,
+    /// Profiles this scenario applies to; empty means all.
+    pub profiles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// 1-based line number.
+    pub line: u32,
+    /// The whole step, for reports.
+    pub span: Span,
+    /// The step's text as written, without a comment.
+    pub text: String,
+    pub kind: StepKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    /// `[name =] [peer.]call(args) [&] [-> expect]`
+    Call {
+        bind: Option<Ident>,
+        side: Side,
+        op: Op,
+        background: bool,
+        expect: Option<Expect>,
+    },
+    /// `name -> blocks`: a background call is still pending after the blocking window.
+    StillBlocked { handle: Ident },
+    /// `[name =] await handle [-> expect]`
+    Await {
+        bind: Option<Ident>,
+        handle: Ident,
+        expect: Option<Expect>,
+    },
+}
+
+/// Where a call executes: the implementation under test, or the harness's own kernel
+/// sockets (`peer.`), used to talk to the target from the other end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Target,
+    Peer,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Target => "target",
+            Side::Peer => "peer",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddrExpr {
+    Literal(SocketAddr),
+    /// `s.local`: the address `getsockname(s)` reports.
+    LocalOf(Ident),
+    /// `s.remote`: the address `getpeername(s)` reports.
+    RemoteOf(Ident),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownHow {
+    Read,
+    Write,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecvFlags {
+    pub peek: bool,
+    pub waitall: bool,
+    pub dontwait: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockOpt {
+    ReuseAddr,
+    ReusePort,
+    NoDelay,
+    Linger,
+    RcvBuf,
+    SndBuf,
+    KeepAlive,
+}
+
+impl SockOpt {
+    pub const ALL: [SockOpt; 7] = [
+        SockOpt::ReuseAddr,
+        SockOpt::ReusePort,
+        SockOpt::NoDelay,
+        SockOpt::Linger,
+        SockOpt::RcvBuf,
+        SockOpt::SndBuf,
+        SockOpt::KeepAlive,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            SockOpt::ReuseAddr => "SO_REUSEADDR",
+            SockOpt::ReusePort => "SO_REUSEPORT",
+            SockOpt::NoDelay => "TCP_NODELAY",
+            SockOpt::Linger => "SO_LINGER",
+            SockOpt::RcvBuf => "SO_RCVBUF",
+            SockOpt::SndBuf => "SO_SNDBUF",
+            SockOpt::KeepAlive => "SO_KEEPALIVE",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<SockOpt> {
+        SockOpt::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
+
+/// A socket option value. `SO_LINGER` takes `off` or a timeout in seconds; the rest
+/// take integers (booleans as 0/1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptValue {
+    Int(i64),
+    Off,
+}
+
+impl fmt::Display for OptValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptValue::Int(v) => write!(f, "{v}"),
+            OptValue::Off => f.write_str("off"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PollEvent {
+    In,
+    Out,
+    Err,
+    Hup,
+    RdHup,
+}
+
+impl PollEvent {
+    pub const ALL: [PollEvent; 5] = [
+        PollEvent::In,
+        PollEvent::Out,
+        PollEvent::Err,
+        PollEvent::Hup,
+        PollEvent::RdHup,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            PollEvent::In => "in",
+            PollEvent::Out => "out",
+            PollEvent::Err => "err",
+            PollEvent::Hup => "hup",
+            PollEvent::RdHup => "rdhup",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<PollEvent> {
+        PollEvent::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+/// One operation. Socket arguments are names resolved by the parser.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Socket { family: Family },
+    Bind { sock: Ident, addr: AddrExpr },
+    Listen { sock: Ident, backlog: i32 },
+    Accept { sock: Ident },
+    Connect { sock: Ident, addr: AddrExpr },
+    Send { sock: Ident, data: Vec<u8> },
+    Recv { sock: Ident, max: u64, flags: RecvFlags },
+    /// Harness composite: recv in a loop until `len` bytes or EOF or an error.
+    RecvAll { sock: Ident, len: u64 },
+    Shutdown { sock: Ident, how: ShutdownHow },
+    Close { sock: Ident },
+    GetSockName { sock: Ident },
+    GetPeerName { sock: Ident },
+    SetSockOpt { sock: Ident, opt: SockOpt, value: OptValue },
+    GetSockOpt { sock: Ident, opt: SockOpt },
+    SetNonBlocking { sock: Ident, on: bool },
+    Poll { sock: Ident, events: Vec<PollEvent>, timeout_ms: u64 },
+    /// Harness composite: open peer connections to a target listener until one stalls;
+    /// yields how many completed and keeps the stalled connect pending.
+    FillBacklog { sock: Ident, limit: u32 },
+}
+
+impl Op {
+    /// The call's name as written in scenarios.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Socket { .. } => "socket",
+            Op::Bind { .. } => "bind",
+            Op::Listen { .. } => "listen",
+            Op::Accept { .. } => "accept",
+            Op::Connect { .. } => "connect",
+            Op::Send { .. } => "send",
+            Op::Recv { .. } => "recv",
+            Op::RecvAll { .. } => "recvall",
+            Op::Shutdown { .. } => "shutdown",
+            Op::Close { .. } => "close",
+            Op::GetSockName { .. } => "getsockname",
+            Op::GetPeerName { .. } => "getpeername",
+            Op::SetSockOpt { .. } => "setsockopt",
+            Op::GetSockOpt { .. } => "getsockopt",
+            Op::SetNonBlocking { .. } => "nonblocking",
+            Op::Poll { .. } => "poll",
+            Op::FillBacklog { .. } => "fill_backlog",
+        }
+    }
+
+    /// What a successful call yields, which decides the expectations it can carry.
+    pub fn yields(&self) -> Yield {
+        match self {
+            Op::Socket { .. } | Op::Accept { .. } => Yield::Socket,
+            Op::Send { .. } => Yield::Count,
+            Op::Recv { .. } | Op::RecvAll { .. } => Yield::Data,
+            Op::GetSockName { .. } | Op::GetPeerName { .. } => Yield::Addr,
+            Op::GetSockOpt { .. } => Yield::OptValue,
+            Op::Poll { .. } => Yield::Events,
+            Op::FillBacklog { .. } => Yield::Backlog,
+            _ => Yield::Nothing,
+        }
+    }
+}
+
+/// The kind of value a successful call yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Yield {
+    Nothing,
+    Socket,
+    Count,
+    Data,
+    Addr,
+    OptValue,
+    Events,
+    Backlog,
+}
+
+/// `-> alt | alt ...`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    pub alternatives: Vec<Alternative>,
+    pub span: Span,
+}
+
+/// One acceptable outcome, optionally limited to profiles: `EPIPE [linux]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alternative {
+    pub outcome: Outcome,
+    pub profiles: Vec<String>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// `ok`: succeeded, whatever it yielded.
+    Ok,
+    /// `EADDRINUSE`: failed with this errno.
+    Errno(String),
+    /// `5`: a byte count (send, recv), an option value, or a backlog count.
+    Count(u64),
+    /// `"hello"` or `hex"00ff"`: recv returned exactly these bytes.
+    Data(Vec<u8>),
+    /// `eof`: recv returned 0 bytes.
+    Eof,
+    /// `off`: SO_LINGER is off.
+    Off,
+    /// `a.local` or a literal address (getsockname, getpeername).
+    Addr(AddrExpr),
+    /// `[in, out]`: poll returned exactly these events.
+    Events(Vec<PollEvent>),
+}
+
+impl Expect {
+    /// The alternatives that apply under `profile`: untagged ones and those tagged with
+    /// it. Empty means the scenario states nothing for this profile: any outcome passes.
+    pub fn for_profile<'a>(&'a self, profile: &'a str) -> impl Iterator<Item = &'a Alternative> {
+        self.alternatives
+            .iter()
+            .filter(move |a| a.profiles.is_empty() || a.profiles.iter().any(|p| p == profile))
+    }
+}

@@ -1,0 +1,342 @@
+//! Splits one step line into tokens. Lines are independent: an error on one line never
+//! hides the errors of the next, which is what lets `check` report a whole file at once.
+
+use super::ast::Span;
+use super::diagnostic::Diagnostic;
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tok {
+    Ident(String),
+    Int(u64),
+    /// A text or `hex"..."` literal, already decoded.
+    Bytes(Vec<u8>),
+    Addr(SocketAddr),
+    LParen,
+    RParen,
+    LBracket,
+    RBracket,
+    Comma,
+    Eq,
+    Amp,
+    Arrow,
+    Pipe,
+    Dot,
+}
+
+impl Tok {
+    pub fn describe(&self) -> String {
+        match self {
+            Tok::Ident(s) => format!("`{s}`"),
+            Tok::Int(n) => format!("number {n}"),
+            Tok::Bytes(_) => "a data literal".into(),
+            Tok::Addr(a) => format!("address {a}"),
+            Tok::LParen => "`(`".into(),
+            Tok::RParen => "`)`".into(),
+            Tok::LBracket => "`[`".into(),
+            Tok::RBracket => "`]`".into(),
+            Tok::Comma => "`,`".into(),
+            Tok::Eq => "`=`".into(),
+            Tok::Amp => "`&`".into(),
+            Tok::Arrow => "`->`".into(),
+            Tok::Pipe => "`|`".into(),
+            Tok::Dot => "`.`".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    pub tok: Tok,
+    pub span: Span,
+}
+
+/// Tokenizes `line`, which starts at byte `base` of the file. Stops at `#`.
+pub fn lex_line(line: &str, base: usize) -> Result<Vec<Token>, Diagnostic> {
+    let bytes = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let span = |a: usize, b: usize| Span::new(base + a, base + b);
+    while i < bytes.len() {
+        let c = bytes[i];
+        let start = i;
+        let single = match c {
+            b' ' | b'\t' | b'\r' => {
+                i += 1;
+                continue;
+            }
+            b'#' => break,
+            b'(' => Some(Tok::LParen),
+            b')' => Some(Tok::RParen),
+            b']' => Some(Tok::RBracket),
+            b',' => Some(Tok::Comma),
+            b'=' => Some(Tok::Eq),
+            b'&' => Some(Tok::Amp),
+            b'|' => Some(Tok::Pipe),
+            b'.' => Some(Tok::Dot),
+            _ => None,
+        };
+        if let Some(tok) = single {
+            i += 1;
+            out.push(Token {
+                tok,
+                span: span(start, i),
+            });
+            continue;
+        }
+        if c == b'-' && bytes.get(i + 1) == Some(&b'>') {
+            i += 2;
+            out.push(Token {
+                tok: Tok::Arrow,
+                span: span(start, i),
+            });
+            continue;
+        }
+        if c == b'[' {
+            // `[::1]:80` is an address; any other `[` opens a list.
+            if let Some(len) = bracketed_addr_len(&line[i..]) {
+                let text = &line[i..i + len];
+                let addr = text.parse::<SocketAddr>().map_err(|_| {
+                    Diagnostic::new(span(start, i + len), format!("invalid address `{text}`"))
+                        .with_hint("IPv6 addresses are written [::1]:port")
+                })?;
+                i += len;
+                out.push(Token {
+                    tok: Tok::Addr(addr),
+                    span: span(start, i),
+                });
+            } else {
+                i += 1;
+                out.push(Token {
+                    tok: Tok::LBracket,
+                    span: span(start, i),
+                });
+            }
+            continue;
+        }
+        if c == b'"' {
+            let (data, len) = lex_text(&line[i..], base + i)?;
+            i += len;
+            out.push(Token {
+                tok: Tok::Bytes(data),
+                span: span(start, i),
+            });
+            continue;
+        }
+        if c.is_ascii_digit() {
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || b"._:".contains(&bytes[i])) {
+                i += 1;
+            }
+            let text = &line[start..i];
+            let tok = if text.contains('.') || text.contains(':') {
+                Tok::Addr(text.parse::<SocketAddr>().map_err(|_| {
+                    Diagnostic::new(span(start, i), format!("invalid address `{text}`"))
+                        .with_hint("write an address with its port, e.g. 127.0.0.1:0")
+                })?)
+            } else {
+                Tok::Int(parse_int(text).ok_or_else(|| {
+                    Diagnostic::new(span(start, i), format!("invalid number `{text}`"))
+                        .with_hint("numbers are decimal, optionally with `_` separators or a k/M suffix (1k = 1024)")
+                })?)
+            };
+            out.push(Token {
+                tok,
+                span: span(start, i),
+            });
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' {
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let word = &line[start..i];
+            if word == "hex" && bytes.get(i) == Some(&b'"') {
+                let close = line[i + 1..].find('"').ok_or_else(|| {
+                    Diagnostic::new(span(start, line.len()), "unterminated hex literal")
+                })?;
+                let digits: String = line[i + 1..i + 1 + close]
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect();
+                let end = i + close + 2;
+                let data = decode_hex(&digits).ok_or_else(|| {
+                    Diagnostic::new(span(start, end), "invalid hex literal")
+                        .with_hint("use an even number of hex digits, e.g. hex\"00ff\"")
+                })?;
+                i = end;
+                out.push(Token {
+                    tok: Tok::Bytes(data),
+                    span: span(start, i),
+                });
+                continue;
+            }
+            out.push(Token {
+                tok: Tok::Ident(word.to_string()),
+                span: span(start, i),
+            });
+            continue;
+        }
+        let ch = line[i..].chars().next().unwrap_or('?');
+        return Err(Diagnostic::new(
+            span(start, i + ch.len_utf8()),
+            format!("unexpected character `{ch}`"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Length of `[v6addr]:port` at the start of `s`, if that is what it holds.
+fn bracketed_addr_len(s: &str) -> Option<usize> {
+    let close = s.find(']')?;
+    let inner = &s[1..close];
+    if inner.is_empty() || !inner.contains(':') || !inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+        return None;
+    }
+    let rest = &s[close + 1..];
+    let port_len = rest.strip_prefix(':')?.chars().take_while(|c| c.is_ascii_digit()).count();
+    (port_len > 0).then_some(close + 2 + port_len)
+}
+
+/// Decodes `"..."` with escapes `\n \r \t \0 \\ \" \xHH`; returns the bytes and the
+/// literal's length in the line.
+fn lex_text(s: &str, base: usize) -> Result<(Vec<u8>, usize), Diagnostic> {
+    let mut out = Vec::new();
+    let mut chars = s.char_indices().skip(1);
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Ok((out, i + 1)),
+            '\\' => {
+                let (j, e) = chars.next().ok_or_else(|| {
+                    Diagnostic::new(Span::new(base + i, base + i + 1), "unterminated string")
+                })?;
+                match e {
+                    'n' => out.push(b'\n'),
+                    'r' => out.push(b'\r'),
+                    't' => out.push(b'\t'),
+                    '0' => out.push(0),
+                    '\\' => out.push(b'\\'),
+                    '"' => out.push(b'"'),
+                    'x' => {
+                        let hex: String = s[j + 1..].chars().take(2).collect();
+                        let byte = (hex.len() == 2)
+                            .then(|| u8::from_str_radix(&hex, 16).ok())
+                            .flatten()
+                            .ok_or_else(|| {
+                                Diagnostic::new(
+                                    Span::new(base + i, base + j + 1 + hex.len()),
+                                    "invalid `\\x` escape",
+                                )
+                                .with_hint("write two hex digits, e.g. \\x00")
+                            })?;
+                        out.push(byte);
+                        chars.next();
+                        chars.next();
+                    }
+                    other => {
+                        return Err(Diagnostic::new(
+                            Span::new(base + i, base + j + other.len_utf8()),
+                            format!("unknown escape `\\{other}`"),
+                        )
+                        .with_hint("escapes are \\n \\r \\t \\0 \\\\ \\\" and \\xHH"))
+                    }
+                }
+            }
+            c => {
+                let mut buf = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    Err(Diagnostic::new(
+        Span::new(base, base + s.len()),
+        "unterminated string",
+    )
+    .with_hint("close the string with `\"`"))
+}
+
+/// Decimal with optional `_` separators and a `k` (1024) or `M` (1048576) suffix.
+fn parse_int(text: &str) -> Option<u64> {
+    let (digits, mult) = match text.strip_suffix('k') {
+        Some(d) => (d, 1024),
+        None => match text.strip_suffix('M') {
+            Some(d) => (d, 1024 * 1024),
+            None => (text, 1),
+        },
+    };
+    let digits: String = digits.chars().filter(|&c| c != '_').collect();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+pub fn decode_hex(digits: &str) -> Option<Vec<u8>> {
+    if digits.len() % 2 != 0 || !digits.is_ascii() {
+        return None;
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(line: &str) -> Vec<Tok> {
+        lex_line(line, 0).unwrap().into_iter().map(|t| t.tok).collect()
+    }
+
+    #[test]
+    fn lexes_a_step_with_addresses_and_data() {
+        assert_eq!(
+            toks(r#"r = peer.send(c, "hi\x00\n") & -> 3 # trailing"#),
+            vec![
+                Tok::Ident("r".into()),
+                Tok::Eq,
+                Tok::Ident("peer".into()),
+                Tok::Dot,
+                Tok::Ident("send".into()),
+                Tok::LParen,
+                Tok::Ident("c".into()),
+                Tok::Comma,
+                Tok::Bytes(b"hi\x00\n".to_vec()),
+                Tok::RParen,
+                Tok::Amp,
+                Tok::Arrow,
+                Tok::Int(3),
+            ]
+        );
+        assert_eq!(
+            toks("bind(a, 127.0.0.1:0) [::1]:80 [linux] hex\"00 ff\" 64k"),
+            vec![
+                Tok::Ident("bind".into()),
+                Tok::LParen,
+                Tok::Ident("a".into()),
+                Tok::Comma,
+                Tok::Addr("127.0.0.1:0".parse().unwrap()),
+                Tok::RParen,
+                Tok::Addr("[::1]:80".parse().unwrap()),
+                Tok::LBracket,
+                Tok::Ident("linux".into()),
+                Tok::RBracket,
+                Tok::Bytes(vec![0, 255]),
+                Tok::Int(65536),
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_carry_spans() {
+        let e = lex_line("send(a, \"abc)", 10).unwrap_err();
+        assert_eq!(e.message, "unterminated string");
+        assert_eq!(e.span.start, 18);
+        let e = lex_line("bind(a, 127.0.0.1)", 0).unwrap_err();
+        assert_eq!(e.span, Span::new(8, 17));
+        let e = lex_line("send(a, \"\\q\")", 0).unwrap_err();
+        assert_eq!(e.message, "unknown escape `\\q`");
+        let e = lex_line("a ~ b", 0).unwrap_err();
+        assert_eq!(e.span, Span::new(2, 3));
+    }
+}

@@ -1,0 +1,847 @@
+//! Front matter and steps to a checked [`Scenario`], collecting every error of the file.
+//!
+//! Step grammar (one per line, `#` starts a comment):
+//!
+//! ```text
+//! step    := [name "="] ["peer" "."] call ["&"] ["->" expect]
+//!          | [name "="] "await" name ["->" expect]
+//!          | name "->" "blocks"
+//! call    := ident "(" [arg {"," arg}] ")"
+//! expect  := alt {"|" alt}
+//! alt     := outcome ["[" profile {"," profile} "]"]
+//! outcome := ERRNO | int | "text" | hex"00ff" | eof | ok | off | addr | name.local
+//!          | "[" event {"," event} "]"
+//! ```
+
+use super::ast::*;
+use super::diagnostic::{closest, Diagnostic, SourceFile};
+use super::lexer::{lex_line, Tok, Token};
+use crate::protocol::errno;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+const CALLS: [&str; 17] = [
+    "socket",
+    "bind",
+    "listen",
+    "accept",
+    "connect",
+    "send",
+    "recv",
+    "recvall",
+    "shutdown",
+    "close",
+    "getsockname",
+    "getpeername",
+    "setsockopt",
+    "getsockopt",
+    "nonblocking",
+    "poll",
+    "fill_backlog",
+];
+
+/// Calls that may block, and so may run in the background with `&`.
+const BACKGROUND_CALLS: [&str; 5] = ["accept", "connect", "send", "recv", "poll"];
+
+/// How many connections `fill_backlog` opens at most when no limit is given.
+pub const DEFAULT_FILL_LIMIT: u32 = 128;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFrontMatter {
+    title: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    refs: Vec<String>,
+    #[serde(default)]
+    requires: Vec<String>,
+    #[serde(default)]
+    profiles: Vec<String>,
+}
+
+/// What a name stands for while parsing.
+#[derive(Debug, Clone)]
+enum Binding {
+    Socket { side: Side },
+    Pending { side: Side, op: &'static str, yields: Yield, awaited_at: Option<u32> },
+}
+
+struct Parser<'a> {
+    src: &'a SourceFile,
+    errors: Vec<Diagnostic>,
+    names: HashMap<String, (Binding, u32)>,
+    requires: Vec<String>,
+}
+
+/// Parses a scenario file. `name` is the scenario's name (its path below the root).
+pub fn parse(src: &SourceFile, name: &str) -> Result<Scenario, Vec<Diagnostic>> {
+    let mut p = Parser {
+        src,
+        errors: Vec::new(),
+        names: HashMap::new(),
+        requires: Vec::new(),
+    };
+    let (meta, body_start) = p.front_matter();
+    let mut steps = Vec::new();
+    let mut offset = body_start;
+    let text = &src.text;
+    let first_line = text[..body_start].matches('\n').count() as u32 + 1;
+    for (i, raw) in text[body_start..].split('\n').enumerate() {
+        let line_no = first_line + i as u32;
+        let line_start = offset;
+        offset += raw.len() + 1;
+        match lex_line(raw, line_start) {
+            Ok(tokens) if tokens.is_empty() => {}
+            Ok(tokens) => {
+                if let Some(step) = p.step(&tokens, line_no) {
+                    steps.push(step);
+                }
+            }
+            Err(d) => p.errors.push(d),
+        }
+    }
+    for cap in &meta.requires {
+        p.require(cap);
+    }
+    if p.errors.is_empty() && steps.is_empty() {
+        let end = text.len();
+        p.errors.push(
+            Diagnostic::new(Span::new(end, end), "scenario has no steps")
+                .with_hint("add steps after the closing `+++`, e.g. `a = socket()`"),
+        );
+    }
+    if p.errors.is_empty() {
+        Ok(Scenario {
+            name: name.to_string(),
+            path: src.path.clone(),
+            meta,
+            steps,
+            requires: p.requires,
+        })
+    } else {
+        p.errors.sort_by_key(|d| d.span.start);
+        Err(p.errors)
+    }
+}
+
+impl Parser<'_> {
+    fn error(&mut self, span: Span, msg: impl Into<String>, hint: Option<String>) {
+        let mut d = Diagnostic::new(span, msg);
+        d.hint = hint;
+        self.errors.push(d);
+    }
+
+    fn require(&mut self, cap: &str) {
+        if !self.requires.iter().any(|c| c == cap) {
+            self.requires.push(cap.to_string());
+        }
+    }
+
+    /// Parses the `+++` block; returns the metadata and the byte offset of the steps.
+    fn front_matter(&mut self) -> (FrontMatter, usize) {
+        let text = &self.src.text;
+        let first_end = text.find('\n').unwrap_or(text.len());
+        if text[..first_end].trim_end() != "+++" {
+            self.error(
+                Span::new(0, first_end),
+                "missing front matter",
+                Some("start the file with `+++`, a `title = \"...\"` line, and `+++`".into()),
+            );
+            return (FrontMatter::default(), 0);
+        }
+        let body = first_end + 1;
+        let mut pos = body.min(text.len());
+        let close = loop {
+            if pos >= text.len() {
+                break None;
+            }
+            let end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
+            if text[pos..end].trim_end() == "+++" {
+                break Some((pos, (end + 1).min(text.len())));
+            }
+            pos = end + 1;
+        };
+        let Some((close_start, steps_start)) = close else {
+            self.error(
+                Span::new(0, 3),
+                "unterminated front matter",
+                Some("close the front matter with a line holding only `+++`".into()),
+            );
+            return (FrontMatter::default(), text.len());
+        };
+        let toml_text = &text[body..close_start];
+        let raw: RawFrontMatter = match toml::from_str(toml_text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let span = e
+                    .span()
+                    .map(|r| Span::new(body + r.start, body + r.end))
+                    .unwrap_or(Span::new(body, close_start));
+                let msg = e.message().trim().to_string();
+                let hint = msg.contains("unknown field").then(|| {
+                    "front matter fields are title, tags, refs, requires, profiles".to_string()
+                });
+                self.error(span, format!("invalid front matter: {msg}"), hint);
+                return (FrontMatter::default(), steps_start);
+            }
+        };
+        let title = match raw.title {
+            Some(t) if !t.trim().is_empty() => t,
+            _ => {
+                self.error(
+                    Span::new(0, 3),
+                    "front matter has no title",
+                    Some("add `title = \"What this scenario shows\"`".into()),
+                );
+                String::new()
+            }
+        };
+        (
+            FrontMatter {
+                title,
+                tags: raw.tags,
+                refs: raw.refs,
+                requires: raw.requires,
+                profiles: raw.profiles,
+            },
+            steps_start,
+        )
+    }
+
+    fn step(&mut self, toks: &[Token], line: u32) -> Option<Step> {
+        let span = toks[0].span.to(toks[toks.len() - 1].span);
+        let text = self.src.slice(span).to_string();
+        match self.step_kind(toks, line) {
+            Ok(kind) => Some(Step { line, span, text, kind }),
+            Err(d) => {
+                self.errors.push(d);
+                None
+            }
+        }
+    }
+
+    fn step_kind(&mut self, toks: &[Token], line: u32) -> Result<StepKind, Diagnostic> {
+        let mut c = Cursor { toks, pos: 0 };
+        // `name =`
+        let bind = match (c.peek_ident(), toks.get(1).map(|t| &t.tok)) {
+            (Some(_), Some(Tok::Eq)) => {
+                let id = c.ident("a name")?;
+                c.pos += 1;
+                Some(id)
+            }
+            _ => None,
+        };
+        if let Some(b) = &bind {
+            if let Some((_, at)) = self.names.get(&b.name) {
+                return Err(Diagnostic::new(
+                    b.span,
+                    format!("`{}` is already bound at line {at}", b.name),
+                )
+                .with_hint("each name is bound once; pick a new name"));
+            }
+        }
+        // `name -> blocks`
+        if bind.is_none() && matches!(toks.get(1).map(|t| &t.tok), Some(Tok::Arrow)) {
+            let handle = c.ident("a background call's name")?;
+            c.pos += 1;
+            let word = c.ident("`blocks`")?;
+            if word.name != "blocks" {
+                return Err(Diagnostic::new(word.span, "only `blocks` can follow a name")
+                    .with_hint(format!("to check the result, write `await {} -> {}`", handle.name, word.name)));
+            }
+            c.end()?;
+            self.pending(&handle, false)?;
+            return Ok(StepKind::StillBlocked { handle });
+        }
+        // `await name`
+        if c.peek_ident() == Some("await") {
+            c.pos += 1;
+            let handle = c.ident("the name of a background call")?;
+            let (side, op, yields) = self.pending(&handle, true)?;
+            if let Some(Binding::Pending { awaited_at, .. }) =
+                self.names.get_mut(&handle.name).map(|(b, _)| b)
+            {
+                *awaited_at = Some(line);
+            }
+            let expect = self.arrow_expect(&mut c, yields, op)?;
+            c.end()?;
+            if let Some(b) = &bind {
+                if yields != Yield::Socket {
+                    return Err(Diagnostic::new(b.span, format!("`{op}` yields nothing to name"))
+                        .with_hint(format!("write `await {}` without `{} =`", handle.name, b.name)));
+                }
+                self.names
+                    .insert(b.name.clone(), (Binding::Socket { side }, line));
+            }
+            return Ok(StepKind::Await { bind, handle, expect });
+        }
+        // `[peer.]call(args) [&] [-> expect]`
+        let mut side = Side::Target;
+        if c.peek_ident() == Some("peer") && matches!(toks.get(c.pos + 1).map(|t| &t.tok), Some(Tok::Dot)) {
+            side = Side::Peer;
+            c.pos += 2;
+        }
+        let call = c.ident("a call such as `socket()`")?;
+        if !CALLS.contains(&call.name.as_str()) {
+            let hint = closest(&call.name, CALLS)
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("calls are: {}", CALLS.join(", ")));
+            return Err(Diagnostic::new(call.span, format!("unknown call `{}`", call.name)).with_hint(hint));
+        }
+        let open = c.expect(Tok::LParen, "`(`")?;
+        let args = c.args()?;
+        let close = c.expect(Tok::RParen, "`)`")?;
+        let op = self.op(&call, &args, side, open.to(close))?;
+        if side == Side::Peer && matches!(op, Op::FillBacklog { .. }) {
+            return Err(Diagnostic::new(call.span, "`fill_backlog` always opens its connections from the peer")
+                .with_hint("write `fill_backlog(listener)` on a target listener"));
+        }
+        let background = c.eat(&Tok::Amp);
+        let expect = self.arrow_expect(&mut c, op.yields(), op.name())?;
+        c.end()?;
+        if background {
+            let amp = toks.iter().find(|t| t.tok == Tok::Amp).map_or(call.span, |t| t.span);
+            if !BACKGROUND_CALLS.contains(&op.name()) {
+                return Err(Diagnostic::new(amp, format!("`{}` cannot run in the background", op.name()))
+                    .with_hint(format!("only calls that block can: {}", BACKGROUND_CALLS.join(", "))));
+            }
+            let Some(b) = &bind else {
+                return Err(Diagnostic::new(call.span, "a background call needs a name")
+                    .with_hint(format!("write `r = {}(...) &`, then `await r`", op.name())));
+            };
+            if let Some(e) = &expect {
+                return Err(Diagnostic::new(e.span, "a background call has no result yet")
+                    .with_hint(format!("check it later with `await {} -> ...`", b.name)));
+            }
+            if side == Side::Target {
+                self.require("concurrent");
+            }
+            self.names.insert(
+                b.name.clone(),
+                (Binding::Pending { side, op: op.name(), yields: op.yields(), awaited_at: None }, line),
+            );
+        } else if let Some(b) = &bind {
+            match op.yields() {
+                Yield::Socket => {
+                    self.names.insert(b.name.clone(), (Binding::Socket { side }, line));
+                }
+                Yield::Backlog => {
+                    self.names.insert(
+                        b.name.clone(),
+                        (Binding::Pending { side: Side::Peer, op: "fill_backlog", yields: Yield::Nothing, awaited_at: None }, line),
+                    );
+                }
+                _ => {
+                    return Err(Diagnostic::new(b.span, format!("`{}` yields nothing to name", op.name()))
+                        .with_hint("names hold sockets and background calls; check values with `->`"));
+                }
+            }
+        } else if op.yields() == Yield::Socket && matches!(op, Op::Socket { .. }) {
+            return Err(Diagnostic::new(call.span, "a new socket needs a name")
+                .with_hint("write `s = socket()`"));
+        }
+        if side == Side::Target {
+            self.infer_requirements(&op);
+        }
+        Ok(StepKind::Call { bind, side, op, background, expect })
+    }
+
+    fn infer_requirements(&mut self, op: &Op) {
+        match op {
+            Op::Socket { family: Family::Ipv6 } => self.require("ipv6"),
+            Op::SetSockOpt { opt, .. } | Op::GetSockOpt { opt, .. } => self.require(opt.name()),
+            Op::SetNonBlocking { .. } => self.require("nonblocking"),
+            Op::Poll { .. } => self.require("poll"),
+            _ => {}
+        }
+    }
+
+    /// Resolves a background call's name; `consume` marks it awaited.
+    fn pending(&mut self, handle: &Ident, consume: bool) -> Result<(Side, &'static str, Yield), Diagnostic> {
+        match self.names.get(&handle.name) {
+            Some((Binding::Pending { side, op, yields, awaited_at }, _)) => {
+                if let Some(at) = awaited_at {
+                    return Err(Diagnostic::new(
+                        handle.span,
+                        format!("`{}` was already awaited at line {at}", handle.name),
+                    ));
+                }
+                let _ = consume;
+                Ok((*side, op, *yields))
+            }
+            Some((Binding::Socket { .. }, _)) => Err(Diagnostic::new(
+                handle.span,
+                format!("`{}` is a socket, not a background call", handle.name),
+            )
+            .with_hint("start a background call with `r = recv(s, 10) &`")),
+            None => Err(self.unknown_name(handle)),
+        }
+    }
+
+    fn unknown_name(&self, id: &Ident) -> Diagnostic {
+        let known: Vec<&str> = self.names.keys().map(String::as_str).collect();
+        let hint = closest(&id.name, known.iter().copied())
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("create it first, e.g. `{} = socket()`", id.name));
+        Diagnostic::new(id.span, format!("no socket or call named `{}`", id.name)).with_hint(hint)
+    }
+
+    /// Resolves a socket argument and checks it lives on the call's side.
+    fn socket(&self, id: &Ident, side: Side) -> Result<Ident, Diagnostic> {
+        match self.names.get(&id.name) {
+            Some((Binding::Socket { side: s }, _)) if *s == side => Ok(id.clone()),
+            Some((Binding::Socket { side: s }, _)) => Err(Diagnostic::new(
+                id.span,
+                format!("`{}` is a {s} socket but this call runs on the {side}", id.name),
+            )
+            .with_hint(match s {
+                Side::Peer => "prefix the call with `peer.` to run it on the reference side".to_string(),
+                Side::Target => "drop the `peer.` prefix to run it on the target".to_string(),
+            })),
+            Some((Binding::Pending { op, .. }, _)) => Err(Diagnostic::new(
+                id.span,
+                format!("`{}` is a background `{op}`, not a socket", id.name),
+            )
+            .with_hint(format!("`s = await {}` gives the socket of a background accept", id.name))),
+            None => Err(self.unknown_name(id)),
+        }
+    }
+
+    /// Any socket, whatever its side (addresses can be read across sides).
+    fn any_socket(&self, id: &Ident) -> Result<Ident, Diagnostic> {
+        match self.names.get(&id.name) {
+            Some((Binding::Socket { .. }, _)) => Ok(id.clone()),
+            _ => self.socket(id, Side::Target),
+        }
+    }
+
+    fn addr(&self, arg: &Arg) -> Result<AddrExpr, Diagnostic> {
+        match arg {
+            Arg::Addr(a, _) => Ok(AddrExpr::Literal(*a)),
+            Arg::Member(id, member) => match member.name.as_str() {
+                "local" => Ok(AddrExpr::LocalOf(self.any_socket(id)?)),
+                "remote" => Ok(AddrExpr::RemoteOf(self.any_socket(id)?)),
+                other => Err(Diagnostic::new(member.span, format!("unknown address `{}.{other}`", id.name))
+                    .with_hint(format!("write `{0}.local` (its own address) or `{0}.remote` (its peer's)", id.name))),
+            },
+            other => Err(Diagnostic::new(other.span(), format!("expected an address, found {}", other.describe()))
+                .with_hint("write 127.0.0.1:0, [::1]:0, or s.local for another socket's address")),
+        }
+    }
+
+    fn op(&mut self, call: &Ident, args: &[Arg], side: Side, parens: Span) -> Result<Op, Diagnostic> {
+        let name = call.name.as_str();
+        let signature = match name {
+            "socket" => "socket() or socket(ipv6)",
+            "bind" => "bind(sock, address)",
+            "listen" => "listen(sock, backlog)",
+            "accept" | "close" | "getsockname" | "getpeername" => "(sock)",
+            "connect" => "connect(sock, address)",
+            "send" => "send(sock, \"data\")",
+            "recv" => "recv(sock, max [, peek] [, waitall] [, dontwait])",
+            "recvall" => "recvall(sock, length)",
+            "shutdown" => "shutdown(sock, rd | wr | rdwr)",
+            "setsockopt" => "setsockopt(sock, OPTION, value)",
+            "getsockopt" => "getsockopt(sock, OPTION)",
+            "nonblocking" => "nonblocking(sock, on | off)",
+            "poll" => "poll(sock, [in, out], timeout_ms)",
+            _ => "fill_backlog(listener [, limit])",
+        };
+        let arity = |lo: usize, hi: usize| -> Result<(), Diagnostic> {
+            if args.len() < lo || args.len() > hi {
+                let sig = if signature.starts_with('(') { format!("{name}{signature}") } else { signature.to_string() };
+                Err(Diagnostic::new(parens, format!("`{name}` takes {}, found {}", count(lo, hi), args.len()))
+                    .with_hint(format!("write `{sig}`")))
+            } else {
+                Ok(())
+            }
+        };
+        let sock = |p: &Self, i: usize| -> Result<Ident, Diagnostic> {
+            match &args[i] {
+                Arg::Name(id) => p.socket(id, side),
+                other => Err(Diagnostic::new(other.span(), format!("expected a socket name, found {}", other.describe()))),
+            }
+        };
+        let int = |i: usize, what: &str| -> Result<u64, Diagnostic> {
+            match &args[i] {
+                Arg::Int(n, _) => Ok(*n),
+                other => Err(Diagnostic::new(other.span(), format!("expected {what}, found {}", other.describe()))),
+            }
+        };
+        let word = |i: usize, choices: &[&str]| -> Result<String, Diagnostic> {
+            match &args[i] {
+                Arg::Name(id) if choices.contains(&id.name.as_str()) => Ok(id.name.clone()),
+                other => Err(Diagnostic::new(other.span(), format!("expected one of {}, found {}", choices.join(", "), other.describe()))),
+            }
+        };
+        Ok(match name {
+            "socket" => {
+                arity(0, 1)?;
+                let family = if args.is_empty() || word(0, &["ipv4", "ipv6"])? == "ipv4" { Family::Ipv4 } else { Family::Ipv6 };
+                Op::Socket { family }
+            }
+            "bind" | "connect" => {
+                arity(2, 2)?;
+                let (s, addr) = (sock(self, 0)?, self.addr(&args[1])?);
+                if name == "bind" { Op::Bind { sock: s, addr } } else { Op::Connect { sock: s, addr } }
+            }
+            "listen" => {
+                arity(2, 2)?;
+                let backlog = int(1, "a backlog")?;
+                let backlog = i32::try_from(backlog).map_err(|_| Diagnostic::new(args[1].span(), "backlog is too large"))?;
+                Op::Listen { sock: sock(self, 0)?, backlog }
+            }
+            "accept" => { arity(1, 1)?; Op::Accept { sock: sock(self, 0)? } }
+            "close" => { arity(1, 1)?; Op::Close { sock: sock(self, 0)? } }
+            "getsockname" => { arity(1, 1)?; Op::GetSockName { sock: sock(self, 0)? } }
+            "getpeername" => { arity(1, 1)?; Op::GetPeerName { sock: sock(self, 0)? } }
+            "send" => {
+                arity(2, 2)?;
+                let data = match &args[1] {
+                    Arg::Bytes(b, _) => b.clone(),
+                    other => return Err(Diagnostic::new(other.span(), format!("expected data, found {}", other.describe()))
+                        .with_hint("write \"text\" or hex\"00ff\"")),
+                };
+                Op::Send { sock: sock(self, 0)?, data }
+            }
+            "recv" => {
+                arity(2, 5)?;
+                let mut flags = RecvFlags::default();
+                for i in 2..args.len() {
+                    match word(i, &["peek", "waitall", "dontwait"])?.as_str() {
+                        "peek" => flags.peek = true,
+                        "waitall" => flags.waitall = true,
+                        _ => flags.dontwait = true,
+                    }
+                }
+                Op::Recv { sock: sock(self, 0)?, max: int(1, "a byte count")?, flags }
+            }
+            "recvall" => { arity(2, 2)?; Op::RecvAll { sock: sock(self, 0)?, len: int(1, "a byte count")? } }
+            "shutdown" => {
+                arity(2, 2)?;
+                let how = match word(1, &["rd", "wr", "rdwr"])?.as_str() {
+                    "rd" => ShutdownHow::Read,
+                    "wr" => ShutdownHow::Write,
+                    _ => ShutdownHow::Both,
+                };
+                Op::Shutdown { sock: sock(self, 0)?, how }
+            }
+            "setsockopt" | "getsockopt" => {
+                arity(if name == "setsockopt" { 3 } else { 2 }, if name == "setsockopt" { 3 } else { 2 })?;
+                let opt = match &args[1] {
+                    Arg::Name(id) => SockOpt::from_name(&id.name).ok_or_else(|| {
+                        let names: Vec<&str> = SockOpt::ALL.iter().map(|o| o.name()).collect();
+                        let hint = closest(&id.name, names.iter().copied())
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_else(|| format!("options are: {}", names.join(", ")));
+                        Diagnostic::new(id.span, format!("unknown socket option `{}`", id.name)).with_hint(hint)
+                    })?,
+                    other => return Err(Diagnostic::new(other.span(), format!("expected a socket option, found {}", other.describe()))),
+                };
+                let s = sock(self, 0)?;
+                if name == "getsockopt" {
+                    Op::GetSockOpt { sock: s, opt }
+                } else {
+                    let value = match &args[2] {
+                        Arg::Int(n, sp) => OptValue::Int(i64::try_from(*n).map_err(|_| Diagnostic::new(*sp, "value is too large"))?),
+                        Arg::Name(id) if id.name == "off" && opt == SockOpt::Linger => OptValue::Off,
+                        Arg::Name(id) if id.name == "on" && opt != SockOpt::Linger => OptValue::Int(1),
+                        Arg::Name(id) if id.name == "off" => OptValue::Int(0),
+                        other => return Err(Diagnostic::new(other.span(), format!("expected a value, found {}", other.describe()))
+                            .with_hint("values are numbers, on/off; SO_LINGER takes off or seconds")),
+                    };
+                    Op::SetSockOpt { sock: s, opt, value }
+                }
+            }
+            "nonblocking" => {
+                arity(2, 2)?;
+                let on = word(1, &["on", "off"])? == "on";
+                Op::SetNonBlocking { sock: sock(self, 0)?, on }
+            }
+            "poll" => {
+                arity(3, 3)?;
+                let events = match &args[1] {
+                    Arg::List(items, _) => self.events(items)?,
+                    other => return Err(Diagnostic::new(other.span(), format!("expected a list of events, found {}", other.describe()))
+                        .with_hint("write [in], [out] or [in, out]")),
+                };
+                Op::Poll { sock: sock(self, 0)?, events, timeout_ms: int(2, "a timeout in milliseconds")? }
+            }
+            _ => {
+                arity(1, 2)?;
+                let limit = if args.len() == 2 { int(1, "a connection limit")? } else { u64::from(DEFAULT_FILL_LIMIT) };
+                let limit = u32::try_from(limit).ok().filter(|l| *l > 0).ok_or_else(|| Diagnostic::new(args[1].span(), "limit must be between 1 and 2^32-1"))?;
+                Op::FillBacklog { sock: sock(self, 0)?, limit }
+            }
+        })
+    }
+
+    fn events(&self, items: &[Ident]) -> Result<Vec<PollEvent>, Diagnostic> {
+        let mut out = Vec::new();
+        for id in items {
+            let e = PollEvent::from_name(&id.name).ok_or_else(|| {
+                Diagnostic::new(id.span, format!("unknown poll event `{}`", id.name))
+                    .with_hint("events are in, out, err, hup, rdhup")
+            })?;
+            if !out.contains(&e) {
+                out.push(e);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// `-> expect`, checked against what the call yields.
+    fn arrow_expect(&mut self, c: &mut Cursor, yields: Yield, op: &str) -> Result<Option<Expect>, Diagnostic> {
+        if !c.eat(&Tok::Arrow) {
+            return Ok(None);
+        }
+        let mut alternatives = Vec::new();
+        loop {
+            let alt = self.alternative(c, yields, op)?;
+            alternatives.push(alt);
+            if !c.eat(&Tok::Pipe) {
+                break;
+            }
+        }
+        let span = alternatives[0].span.to(alternatives[alternatives.len() - 1].span);
+        Ok(Some(Expect { alternatives, span }))
+    }
+
+    fn alternative(&mut self, c: &mut Cursor, yields: Yield, op: &str) -> Result<Alternative, Diagnostic> {
+        let Some(tok) = c.next().cloned() else {
+            return Err(Diagnostic::new(c.end_span(), "expected an outcome after `->`")
+                .with_hint("outcomes are an errno (EADDRINUSE), a count, \"data\", eof, ok"));
+        };
+        let start = tok.span;
+        let outcome = match &tok.tok {
+            Tok::Ident(w) if w == "ok" => Outcome::Ok,
+            Tok::Ident(w) if w == "eof" => Outcome::Eof,
+            Tok::Ident(w) if w == "off" => Outcome::Off,
+            Tok::Ident(w) if w == "blocks" => {
+                return Err(Diagnostic::new(start, "`blocks` is checked on a background call")
+                    .with_hint(format!("write `r = {op}(...) &` and then `r -> blocks`")))
+            }
+            Tok::Ident(w) if w.starts_with('E') && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) => {
+                if errno::by_name(w).is_none() {
+                    let hint = closest(w, errno::names())
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| "write an errno name such as ECONNREFUSED".into());
+                    return Err(Diagnostic::new(start, format!("unknown errno `{w}`")).with_hint(hint));
+                }
+                Outcome::Errno(w.clone())
+            }
+            Tok::Ident(w) if matches!(c.peek(), Some(Tok::Dot)) => {
+                let id = Ident { name: w.clone(), span: start };
+                c.pos += 1;
+                let member = c.ident("`local` or `remote`")?;
+                Outcome::Addr(self.addr(&Arg::Member(id, member))?)
+            }
+            Tok::Int(n) => Outcome::Count(*n),
+            Tok::Bytes(b) => Outcome::Data(b.clone()),
+            Tok::Addr(a) => Outcome::Addr(AddrExpr::Literal(*a)),
+            Tok::LBracket => {
+                let items = c.ident_list(start)?;
+                Outcome::Events(self.events(&items)?)
+            }
+            other => {
+                return Err(Diagnostic::new(start, format!("expected an outcome, found {}", other.describe()))
+                    .with_hint("outcomes are an errno (EADDRINUSE), a count, \"data\", eof, ok"))
+            }
+        };
+        let outcome_span = start.to(c.prev_span());
+        let fits = match &outcome {
+            Outcome::Ok | Outcome::Errno(_) => true,
+            Outcome::Count(_) => matches!(yields, Yield::Count | Yield::Data | Yield::OptValue | Yield::Backlog),
+            Outcome::Data(_) | Outcome::Eof => yields == Yield::Data,
+            Outcome::Off => yields == Yield::OptValue,
+            Outcome::Addr(_) => yields == Yield::Addr,
+            Outcome::Events(_) => yields == Yield::Events,
+        };
+        if !fits {
+            let what = match yields {
+                Yield::Nothing | Yield::Socket => "ok or an errno",
+                Yield::Count => "a byte count, ok or an errno",
+                Yield::Data => "data, a byte count, eof, ok or an errno",
+                Yield::Addr => "an address, ok or an errno",
+                Yield::OptValue => "a value, off, ok or an errno",
+                Yield::Events => "a list of poll events, ok or an errno",
+                Yield::Backlog => "a count of completed connections",
+            };
+            return Err(Diagnostic::new(outcome_span, format!("`{op}` cannot yield this"))
+                .with_hint(format!("`{op}` can be expected to give {what}")));
+        }
+        let mut profiles = Vec::new();
+        if c.eat(&Tok::LBracket) {
+            let open = c.prev_span();
+            for id in c.ident_list(open)? {
+                if !id.name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-') {
+                    return Err(Diagnostic::new(id.span, format!("invalid profile name `{}`", id.name))
+                        .with_hint("profiles are lowercase names such as linux or posix"));
+                }
+                profiles.push(id.name);
+            }
+        }
+        Ok(Alternative { outcome, profiles, span: start.to(c.prev_span()) })
+    }
+}
+
+fn count(lo: usize, hi: usize) -> String {
+    let n = |k: usize| if k == 1 { "1 argument".to_string() } else { format!("{k} arguments") };
+    if lo == hi { n(lo) } else { format!("{lo} to {}", n(hi)) }
+}
+
+/// A call argument before it is typed by its position.
+#[derive(Debug, Clone)]
+enum Arg {
+    Name(Ident),
+    Member(Ident, Ident),
+    Int(u64, Span),
+    Bytes(Vec<u8>, Span),
+    Addr(std::net::SocketAddr, Span),
+    List(Vec<Ident>, Span),
+}
+
+impl Arg {
+    fn span(&self) -> Span {
+        match self {
+            Arg::Name(id) => id.span,
+            Arg::Member(a, b) => a.span.to(b.span),
+            Arg::Int(_, s) | Arg::Bytes(_, s) | Arg::Addr(_, s) | Arg::List(_, s) => *s,
+        }
+    }
+    fn describe(&self) -> String {
+        match self {
+            Arg::Name(id) => format!("`{}`", id.name),
+            Arg::Member(a, b) => format!("`{}.{}`", a.name, b.name),
+            Arg::Int(n, _) => format!("number {n}"),
+            Arg::Bytes(..) => "a data literal".into(),
+            Arg::Addr(a, _) => format!("address {a}"),
+            Arg::List(..) => "a list".into(),
+        }
+    }
+}
+
+struct Cursor<'a> {
+    toks: &'a [Token],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos).map(|t| &t.tok)
+    }
+    fn peek_ident(&self) -> Option<&str> {
+        match self.peek() {
+            Some(Tok::Ident(s)) => Some(s),
+            _ => None,
+        }
+    }
+    fn next(&mut self) -> Option<&Token> {
+        let t = self.toks.get(self.pos);
+        self.pos += usize::from(t.is_some());
+        t
+    }
+    fn eat(&mut self, tok: &Tok) -> bool {
+        if self.peek() == Some(tok) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn prev_span(&self) -> Span {
+        self.toks[self.pos.saturating_sub(1).min(self.toks.len() - 1)].span
+    }
+    fn end_span(&self) -> Span {
+        let s = self.toks[self.toks.len() - 1].span;
+        Span::new(s.end, s.end + 1)
+    }
+    fn found(&self) -> (Span, String) {
+        match self.toks.get(self.pos) {
+            Some(t) => (t.span, t.tok.describe()),
+            None => (self.end_span(), "end of line".into()),
+        }
+    }
+    fn expect(&mut self, tok: Tok, what: &str) -> Result<Span, Diagnostic> {
+        if self.eat(&tok) {
+            Ok(self.prev_span())
+        } else {
+            let (span, found) = self.found();
+            Err(Diagnostic::new(span, format!("expected {what}, found {found}")))
+        }
+    }
+    fn ident(&mut self, what: &str) -> Result<Ident, Diagnostic> {
+        if let Some(Token { tok: Tok::Ident(name), span }) = self.toks.get(self.pos) {
+            self.pos += 1;
+            return Ok(Ident { name: name.clone(), span: *span });
+        }
+        let (span, found) = self.found();
+        Err(Diagnostic::new(span, format!("expected {what}, found {found}")))
+    }
+    fn end(&self) -> Result<(), Diagnostic> {
+        match self.toks.get(self.pos) {
+            None => Ok(()),
+            Some(t) => Err(Diagnostic::new(t.span, format!("unexpected {} at the end of the step", t.tok.describe()))
+                .with_hint("one step per line; `#` starts a comment")),
+        }
+    }
+    /// `a, b, c]` after an opening `[`.
+    fn ident_list(&mut self, open: Span) -> Result<Vec<Ident>, Diagnostic> {
+        let mut items = Vec::new();
+        loop {
+            items.push(self.ident("a name")?);
+            if self.eat(&Tok::RBracket) {
+                return Ok(items);
+            }
+            if !self.eat(&Tok::Comma) {
+                let (span, found) = self.found();
+                return Err(Diagnostic::new(span, format!("expected `,` or `]`, found {found}"))
+                    .with_hint(format!("the list opened at column {} needs a `]`", open.start)));
+            }
+        }
+    }
+    fn args(&mut self) -> Result<Vec<Arg>, Diagnostic> {
+        let mut args = Vec::new();
+        if self.peek() == Some(&Tok::RParen) {
+            return Ok(args);
+        }
+        loop {
+            let Some(t) = self.next().cloned() else {
+                return Err(Diagnostic::new(self.end_span(), "unclosed `(`").with_hint("add `)`"));
+            };
+            let arg = match t.tok {
+                Tok::Ident(name) if self.peek() == Some(&Tok::Dot) => {
+                    self.pos += 1;
+                    let member = self.ident("`local` or `remote`")?;
+                    Arg::Member(Ident { name, span: t.span }, member)
+                }
+                Tok::Ident(name) => Arg::Name(Ident { name, span: t.span }),
+                Tok::Int(n) => Arg::Int(n, t.span),
+                Tok::Bytes(b) => Arg::Bytes(b, t.span),
+                Tok::Addr(a) => Arg::Addr(a, t.span),
+                Tok::LBracket => {
+                    let items = self.ident_list(t.span)?;
+                    Arg::List(items, t.span.to(self.prev_span()))
+                }
+                other => return Err(Diagnostic::new(t.span, format!("expected an argument, found {}", other.describe()))),
+            };
+            args.push(arg);
+            if !self.eat(&Tok::Comma) {
+                return Ok(args);
+            }
+        }
+    }
+}
+
+/// Name of a scenario file relative to `root`, without the extension.
+pub fn scenario_name(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let rel = rel.with_extension("");
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
