@@ -123,6 +123,7 @@ impl Conn {
 enum Slot {
     Socket { side: Side, handle: u64 },
     Pending { side: Side, id: u64, op: Op },
+    Addr(SocketAddr),
 }
 
 struct Runner<'a> {
@@ -312,8 +313,14 @@ impl Runner<'_> {
                 };
                 let _ = side_of_fault;
                 self.check(step, op.yields(), expect.as_ref(), &actual)?;
-                if let (Some(b), Actual::Done(Value::Socket(handle))) = (bind, &actual) {
-                    self.names.insert(b.name.clone(), Slot::Socket { side: *side, handle: *handle });
+                match (bind, &actual) {
+                    (Some(b), Actual::Done(Value::Socket(handle))) => {
+                        self.names.insert(b.name.clone(), Slot::Socket { side: *side, handle: *handle });
+                    }
+                    (Some(b), Actual::Done(Value::Addr(a))) => {
+                        self.names.insert(b.name.clone(), Slot::Addr(*a));
+                    }
+                    _ => {}
                 }
                 Ok(())
             }
@@ -384,6 +391,10 @@ impl Runner<'_> {
     fn addr(&mut self, step: &Step, expr: &AddrExpr) -> Result<SocketAddr, Stop> {
         let (id, local) = match expr {
             AddrExpr::Literal(a) => return Ok(*a),
+            AddrExpr::Saved(id) => match self.names.get(&id.name) {
+                Some(Slot::Addr(a)) => return Ok(*a),
+                _ => return Err(self.fail(step, format!("the address `{}`", id.name), "the step that saves it did not yield one".into(), None)),
+            },
             AddrExpr::LocalOf(id) => (id, true),
             AddrExpr::RemoteOf(id) => (id, false),
         };

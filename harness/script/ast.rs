@@ -112,6 +112,9 @@ pub enum AddrExpr {
     LocalOf(Ident),
     /// `s.remote`: the address `getpeername(s)` reports.
     RemoteOf(Ident),
+    /// `p`, bound by `p = getsockname(s)`: an address saved earlier, still usable after
+    /// its socket is closed.
+    Saved(Ident),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

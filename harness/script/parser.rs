@@ -65,6 +65,7 @@ struct RawFrontMatter {
 #[derive(Debug, Clone)]
 enum Binding {
     Socket { side: Side },
+    Addr,
     Pending { side: Side, op: &'static str, yields: Yield, awaited_at: Option<u32> },
 }
 
@@ -252,14 +253,14 @@ impl Parser<'_> {
                     .with_hint(format!("to check the result, write `await {} -> {}`", handle.name, word.name)));
             }
             c.end()?;
-            self.pending(&handle, false)?;
+            self.pending(&handle)?;
             return Ok(StepKind::StillBlocked { handle });
         }
         // `await name`
         if c.peek_ident() == Some("await") {
             c.pos += 1;
             let handle = c.ident("the name of a background call")?;
-            let (side, op, yields) = self.pending(&handle, true)?;
+            let (side, op, yields) = self.pending(&handle)?;
             if let Some(Binding::Pending { awaited_at, .. }) =
                 self.names.get_mut(&handle.name).map(|(b, _)| b)
             {
@@ -327,6 +328,9 @@ impl Parser<'_> {
                 Yield::Socket => {
                     self.names.insert(b.name.clone(), (Binding::Socket { side }, line));
                 }
+                Yield::Addr => {
+                    self.names.insert(b.name.clone(), (Binding::Addr, line));
+                }
                 Yield::Backlog => {
                     self.names.insert(
                         b.name.clone(),
@@ -358,8 +362,8 @@ impl Parser<'_> {
         }
     }
 
-    /// Resolves a background call's name; `consume` marks it awaited.
-    fn pending(&mut self, handle: &Ident, consume: bool) -> Result<(Side, &'static str, Yield), Diagnostic> {
+    /// Resolves a background call's name.
+    fn pending(&self, handle: &Ident) -> Result<(Side, &'static str, Yield), Diagnostic> {
         match self.names.get(&handle.name) {
             Some((Binding::Pending { side, op, yields, awaited_at }, _)) => {
                 if let Some(at) = awaited_at {
@@ -368,12 +372,11 @@ impl Parser<'_> {
                         format!("`{}` was already awaited at line {at}", handle.name),
                     ));
                 }
-                let _ = consume;
                 Ok((*side, op, *yields))
             }
-            Some((Binding::Socket { .. }, _)) => Err(Diagnostic::new(
+            Some((Binding::Socket { .. } | Binding::Addr, _)) => Err(Diagnostic::new(
                 handle.span,
-                format!("`{}` is a socket, not a background call", handle.name),
+                format!("`{}` is not a background call", handle.name),
             )
             .with_hint("start a background call with `r = recv(s, 10) &`")),
             None => Err(self.unknown_name(handle)),
@@ -400,6 +403,11 @@ impl Parser<'_> {
                 Side::Peer => "prefix the call with `peer.` to run it on the reference side".to_string(),
                 Side::Target => "drop the `peer.` prefix to run it on the target".to_string(),
             })),
+            Some((Binding::Addr, _)) => Err(Diagnostic::new(
+                id.span,
+                format!("`{}` is an address, not a socket", id.name),
+            )
+            .with_hint("addresses go where an address is expected, e.g. `bind(s, p)`")),
             Some((Binding::Pending { op, .. }, _)) => Err(Diagnostic::new(
                 id.span,
                 format!("`{}` is a background `{op}`, not a socket", id.name),
@@ -420,6 +428,7 @@ impl Parser<'_> {
     fn addr(&self, arg: &Arg) -> Result<AddrExpr, Diagnostic> {
         match arg {
             Arg::Addr(a, _) => Ok(AddrExpr::Literal(*a)),
+            Arg::Name(id) if matches!(self.names.get(&id.name), Some((Binding::Addr, _))) => Ok(AddrExpr::Saved(id.clone())),
             Arg::Member(id, member) => match member.name.as_str() {
                 "local" => Ok(AddrExpr::LocalOf(self.any_socket(id)?)),
                 "remote" => Ok(AddrExpr::RemoteOf(self.any_socket(id)?)),
@@ -639,6 +648,9 @@ impl Parser<'_> {
                 let member = c.ident("`local` or `remote`")?;
                 Outcome::Addr(self.addr(&Arg::Member(id, member))?)
             }
+            Tok::Ident(w) if matches!(self.names.get(w.as_str()), Some((Binding::Addr, _))) => {
+                Outcome::Addr(AddrExpr::Saved(Ident { name: w.clone(), span: start }))
+            }
             Tok::Int(n) => Outcome::Count(*n),
             Tok::Bytes(b) => Outcome::Data(b.clone()),
             Tok::Addr(a) => Outcome::Addr(AddrExpr::Literal(*a)),
@@ -791,6 +803,9 @@ impl Cursor<'_> {
     /// `a, b, c]` after an opening `[`.
     fn ident_list(&mut self, open: Span) -> Result<Vec<Ident>, Diagnostic> {
         let mut items = Vec::new();
+        if self.eat(&Tok::RBracket) {
+            return Ok(items);
+        }
         loop {
             items.push(self.ident("a name")?);
             if self.eat(&Tok::RBracket) {
