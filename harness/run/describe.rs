@@ -30,6 +30,11 @@ pub enum Value {
     Backlog(u32),
 }
 
+/// `1 byte`, `5 bytes`.
+pub fn count(n: u64) -> String {
+    format!("{n} byte{}", if n == 1 { "" } else { "s" })
+}
+
 pub fn bytes(data: &[u8]) -> String {
     const SHOW: usize = 48;
     let mut s = String::from("\"");
@@ -50,7 +55,7 @@ pub fn bytes(data: &[u8]) -> String {
     if data.len() > SHOW {
         s.push('…');
     }
-    let _ = write!(s, " ({} byte{})", data.len(), if data.len() == 1 { "" } else { "s" });
+    let _ = write!(s, " ({})", count(data.len() as u64));
     s
 }
 
@@ -73,8 +78,8 @@ pub fn expected(outcome: &Outcome, yields: Yield, addr: Option<SocketAddr>) -> S
         Outcome::Ok => "success".into(),
         Outcome::Errno(e) => e.clone(),
         Outcome::Count(n) => match yields {
-            Yield::Count => format!("{n} bytes sent"),
-            Yield::Data => format!("{n} bytes"),
+            Yield::Count => format!("{} sent", count(*n)),
+            Yield::Data => count(*n),
             Yield::Backlog => format!("{n} connections completed, then one stalled"),
             _ => format!("value {n}"),
         },
@@ -91,7 +96,7 @@ pub fn actual(a: &Actual) -> String {
         Actual::Done(v) => match v {
             Value::Nothing => "success".into(),
             Value::Socket(_) => "success (a new socket)".into(),
-            Value::Sent(n) => format!("{n} bytes sent"),
+            Value::Sent(n) => format!("{} sent", count(*n)),
             Value::Data(d) if d.is_empty() => "eof (0 bytes)".into(),
             Value::Data(d) => bytes(d),
             Value::Addr(a) => a.to_string(),

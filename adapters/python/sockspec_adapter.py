@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""A sockspec adapter (protocol v1) for Python's socket module.
+
+It doubles as the example of an adapter in another language: everything here follows
+docs/adapter-protocol.md and nothing else. Run it as
+
+    sockspec run --adapter 'python3 adapters/python/sockspec_adapter.py'
+
+Requests arrive one JSON object per line on stdin; each gets exactly one response line
+on stdout. Calls that can block (accept, connect, send, recv, poll) run on their own
+thread, so a blocked call never holds up the next request. stderr is free for logs.
+"""
+
+import errno
+import json
+import select
+import socket
+import struct
+import sys
+import threading
+
+PROTOCOL = 1
+BLOCKING = {"accept", "connect", "send", "recv", "poll"}
+OPTIONS = {
+    "SO_REUSEADDR": (socket.SOL_SOCKET, socket.SO_REUSEADDR),
+    "SO_REUSEPORT": (socket.SOL_SOCKET, socket.SO_REUSEPORT),
+    "SO_KEEPALIVE": (socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+    "SO_RCVBUF": (socket.SOL_SOCKET, socket.SO_RCVBUF),
+    "SO_SNDBUF": (socket.SOL_SOCKET, socket.SO_SNDBUF),
+    "TCP_NODELAY": (socket.IPPROTO_TCP, socket.TCP_NODELAY),
+    "SO_LINGER": (socket.SOL_SOCKET, socket.SO_LINGER),
+}
+POLL_BITS = [
+    ("in", select.POLLIN),
+    ("out", select.POLLOUT),
+    ("err", select.POLLERR),
+    ("hup", select.POLLHUP),
+    ("rdhup", getattr(select, "POLLRDHUP", 0x2000)),
+]
+RECV_FLAGS = {"peek": socket.MSG_PEEK, "waitall": socket.MSG_WAITALL, "dontwait": socket.MSG_DONTWAIT}
+MAX_RECV = 16 << 20
+
+
+class Error(Exception):
+    """A failed call: an errno name and a message."""
+
+    def __init__(self, name, message):
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+def parse_addr(text):
+    """'127.0.0.1:80' or '[::1]:80' to (family, sockaddr)."""
+    host, _, port = text.rpartition(":")
+    if not port.isdigit():
+        raise Error("EINVAL", "bad address %r" % text)
+    if host.startswith("["):
+        return socket.AF_INET6, (host[1:-1], int(port))
+    return socket.AF_INET, (host, int(port))
+
+
+def format_addr(sockaddr):
+    host, port = sockaddr[0], sockaddr[1]
+    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+
+class Adapter:
+    def __init__(self, out):
+        self.out = out
+        self.out_lock = threading.Lock()
+        self.lock = threading.Lock()
+        self.socks = {}
+        self.next_handle = 0
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def write(self, obj):
+        line = json.dumps(obj, separators=(",", ":")) + "\n"
+        with self.out_lock:
+            self.out.write(line)
+            self.out.flush()
+
+    def register(self, sock):
+        with self.lock:
+            self.next_handle += 1
+            self.socks[self.next_handle] = sock
+            return self.next_handle
+
+    def get(self, handle):
+        with self.lock:
+            sock = self.socks.get(handle)
+        if sock is None:
+            raise Error("EBADF", "no open socket with handle %s" % handle)
+        return sock
+
+    def execute(self, req):
+        rid = req.get("id", 0)
+        try:
+            handler = getattr(self, "op_" + str(req.get("op")), None)
+            if handler is None:
+                raise Error("ENOSYS", "unknown op %r" % req.get("op"))
+            self.write({"id": rid, "ok": handler(req)})
+        except Error as e:
+            self.write({"id": rid, "err": {"errno": e.name, "message": e.message}})
+        except OSError as e:
+            name = errno.errorcode.get(e.errno, "EIO")
+            self.write({"id": rid, "err": {"errno": name, "message": e.strerror or str(e)}})
+        except (KeyError, TypeError, ValueError) as e:
+            self.write({"id": rid, "err": {"errno": "EINVAL", "message": "bad request: %s" % e}})
+
+    def serve(self, lines):
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                req = json.loads(line)
+            except ValueError as e:
+                self.write({"id": 0, "err": {"errno": "EINVAL", "message": "bad request: %s" % e}})
+                continue
+            if req.get("op") in BLOCKING:
+                threading.Thread(target=self.execute, args=(req,), daemon=True).start()
+            else:
+                self.execute(req)
+
+    # -- operations ------------------------------------------------------------------
+
+    def op_hello(self, req):
+        if req["protocol"] != PROTOCOL:
+            raise Error("EPROTO", "this adapter speaks protocol %d" % PROTOCOL)
+        caps = ["concurrent", "ipv4", "ipv6", "nonblocking", "poll"] + sorted(OPTIONS)
+        name = "python %d.%d socket module" % sys.version_info[:2]
+        return {"name": name, "protocol": PROTOCOL, "capabilities": caps}
+
+    def op_socket(self, req):
+        family = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}[req["family"]]
+        return {"sock": self.register(socket.socket(family, socket.SOCK_STREAM))}
+
+    def op_bind(self, req):
+        self.get(req["sock"]).bind(parse_addr(req["addr"])[1])
+        return {}
+
+    def op_listen(self, req):
+        self.get(req["sock"]).listen(req["backlog"])
+        return {}
+
+    def op_accept(self, req):
+        new, addr = self.get(req["sock"]).accept()
+        return {"sock": self.register(new), "addr": format_addr(addr)}
+
+    def op_connect(self, req):
+        sock = self.get(req["sock"])
+        err = sock.connect_ex(parse_addr(req["addr"])[1])
+        if err:
+            raise OSError(err, errno.errorcode.get(err, "error"))
+        return {}
+
+    def op_send(self, req):
+        sock = self.get(req["sock"])
+        return {"sent": sock.send(bytes.fromhex(req["data"]), socket.MSG_NOSIGNAL)}
+
+    def op_recv(self, req):
+        sock = self.get(req["sock"])
+        flags = 0
+        for f in req.get("flags", []):
+            flags |= RECV_FLAGS[f]
+        return {"data": sock.recv(min(req["max"], MAX_RECV), flags).hex()}
+
+    def op_shutdown(self, req):
+        how = {"rd": socket.SHUT_RD, "wr": socket.SHUT_WR, "rdwr": socket.SHUT_RDWR}[req["how"]]
+        self.get(req["sock"]).shutdown(how)
+        return {}
+
+    def op_close(self, req):
+        sock = self.get(req["sock"])
+        with self.lock:
+            del self.socks[req["sock"]]
+        # A thread blocked in recv on this socket keeps the kernel's file alive until its
+        # call returns, exactly as close(2) NOTES describe for C programs.
+        sock.close()
+        return {}
+
+    def op_getsockname(self, req):
+        return {"addr": format_addr(self.get(req["sock"]).getsockname())}
+
+    def op_getpeername(self, req):
+        return {"addr": format_addr(self.get(req["sock"]).getpeername())}
+
+    def op_setsockopt(self, req):
+        sock, opt, value = self.get(req["sock"]), req["opt"], req["value"]
+        if opt not in OPTIONS:
+            raise Error("ENOPROTOOPT", "unknown option %s" % opt)
+        level, name = OPTIONS[opt]
+        if opt == "SO_LINGER":
+            sock.setsockopt(level, name, struct.pack("ii", value is not None, value or 0))
+        else:
+            sock.setsockopt(level, name, int(value))
+        return {}
+
+    def op_getsockopt(self, req):
+        sock, opt = self.get(req["sock"]), req["opt"]
+        if opt not in OPTIONS:
+            raise Error("ENOPROTOOPT", "unknown option %s" % opt)
+        level, name = OPTIONS[opt]
+        if opt == "SO_LINGER":
+            on, secs = struct.unpack("ii", sock.getsockopt(level, name, 8))
+            return {"value": secs if on else None}
+        value = sock.getsockopt(level, name)
+        return {"value": int(bool(value)) if opt not in ("SO_RCVBUF", "SO_SNDBUF") else value}
+
+    def op_nonblocking(self, req):
+        self.get(req["sock"]).setblocking(not req["on"])
+        return {}
+
+    def op_poll(self, req):
+        sock = self.get(req["sock"])
+        mask = 0
+        for e in req["events"]:
+            mask |= dict(POLL_BITS)[e]
+        p = select.poll()
+        p.register(sock.fileno(), mask)
+        ready = p.poll(req["timeout_ms"])
+        revents = ready[0][1] if ready else 0
+        return {"revents": [n for n, bit in POLL_BITS if revents & bit]}
+
+
+def main(adapter_class=Adapter):
+    adapter_class(sys.stdout).serve(sys.stdin)
+
+
+if __name__ == "__main__":
+    main()

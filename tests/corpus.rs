@@ -1,0 +1,108 @@
+//! The corpus is the harness's specification of Linux: it must pass against the
+//! reference, in-process and through every adapter that implements the protocol.
+
+mod support;
+
+use sockspec::run::{run_all, Settings, Status};
+use sockspec::script::load_all;
+use std::sync::atomic::AtomicBool;
+use support::*;
+
+#[test]
+fn corpus_passes_against_the_in_process_reference() {
+    let loaded = load_all(&[root().join("scenarios")]).expect("corpus loads");
+    assert!(loaded.failures.is_empty(), "corpus has invalid scenarios");
+    let report = run_all(&loaded.scenarios, &Settings::default(), 2, &AtomicBool::new(false), |_| {});
+    let bad: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.status != Status::Passed)
+        .map(|r| format!("{}: {:?} {:?}", r.name, r.status, r.failure))
+        .collect();
+    assert!(bad.is_empty(), "scenarios that did not pass:\n{}", bad.join("\n"));
+    assert!(report.results.iter().all(|r| r.teardown.is_empty()), "teardown problems");
+}
+
+#[test]
+fn corpus_passes_through_sockspec_adapter_as_a_process() {
+    let adapter = format!("{} adapter", bin_path());
+    let (code, report) = run_json(&["--adapter", &adapter]);
+    assert_eq!(not_passed(&report), Vec::<String>::new());
+    assert_eq!(code, 0);
+    assert_eq!(report["summary"]["skipped"], 0, "the reference declares every capability");
+}
+
+#[test]
+fn corpus_passes_through_the_python_adapter() {
+    let (code, report) = run_json(&["--adapter", &python_adapter()]);
+    assert_eq!(not_passed(&report), Vec::<String>::new());
+    assert_eq!(code, 0);
+    assert!(report["implementation"].as_str().unwrap().starts_with("python"));
+}
+
+#[test]
+fn corpus_is_complete_and_documented() {
+    let loaded = load_all(&[root().join("scenarios")]).unwrap();
+    assert!(loaded.scenarios.len() >= 40, "only {} scenarios", loaded.scenarios.len());
+    for s in &loaded.scenarios {
+        assert!(!s.meta.tags.is_empty(), "{} has no tags", s.name);
+        assert!(!s.meta.refs.is_empty(), "{} has no refs", s.name);
+        assert!(s.name.contains('/'), "{} is not filed under a topic", s.name);
+    }
+    // Scenarios users look for by name.
+    for name in [
+        "bind/bind-twice-expects-error",
+        "close/send-after-close-fails",
+        "listen/listen-backlog-fills",
+        "connect/connect-refused-without-listener",
+        "connect/connect-blocks-until-the-handshake-completes",
+        "stream/recv-blocks-until-data-arrives",
+        "accept/accept-returns-a-new-socket",
+        "close/closing-the-listener-keeps-accepted-connections",
+        "close/recv-eof-after-the-peers-orderly-close",
+        "shutdown/half-close-with-shutdown-write",
+        "stream/tcp-keeps-no-message-boundaries",
+        "connect/connect-on-a-connected-socket",
+        "listen/listen-on-connected-socket-fails",
+        "stream/recv-on-a-never-connected-socket",
+        "stream/send-on-a-never-connected-socket",
+        "lifecycle/client-lifecycle",
+        "lifecycle/server-lifecycle",
+    ] {
+        assert!(loaded.scenarios.iter().any(|s| s.name == name), "missing scenario {name}");
+    }
+    // Every lifecycle call is exercised on the target side somewhere.
+    let all: String = loaded.scenarios.iter().flat_map(|s| s.steps.iter().map(|st| st.text.clone() + "\n")).collect();
+    for call in ["socket(", "bind(", "listen(", "accept(", "connect(", "send(", "recv(", "close(", "shutdown("] {
+        let target_use = all.lines().any(|l| l.contains(call) && !l.contains(&format!("peer.{call}")));
+        assert!(target_use, "no scenario runs {call}...) on the target");
+    }
+}
+
+/// Under `--profile posix` the Linux reference shows exactly the documented Linux
+/// deviations, and nothing else.
+#[test]
+fn posix_profile_shows_the_known_linux_deviations() {
+    let (code, report) = run_json(&["--profile", "posix"]);
+    assert_eq!(code, 1);
+    let mut failed: Vec<String> = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "failed")
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    failed.sort();
+    assert_eq!(
+        failed,
+        [
+            "connect/connect-on-a-listening-socket",
+            "sockopt/rcvbuf-is-doubled-by-linux",
+            "stream/recv-on-a-listening-socket",
+            "stream/send-on-a-never-connected-socket",
+        ]
+    );
+    assert_eq!(report["summary"]["errors"], 0);
+    let skipped = report["summary"]["skipped"].as_u64().unwrap();
+    assert!(skipped >= 5, "linux-only scenarios are skipped under posix");
+}

@@ -1,0 +1,58 @@
+//! Shared helpers of the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `sockspec` binary built for these tests.
+pub fn sockspec() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockspec"));
+    cmd.current_dir(root()).env("NO_COLOR", "1").env_remove("SOCKSPEC_ADAPTER").env_remove("SOCKSPEC_PROFILE");
+    cmd
+}
+
+pub fn bin_path() -> &'static str {
+    env!("CARGO_BIN_EXE_sockspec")
+}
+
+/// Runs `sockspec run ARGS --format json` and returns the exit code and the report.
+pub fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let out = sockspec().arg("run").args(args).args(["--format", "json", "--no-progress"]).output().expect("sockspec runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!("not a JSON report ({e}):\nstdout: {text}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// The scenarios of a JSON report whose status is not `passed` or `skipped`, as
+/// `name: step: expected .. got ..` lines.
+pub fn not_passed(report: &serde_json::Value) -> Vec<String> {
+    report["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .filter(|s| s["status"] != "passed" && s["status"] != "skipped")
+        .map(|s| format!("{} [{}]: {}", s["name"], s["status"], s["failure"]))
+        .collect()
+}
+
+pub fn python_adapter() -> String {
+    format!("python3 {}", root().join("adapters/python/sockspec_adapter.py").display())
+}
+
+pub fn mutant(name: &str) -> String {
+    format!("python3 {} {name}", root().join("tests/mutants/mutant_adapter.py").display())
+}
+
+pub fn scenario(name: &str) -> String {
+    root().join("scenarios").join(format!("{name}.scn")).display().to_string()
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
