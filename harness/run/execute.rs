@@ -165,7 +165,8 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         Ok(s) => s,
         Err(f) => {
             result.status = Status::Error;
-            result.failure = Some(fault_failure(first, "(starting the adapter)", &f, "nothing was exchanged yet"));
+            let detail = format!("{}; nothing was exchanged yet", settings.target.describe());
+            result.failure = Some(fault_failure(first, "(starting the adapter)", &f, &detail));
             result.duration = started.elapsed();
             return (result, None);
         }
@@ -181,8 +182,8 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     match runner.hello() {
         Err(f) => {
             result.status = Status::Error;
-            let exchange = runner.target.exchange();
-            result.failure = Some(fault_failure(first, "(hello)", &f, &exchange));
+            let detail = format!("{}; {}", settings.target.describe(), runner.target.exchange());
+            result.failure = Some(fault_failure(first, "(hello)", &f, &detail));
         }
         Ok((name, caps)) => {
             implementation = Some(name.clone());
@@ -210,7 +211,8 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                                 Side::Peer => "the peer (reference adapter)".into(),
                             };
                             let conn = if side == Side::Target { &runner.target } else { &runner.peer };
-                            f.detail = Some(format!("{who}: {fault}; {}", conn.exchange()));
+                            f.actual = fault.to_string();
+                            f.detail = Some(format!("{who}; {}", conn.exchange()));
                             result.failure = Some(f);
                             break;
                         }
@@ -226,14 +228,14 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     (result, implementation)
 }
 
-fn fault_failure(at: (u32, u32), step: &str, fault: &Fault, exchange: &str) -> Failure {
+fn fault_failure(at: (u32, u32), step: &str, fault: &Fault, detail: &str) -> Failure {
     Failure {
         line: at.0,
         column: at.1,
         step: step.into(),
-        expected: "a working adapter".into(),
+        expected: "an adapter that speaks protocol v1".into(),
         actual: fault.to_string(),
-        detail: Some(exchange.to_string()),
+        detail: Some(detail.to_string()),
     }
 }
 
@@ -290,7 +292,7 @@ impl Runner<'_> {
     }
 
     fn step(&mut self, step: &Step) -> Result<(), Stop> {
-        let fault = |me: &Self, side: Side, f: Fault| Stop::Fault(side, f, me.failure(step, "an answer".into(), "a broken adapter".into(), None));
+        let fault = |me: &Self, side: Side, f: Fault| Stop::Fault(side, f, me.failure(step, "an answer".into(), String::new(), None));
         match &step.kind {
             StepKind::Call { bind, side, op, background: true, .. } => {
                 let call = self.call_for(step, *side, op)?;
@@ -301,17 +303,20 @@ impl Runner<'_> {
                 Ok(())
             }
             StepKind::Call { bind, side, op, background: false, expect } => {
-                let (actual, side_of_fault) = match op {
-                    Op::RecvAll { sock, len } => (self.recv_all(step, *side, sock, *len)?, *side),
-                    Op::FillBacklog { sock, limit } => (self.fill_backlog(step, bind.as_ref(), sock, *limit)?, Side::Peer),
+                let actual = match op {
+                    Op::RecvAll { sock, len } => self.recv_all(step, *side, sock, *len)?,
+                    Op::FillBacklog { sock, limit } => self.fill_backlog(step, bind.as_ref(), sock, *limit)?,
                     _ => {
                         let call = self.call_for(step, *side, op)?;
                         let deadline = self.deadline();
                         let r = self.conn(*side).call(call, deadline).map_err(|f| fault(self, *side, f))?;
-                        (self.actual(op, r).map_err(|f| fault(self, *side, f))?, *side)
+                        if r.is_none() && !op.can_block() {
+                            let f = Fault::NoAnswer { op: op.name(), after: self.settings.timeout };
+                            return Err(fault(self, *side, f));
+                        }
+                        self.actual(op, r).map_err(|f| fault(self, *side, f))?
                     }
                 };
-                let _ = side_of_fault;
                 self.check(step, op.yields(), expect.as_ref(), &actual)?;
                 match (bind, &actual) {
                     (Some(b), Actual::Done(Value::Socket(handle))) => {
@@ -413,7 +418,7 @@ impl Runner<'_> {
             }
             Ok(Some(_)) => Err(err(self, "an answer without `addr`".into())),
             Ok(None) => Err(err(self, "no answer".into())),
-            Err(f) => Err(Stop::Fault(side, f, self.failure(step, format!("the address {what}"), "a broken adapter".into(), None))),
+            Err(f) => Err(Stop::Fault(side, f, self.failure(step, format!("the address {what}"), String::new(), None))),
         }
     }
 
@@ -563,10 +568,10 @@ impl Runner<'_> {
         while (got.len() as u64) < len {
             let call = Call::Recv { sock: handle, max: len - got.len() as u64, flags: vec![] };
             let r = self.conn(side).call(call, deadline).map_err(|f| {
-                Stop::Fault(side, f, self.failure(step, "an answer".into(), "a broken adapter".into(), None))
+                Stop::Fault(side, f, self.failure(step, "an answer".into(), String::new(), None))
             })?;
             let op = Op::Recv { sock: sock.clone(), max: len, flags: Default::default() };
-            match self.actual(&op, r).map_err(|f| Stop::Fault(side, f, self.failure(step, "an answer".into(), "a broken adapter".into(), None)))? {
+            match self.actual(&op, r).map_err(|f| Stop::Fault(side, f, self.failure(step, "an answer".into(), String::new(), None)))? {
                 Actual::Done(Value::Data(d)) if d.is_empty() => break,
                 Actual::Done(Value::Data(d)) => got.extend_from_slice(&d),
                 other if got.is_empty() => return Ok(other),
@@ -595,7 +600,7 @@ impl Runner<'_> {
     fn fill_backlog(&mut self, step: &Step, bind: Option<&Ident>, listener: &Ident, limit: u32) -> Result<Actual, Stop> {
         let addr = self.addr(step, &AddrExpr::LocalOf(listener.clone()))?;
         let family = if addr.is_ipv4() { protocol::Family::Ipv4 } else { protocol::Family::Ipv6 };
-        let fault = |me: &Self, f: Fault| Stop::Fault(Side::Peer, f, me.failure(step, "an answer".into(), "a broken peer".into(), None));
+        let fault = |me: &Self, f: Fault| Stop::Fault(Side::Peer, f, me.failure(step, "an answer".into(), String::new(), None));
         let window = self.settings.block_window;
         for completed in 0..limit {
             let deadline = self.deadline();

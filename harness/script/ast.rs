@@ -265,6 +265,15 @@ impl Op {
         }
     }
 
+    /// Whether the call may legitimately wait (for a peer, data or buffer space); a
+    /// call that cannot block and never answers means the implementation hung.
+    pub fn can_block(&self) -> bool {
+        matches!(
+            self,
+            Op::Accept { .. } | Op::Connect { .. } | Op::Send { .. } | Op::Recv { .. } | Op::RecvAll { .. } | Op::Poll { .. } | Op::FillBacklog { .. }
+        )
+    }
+
     /// What a successful call yields, which decides the expectations it can carry.
     pub fn yields(&self) -> Yield {
         match self {

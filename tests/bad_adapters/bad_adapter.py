@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Adapters that break the protocol in one way each, for tests/misbehaving_adapters.rs.
+
+Usage: bad_adapter.py MODE. The adapter behaves (it is the Python adapter) until the
+scenario calls `listen` (missing-field: the socket() after it), then misbehaves as MODE says; `hang-before-hello` misbehaves
+from the start. If BAD_ADAPTER_PIDS names a folder, the adapter (and any child it
+forks) writes its pid there, so the test can check that nothing survives the run.
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "adapters", "python"))
+import sockspec_adapter as base  # noqa: E402
+
+
+def record_pid():
+    folder = os.environ.get("BAD_ADAPTER_PIDS")
+    if folder:
+        open(os.path.join(folder, str(os.getpid())), "w").close()
+
+
+def hang():
+    threading.Event().wait()
+
+
+class Bad(base.Adapter):
+    mode = ""
+
+    def op_listen(self, req):
+        mode = self.mode
+        Bad.listened = True
+        if mode == "crash-segv":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if mode == "exit-early":
+            sys.stderr.write("bad adapter: giving up on listen\n")
+            sys.stderr.flush()
+            os._exit(3)
+        if mode == "garbage":
+            with self.out_lock:
+                self.out.write("this is not json\n")
+                self.out.flush()
+            hang()
+        if mode == "unknown-id":
+            self.write({"id": req["id"] + 1000, "ok": {}})
+            hang()
+        if mode == "answer-twice":
+            self.write({"id": req["id"], "ok": {}})
+            self.write({"id": req["id"], "ok": {}})
+            return super().op_listen(req)
+        if mode == "never-answers":
+            hang()
+        if mode == "close-stdout":
+            os.close(1)
+            hang()
+        if mode == "ignore-sigterm":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            hang()
+        if mode == "flood":
+            chunk = "x" * (1 << 20)
+            with self.out_lock:
+                for _ in range(100):
+                    self.out.write(chunk)
+                self.out.flush()
+            hang()
+        if mode == "fork-setsid":
+            # A child that leaves the process group and keeps a socket listening.
+            if os.fork() == 0:
+                os.setsid()
+                record_pid()
+                hang()
+            hang()
+        return super().op_listen(req)
+
+    listened = False
+
+    def op_socket(self, req):
+        done = super().op_socket(req)
+        if self.mode == "missing-field" and self.listened:
+            del done["sock"]
+        return done
+
+
+if __name__ == "__main__":
+    record_pid()
+    Bad.mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if Bad.mode == "hang-before-hello":
+        hang()
+    base.main(Bad)

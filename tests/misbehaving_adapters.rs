@@ -1,0 +1,102 @@
+//! Adapters that crash, hang, print garbage or break the protocol: each scenario they
+//! touch ends as an error that names the cause, the other scenarios still run, the run
+//! ends, and no adapter process is left behind.
+
+mod support;
+
+use rstest::rstest;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+
+/// A hang detector, not a speed target: far above any correct run.
+const WATCHDOG: Duration = Duration::from_secs(120);
+
+fn bad_adapter(mode: &str) -> String {
+    format!("python3 {} {mode}", root().join("tests/bad_adapters/bad_adapter.py").display())
+}
+
+/// Waits for the child with a watchdog; returns its stdout.
+fn finish(mut child: Child) -> (i32, String) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut out = String::new();
+            std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+            return (status.code().unwrap_or(-1), out);
+        }
+        if started.elapsed() > WATCHDOG {
+            let _ = child.kill();
+            panic!("sockspec did not finish within {WATCHDOG:?}");
+        }
+        // Polling the exit of a child we cannot otherwise wait on with a deadline.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // A zombie has exited; its parent (not us) will reap it.
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[rstest]
+#[case::hang_before_hello("hang-before-hello", "did not answer `hello`")]
+#[case::crash_segv("crash-segv", "killed by SIGSEGV")]
+#[case::exit_early("exit-early", "exit status 3")]
+#[case::garbage("garbage", "not a protocol response: \"this is not json\"")]
+#[case::unknown_id("unknown-id", "answered id")]
+#[case::answer_twice("answer-twice", "which has no request waiting")]
+#[case::never_answers("never-answers", "never answered `listen`")]
+#[case::close_stdout("close-stdout", "closed its stdout but kept running")]
+#[case::ignore_sigterm("ignore-sigterm", "never answered `listen`")]
+#[case::flood("flood", "longer than")]
+#[case::missing_field("missing-field", "lacks `sock`")]
+fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(#[case] mode: &str, #[case] cause: &str) {
+    let pids = tempfile::tempdir().unwrap();
+    // One scenario that reaches `listen` (where the adapter misbehaves), one that never does.
+    let child = sockspec()
+        .args(["run", &scenario("bind/bind-twice-expects-error"), &scenario("bind/bind-nonlocal-address-fails")])
+        .args(["--adapter", &bad_adapter(mode), "--timeout", "2s", "--format", "json", "--no-progress"])
+        .env("BAD_ADAPTER_PIDS", pids.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (code, out) = finish(child);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("a JSON report");
+    let results = report["scenarios"].as_array().unwrap();
+    let touched = results.iter().find(|r| r["name"] == "bind/bind-twice-expects-error").unwrap();
+    assert_eq!(touched["status"], "error", "{touched}");
+    let f = &touched["failure"];
+    let failure = format!("{} {}", f["actual"].as_str().unwrap(), f["detail"].as_str().unwrap_or(""));
+    assert!(failure.contains(cause), "expected the cause {cause:?} in {failure}");
+    assert!(failure.contains("bad_adapter.py"), "the error names the adapter: {failure}");
+    if mode != "hang-before-hello" {
+        assert!(failure.contains("last request"), "the error shows the last exchange: {failure}");
+        let other = results.iter().find(|r| r["name"] == "bind/bind-nonlocal-address-fails").unwrap();
+        assert_eq!(other["status"], "passed", "the other scenario is unaffected: {other}");
+    }
+    if mode == "ignore-sigterm" {
+        assert!(touched["teardown"].to_string().contains("ignored SIGTERM"), "{touched}");
+    }
+    assert_eq!(code, 1);
+    let recorded: Vec<u32> = std::fs::read_dir(pids.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .collect();
+    assert!(!recorded.is_empty(), "the adapter recorded its pid");
+    let left: Vec<u32> = recorded.into_iter().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "adapter processes left running: {left:?}");
+}
+
+#[test]
+fn an_adapter_that_does_not_exist_is_an_error_not_a_hang() {
+    let (code, report) = run_json(&[&scenario("bind/bind-twice-expects-error"), "--adapter", "/nonexistent/adapter"]);
+    assert_eq!(code, 1);
+    let r = &report["scenarios"][0];
+    assert_eq!(r["status"], "error");
+    assert!(r["failure"]["actual"].as_str().unwrap().contains("exit status 127"), "{r}");
+}
