@@ -20,7 +20,11 @@ pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "sockspec", version, about = "A conformance harness for TCP: runs declarative socket scenarios against any implementation")]
+#[command(
+    name = "sockspec",
+    version,
+    about = "A conformance harness for TCP: runs declarative socket scenarios against any implementation"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -111,7 +115,9 @@ impl ColorChoice {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            ColorChoice::Auto => {
+                terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
         }
     }
 }
@@ -120,7 +126,9 @@ impl ColorChoice {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let err = || format!("invalid duration `{s}`: write e.g. 200ms, 1.5s or 2m");
-    let (num, unit) = s.find(|c: char| c.is_ascii_alphabetic()).map_or((s, "ms"), |i| s.split_at(i));
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((s, "ms"), |i| s.split_at(i));
     let n: f64 = num.parse().map_err(|_| err())?;
     let secs = match unit {
         "ms" => n / 1000.0,
@@ -147,7 +155,10 @@ pub fn main() -> i32 {
                 }
             }
         }
-        Command::Check { paths, color } => check(&default_paths(paths), color.enabled(std::io::stderr().is_terminal())),
+        Command::Check { paths, color } => check(
+            &default_paths(paths),
+            color.enabled(std::io::stderr().is_terminal()),
+        ),
         Command::List { paths, select } => match load(&default_paths(paths), false) {
             Ok(scenarios) => {
                 for s in selection(&select).apply(scenarios) {
@@ -170,7 +181,11 @@ fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 }
 
 fn selection(s: &SelectArgs) -> Selection {
-    Selection { filters: s.filter.clone(), tags: s.tag.clone(), shard: s.shard }
+    Selection {
+        filters: s.filter.clone(),
+        tags: s.tag.clone(),
+        shard: s.shard,
+    }
 }
 
 /// Loads and parses scenarios; on any error prints every diagnostic and returns the
@@ -208,7 +223,11 @@ fn load(paths: &[PathBuf], color: bool) -> Result<Vec<Scenario>, i32> {
 fn check(paths: &[PathBuf], color: bool) -> i32 {
     match load(paths, color) {
         Ok(scenarios) => {
-            println!("checked {} scenario{}: no errors", scenarios.len(), if scenarios.len() == 1 { "" } else { "s" });
+            println!(
+                "checked {} scenario{}: no errors",
+                scenarios.len(),
+                if scenarios.len() == 1 { "" } else { "s" }
+            );
             EXIT_OK
         }
         Err(code) => code,
@@ -219,7 +238,10 @@ fn run_command(args: RunArgs) -> i32 {
     let stdout_tty = std::io::stdout().is_terminal();
     let human_on_stdout = args.format == Format::Human || args.output.is_some();
     let color = args.color.enabled(stdout_tty && human_on_stdout);
-    let scenarios = match load(&default_paths(args.paths.clone()), args.color.enabled(std::io::stderr().is_terminal())) {
+    let scenarios = match load(
+        &default_paths(args.paths.clone()),
+        args.color.enabled(std::io::stderr().is_terminal()),
+    ) {
         Ok(s) => selection(&args.select).apply(s),
         Err(code) => return code,
     };
@@ -229,7 +251,9 @@ fn run_command(args: RunArgs) -> i32 {
     }
     let settings = Settings {
         target: match &args.adapter {
-            Some(cmd) => TargetSpec::Adapter { command: cmd.clone() },
+            Some(cmd) => TargetSpec::Adapter {
+                command: cmd.clone(),
+            },
             None => TargetSpec::Reference,
         },
         profile: args.profile.clone(),
@@ -237,13 +261,24 @@ fn run_command(args: RunArgs) -> i32 {
         timeout: args.timeout,
         ..Settings::default()
     };
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let human = Human { color, verbose: args.verbose };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let human = Human {
+        color,
+        verbose: args.verbose,
+    };
     let progress = if !args.no_progress && std::io::stderr().is_terminal() && scenarios.len() > 1 {
-        let pb = ProgressBar::with_draw_target(Some(scenarios.len() as u64), ProgressDrawTarget::stderr());
+        let pb = ProgressBar::with_draw_target(
+            Some(scenarios.len() as u64),
+            ProgressDrawTarget::stderr(),
+        );
         pb.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+            )
+            .expect("valid template"),
         );
         Some(pb)
     } else {
@@ -286,7 +321,11 @@ fn run_command(args: RunArgs) -> i32 {
         print!("{}", human.summary(&report));
     }
     let document = match args.format {
-        Format::Human => Human { color: false, ..human }.summary(&report),
+        Format::Human => Human {
+            color: false,
+            ..human
+        }
+        .summary(&report),
         Format::Json => report::json(&report),
         Format::Junit => report::junit(&report),
         Format::Tap => report::tap(&report),
@@ -294,7 +333,10 @@ fn run_command(args: RunArgs) -> i32 {
     match &args.output {
         Some(path) => {
             if let Err(e) = write_atomically(path, &document) {
-                eprintln!("error: failed to write the report to {}: {e}", path.display());
+                eprintln!(
+                    "error: failed to write the report to {}: {e}",
+                    path.display()
+                );
                 return EXIT_USAGE;
             }
         }
@@ -313,8 +355,15 @@ fn run_command(args: RunArgs) -> i32 {
 
 /// Writes beside the target and renames, so a reader never sees half a report.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.sockspec-tmp", path.file_name().map_or("report".into(), |n| n.to_string_lossy())));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.sockspec-tmp",
+        path.file_name()
+            .map_or("report".into(), |n| n.to_string_lossy())
+    ));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);

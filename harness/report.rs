@@ -29,5 +29,8 @@ pub enum Format {
 
 /// `expected X, got Y`: the one-line form of a failure, used by machine formats.
 pub fn one_line(f: &crate::run::Failure) -> String {
-    format!("line {}: `{}`: expected {}, got {}", f.line, f.step, f.expected, f.actual)
+    format!(
+        "line {}: `{}`: expected {}, got {}",
+        f.line, f.step, f.expected, f.actual
+    )
 }

@@ -12,15 +12,28 @@ use support::*;
 fn corpus_passes_against_the_in_process_reference() {
     let loaded = load_all(&[root().join("scenarios")]).expect("corpus loads");
     assert!(loaded.failures.is_empty(), "corpus has invalid scenarios");
-    let report = run_all(&loaded.scenarios, &Settings::default(), 2, &AtomicBool::new(false), |_| {});
+    let report = run_all(
+        &loaded.scenarios,
+        &Settings::default(),
+        2,
+        &AtomicBool::new(false),
+        |_| {},
+    );
     let bad: Vec<_> = report
         .results
         .iter()
         .filter(|r| r.status != Status::Passed)
         .map(|r| format!("{}: {:?} {:?}", r.name, r.status, r.failure))
         .collect();
-    assert!(bad.is_empty(), "scenarios that did not pass:\n{}", bad.join("\n"));
-    assert!(report.results.iter().all(|r| r.teardown.is_empty()), "teardown problems");
+    assert!(
+        bad.is_empty(),
+        "scenarios that did not pass:\n{}",
+        bad.join("\n")
+    );
+    assert!(
+        report.results.iter().all(|r| r.teardown.is_empty()),
+        "teardown problems"
+    );
 }
 
 #[test]
@@ -29,7 +42,10 @@ fn corpus_passes_through_sockspec_adapter_as_a_process() {
     let (code, report) = run_json(&["--adapter", &adapter]);
     assert_eq!(not_passed(&report), Vec::<String>::new());
     assert_eq!(code, 0);
-    assert_eq!(report["summary"]["skipped"], 0, "the reference declares every capability");
+    assert_eq!(
+        report["summary"]["skipped"], 0,
+        "the reference declares every capability"
+    );
 }
 
 #[test]
@@ -37,17 +53,28 @@ fn corpus_passes_through_the_python_adapter() {
     let (code, report) = run_json(&["--adapter", &python_adapter()]);
     assert_eq!(not_passed(&report), Vec::<String>::new());
     assert_eq!(code, 0);
-    assert!(report["implementation"].as_str().unwrap().starts_with("python"));
+    assert!(report["implementation"]
+        .as_str()
+        .unwrap()
+        .starts_with("python"));
 }
 
 #[test]
 fn corpus_is_complete_and_documented() {
     let loaded = load_all(&[root().join("scenarios")]).unwrap();
-    assert!(loaded.scenarios.len() >= 40, "only {} scenarios", loaded.scenarios.len());
+    assert!(
+        loaded.scenarios.len() >= 40,
+        "only {} scenarios",
+        loaded.scenarios.len()
+    );
     for s in &loaded.scenarios {
         assert!(!s.meta.tags.is_empty(), "{} has no tags", s.name);
         assert!(!s.meta.refs.is_empty(), "{} has no refs", s.name);
-        assert!(s.name.contains('/'), "{} is not filed under a topic", s.name);
+        assert!(
+            s.name.contains('/'),
+            "{} is not filed under a topic",
+            s.name
+        );
     }
     // Scenarios users look for by name.
     for name in [
@@ -69,12 +96,31 @@ fn corpus_is_complete_and_documented() {
         "lifecycle/client-lifecycle",
         "lifecycle/server-lifecycle",
     ] {
-        assert!(loaded.scenarios.iter().any(|s| s.name == name), "missing scenario {name}");
+        assert!(
+            loaded.scenarios.iter().any(|s| s.name == name),
+            "missing scenario {name}"
+        );
     }
     // Every lifecycle call is exercised on the target side somewhere.
-    let all: String = loaded.scenarios.iter().flat_map(|s| s.steps.iter().map(|st| st.text.clone() + "\n")).collect();
-    for call in ["socket(", "bind(", "listen(", "accept(", "connect(", "send(", "recv(", "close(", "shutdown("] {
-        let target_use = all.lines().any(|l| l.contains(call) && !l.contains(&format!("peer.{call}")));
+    let all: String = loaded
+        .scenarios
+        .iter()
+        .flat_map(|s| s.steps.iter().map(|st| st.text.clone() + "\n"))
+        .collect();
+    for call in [
+        "socket(",
+        "bind(",
+        "listen(",
+        "accept(",
+        "connect(",
+        "send(",
+        "recv(",
+        "close(",
+        "shutdown(",
+    ] {
+        let target_use = all
+            .lines()
+            .any(|l| l.contains(call) && !l.contains(&format!("peer.{call}")));
         assert!(target_use, "no scenario runs {call}...) on the target");
     }
 }

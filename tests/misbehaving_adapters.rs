@@ -13,7 +13,10 @@ use support::*;
 const WATCHDOG: Duration = Duration::from_secs(120);
 
 fn bad_adapter(mode: &str) -> String {
-    format!("python3 {} {mode}", root().join("tests/bad_adapters/bad_adapter.py").display())
+    format!(
+        "python3 {} {mode}",
+        root().join("tests/bad_adapters/bad_adapter.py").display()
+    )
 }
 
 /// Waits for the child with a watchdog; returns its stdout.
@@ -37,7 +40,12 @@ fn finish(mut child: Child) -> (i32, String) {
 fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // A zombie has exited; its parent (not us) will reap it.
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -54,12 +62,27 @@ fn alive(pid: u32) -> bool {
 #[case::ignore_sigterm("ignore-sigterm", "never answered `listen`")]
 #[case::flood("flood", "longer than")]
 #[case::missing_field("missing-field", "lacks `sock`")]
-fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(#[case] mode: &str, #[case] cause: &str) {
+fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(
+    #[case] mode: &str,
+    #[case] cause: &str,
+) {
     let pids = tempfile::tempdir().unwrap();
     // One scenario that reaches `listen` (where the adapter misbehaves), one that never does.
     let child = sockspec()
-        .args(["run", &scenario("bind/bind-twice-expects-error"), &scenario("bind/bind-nonlocal-address-fails")])
-        .args(["--adapter", &bad_adapter(mode), "--timeout", "2s", "--format", "json", "--no-progress"])
+        .args([
+            "run",
+            &scenario("bind/bind-twice-expects-error"),
+            &scenario("bind/bind-nonlocal-address-fails"),
+        ])
+        .args([
+            "--adapter",
+            &bad_adapter(mode),
+            "--timeout",
+            "2s",
+            "--format",
+            "json",
+            "--no-progress",
+        ])
         .env("BAD_ADAPTER_PIDS", pids.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -68,19 +91,44 @@ fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(#[case] mode: &str,
     let (code, out) = finish(child);
     let report: serde_json::Value = serde_json::from_str(&out).expect("a JSON report");
     let results = report["scenarios"].as_array().unwrap();
-    let touched = results.iter().find(|r| r["name"] == "bind/bind-twice-expects-error").unwrap();
+    let touched = results
+        .iter()
+        .find(|r| r["name"] == "bind/bind-twice-expects-error")
+        .unwrap();
     assert_eq!(touched["status"], "error", "{touched}");
     let f = &touched["failure"];
-    let failure = format!("{} {}", f["actual"].as_str().unwrap(), f["detail"].as_str().unwrap_or(""));
-    assert!(failure.contains(cause), "expected the cause {cause:?} in {failure}");
-    assert!(failure.contains("bad_adapter.py"), "the error names the adapter: {failure}");
+    let failure = format!(
+        "{} {}",
+        f["actual"].as_str().unwrap(),
+        f["detail"].as_str().unwrap_or("")
+    );
+    assert!(
+        failure.contains(cause),
+        "expected the cause {cause:?} in {failure}"
+    );
+    assert!(
+        failure.contains("bad_adapter.py"),
+        "the error names the adapter: {failure}"
+    );
     if mode != "hang-before-hello" {
-        assert!(failure.contains("last request"), "the error shows the last exchange: {failure}");
-        let other = results.iter().find(|r| r["name"] == "bind/bind-nonlocal-address-fails").unwrap();
-        assert_eq!(other["status"], "passed", "the other scenario is unaffected: {other}");
+        assert!(
+            failure.contains("last request"),
+            "the error shows the last exchange: {failure}"
+        );
+        let other = results
+            .iter()
+            .find(|r| r["name"] == "bind/bind-nonlocal-address-fails")
+            .unwrap();
+        assert_eq!(
+            other["status"], "passed",
+            "the other scenario is unaffected: {other}"
+        );
     }
     if mode == "ignore-sigterm" {
-        assert!(touched["teardown"].to_string().contains("ignored SIGTERM"), "{touched}");
+        assert!(
+            touched["teardown"].to_string().contains("ignored SIGTERM"),
+            "{touched}"
+        );
     }
     assert_eq!(code, 1);
     let recorded: Vec<u32> = std::fs::read_dir(pids.path())
@@ -94,9 +142,19 @@ fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(#[case] mode: &str,
 
 #[test]
 fn an_adapter_that_does_not_exist_is_an_error_not_a_hang() {
-    let (code, report) = run_json(&[&scenario("bind/bind-twice-expects-error"), "--adapter", "/nonexistent/adapter"]);
+    let (code, report) = run_json(&[
+        &scenario("bind/bind-twice-expects-error"),
+        "--adapter",
+        "/nonexistent/adapter",
+    ]);
     assert_eq!(code, 1);
     let r = &report["scenarios"][0];
     assert_eq!(r["status"], "error");
-    assert!(r["failure"]["actual"].as_str().unwrap().contains("exit status 127"), "{r}");
+    assert!(
+        r["failure"]["actual"]
+            .as_str()
+            .unwrap()
+            .contains("exit status 127"),
+        "{r}"
+    );
 }

@@ -10,7 +10,10 @@ use support::*;
 #[rstest]
 #[case::bind_never_fails("bind-never-fails", "bind/bind-twice-expects-error")]
 #[case::recv_drops_last_byte("recv-drops-last-byte", "stream/recv-returns-what-is-there")]
-#[case::close_leaves_handle_usable("close-leaves-handle-usable", "close/calls-after-close-fail-with-ebadf")]
+#[case::close_leaves_handle_usable(
+    "close-leaves-handle-usable",
+    "close/calls-after-close-fail-with-ebadf"
+)]
 #[case::accept_returns_listener("accept-returns-listener", "accept/accept-returns-a-new-socket")]
 #[case::listen_without_limit("listen-without-limit", "listen/listen-backlog-fills")]
 #[case::send_succeeds_after_close("send-succeeds-after-close", "close/send-after-close-fails")]
@@ -20,14 +23,24 @@ use support::*;
 #[case::shutdown_write_ignored("shutdown-write-ignored", "shutdown/half-close-with-shutdown-write")]
 #[case::eof_as_reset("eof-as-reset", "close/recv-eof-after-the-peers-orderly-close")]
 #[case::send_partial("send-partial", "stream/send-returns-the-byte-count")]
-#[case::peername_is_localname("peername-is-localname", "accept/accepted-socket-has-the-listeners-address")]
+#[case::peername_is_localname(
+    "peername-is-localname",
+    "accept/accepted-socket-has-the-listeners-address"
+)]
 #[case::reuseaddr_ignored("reuseaddr-ignored", "bind/bind-after-server-close-needs-reuseaddr")]
 #[case::close_sends_no_fin("close-sends-no-fin", "lifecycle/client-lifecycle")]
-#[case::connect_does_not_block("connect-does-not-block", "connect/connect-blocks-until-the-handshake-completes")]
+#[case::connect_does_not_block(
+    "connect-does-not-block",
+    "connect/connect-blocks-until-the-handshake-completes"
+)]
 fn mutant_is_caught_by_its_scenario(#[case] mutant_name: &str, #[case] scenario_name: &str) {
     let file = scenario(scenario_name);
     let (code, control) = run_json(&[&file, "--adapter", &python_adapter()]);
-    assert_eq!((code, not_passed(&control)), (0, vec![]), "{scenario_name} must pass against the correct adapter");
+    assert_eq!(
+        (code, not_passed(&control)),
+        (0, vec![]),
+        "{scenario_name} must pass against the correct adapter"
+    );
 
     let (code, report) = run_json(&[&file, "--adapter", &mutant(mutant_name), "--timeout", "3s"]);
     let result = &report["scenarios"][0];
@@ -38,5 +51,7 @@ fn mutant_is_caught_by_its_scenario(#[case] mutant_name: &str, #[case] scenario_
     );
     assert_eq!(code, 1);
     let failure = &result["failure"];
-    assert!(failure["line"].as_u64().unwrap() > 0 && !failure["actual"].as_str().unwrap().is_empty());
+    assert!(
+        failure["line"].as_u64().unwrap() > 0 && !failure["actual"].as_str().unwrap().is_empty()
+    );
 }

@@ -105,6 +105,9 @@ mod tests {
         assert_eq!(name_of(libc::EOPNOTSUPP), Some("EOPNOTSUPP"));
         assert_eq!(canonical("EWOULDBLOCK"), "EAGAIN");
         let (n, m) = describe(&std::io::Error::from_raw_os_error(libc::ECONNREFUSED));
-        assert_eq!((n.as_str(), m.as_str()), ("ECONNREFUSED", "Connection refused"));
+        assert_eq!(
+            (n.as_str(), m.as_str()),
+            ("ECONNREFUSED", "Connection refused")
+        );
     }
 }

@@ -240,23 +240,51 @@ mod tests {
             },
         };
         let text = serde_json::to_string(&r).unwrap();
-        assert_eq!(text, r#"{"id":3,"op":"bind","sock":1,"addr":"127.0.0.1:0"}"#);
+        assert_eq!(
+            text,
+            r#"{"id":3,"op":"bind","sock":1,"addr":"127.0.0.1:0"}"#
+        );
         assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
-        let linger: Request =
-            serde_json::from_str(r#"{"id":4,"op":"setsockopt","sock":1,"opt":"SO_LINGER","value":null}"#).unwrap();
+        let linger: Request = serde_json::from_str(
+            r#"{"id":4,"op":"setsockopt","sock":1,"opt":"SO_LINGER","value":null}"#,
+        )
+        .unwrap();
         assert!(matches!(linger.call, Call::Setsockopt { value: None, .. }));
     }
 
     #[test]
     fn responses_parse_ok_and_err() {
         let ok: Response = serde_json::from_str(r#"{"id":2,"ok":{"sock":7}}"#).unwrap();
-        assert_eq!(ok, Response::ok(2, Done { sock: Some(7), ..Done::default() }));
-        let err: Response =
-            serde_json::from_str(r#"{"id":7,"err":{"errno":"EADDRINUSE","message":"Address already in use"}}"#).unwrap();
-        assert_eq!(err, Response::err(7, "EADDRINUSE", "Address already in use"));
+        assert_eq!(
+            ok,
+            Response::ok(
+                2,
+                Done {
+                    sock: Some(7),
+                    ..Done::default()
+                }
+            )
+        );
+        let err: Response = serde_json::from_str(
+            r#"{"id":7,"err":{"errno":"EADDRINUSE","message":"Address already in use"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            err,
+            Response::err(7, "EADDRINUSE", "Address already in use")
+        );
         let off: Response = serde_json::from_str(r#"{"id":1,"ok":{"value":null}}"#).unwrap();
-        assert!(matches!(off.result, Reply::Ok(Done { value: Some(None), .. })));
-        assert_eq!(serde_json::to_string(&Response::ok(1, Done::default())).unwrap(), r#"{"id":1,"ok":{}}"#);
+        assert!(matches!(
+            off.result,
+            Reply::Ok(Done {
+                value: Some(None),
+                ..
+            })
+        ));
+        assert_eq!(
+            serde_json::to_string(&Response::ok(1, Done::default())).unwrap(),
+            r#"{"id":1,"ok":{}}"#
+        );
         assert!(serde_json::from_str::<Response>(r#"{"id":1}"#).is_err());
         assert!(serde_json::from_str::<Response>(r#"{"id":1,"maybe":{}}"#).is_err());
     }

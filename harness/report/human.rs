@@ -19,6 +19,24 @@ const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
 
+/// Control characters from adapters never reach the terminal raw (they could move the
+/// cursor or recolour the screen): they are shown as `\u{1}`.
+fn safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 fn ms(d: Duration) -> String {
     format!("{:>5} ms", d.as_millis())
 }
@@ -45,7 +63,7 @@ impl Human {
     pub fn result_line(&self, r: &ScenarioResult) -> String {
         let mut line = format!("{} [{}] {}", self.status(r.status), ms(r.duration), r.name);
         if let Some(reason) = &r.skip_reason {
-            line.push_str(&self.paint(DIM, &format!(" ({reason})")));
+            line.push_str(&self.paint(DIM, &format!(" ({})", safe(reason))));
         }
         line
     }
@@ -70,15 +88,15 @@ impl Human {
         if !leaks.is_empty() {
             let _ = writeln!(out, "\n{}", self.paint(YELLOW, "teardown problems:"));
             for l in leaks {
-                let _ = writeln!(out, "  {l}");
+                let _ = writeln!(out, "  {}", safe(&l));
             }
         }
         let counts = format!(
-            "{} passed, {} failed, {} skipped, {} errors",
+            "{} passed, {} failed, {} skipped, {}",
             report.count(Status::Passed),
             report.count(Status::Failed),
             report.count(Status::Skipped),
-            report.count(Status::Error)
+            plural(report.count(Status::Error), "error")
         );
         let style = if report.all_passed() { GREEN } else { RED };
         let _ = writeln!(
@@ -87,11 +105,22 @@ impl Human {
             self.paint(&format!("{BOLD}{style}"), &counts),
             report.duration.as_secs_f64(),
             report.target,
-            report.implementation.as_ref().map(|i| format!(" [{i}]")).unwrap_or_default(),
+            report
+                .implementation
+                .as_ref()
+                .map(|i| format!(" [{i}]"))
+                .unwrap_or_default(),
             report.profile
         );
         if report.interrupted {
-            let _ = writeln!(out, "{}", self.paint(YELLOW, "the run was interrupted: scenarios not listed did not run"));
+            let _ = writeln!(
+                out,
+                "{}",
+                self.paint(
+                    YELLOW,
+                    "the run was interrupted: scenarios not listed did not run"
+                )
+            );
         }
         out
     }
@@ -114,13 +143,21 @@ impl Human {
         let _ = writeln!(out, "{pad}--> {}:{}:{}", r.path.display(), f.line, f.column);
         if !f.step.is_empty() {
             let _ = writeln!(out, "{pad} |");
-            let _ = writeln!(out, "{} | {}", f.line, f.step);
+            let _ = writeln!(out, "{} | {}", f.line, safe(&f.step));
             let _ = writeln!(out, "{pad} |");
         }
-        let _ = writeln!(out, "{pad} = expected: {}", self.paint(GREEN, &f.expected));
-        let _ = writeln!(out, "{pad} =      got: {}", self.paint(RED, &f.actual));
+        let _ = writeln!(
+            out,
+            "{pad} = expected: {}",
+            self.paint(GREEN, &safe(&f.expected))
+        );
+        let _ = writeln!(
+            out,
+            "{pad} =      got: {}",
+            self.paint(RED, &safe(&f.actual))
+        );
         if let Some(d) = &f.detail {
-            let _ = writeln!(out, "{pad} =     note: {d}");
+            let _ = writeln!(out, "{pad} =     note: {}", safe(d));
         }
         if !r.refs.is_empty() {
             let _ = writeln!(out, "{pad} =     rule: {}", r.refs.join("; "));
@@ -129,7 +166,13 @@ impl Human {
             let _ = writeln!(out, "{pad} =    steps:");
             for s in &r.steps {
                 let mark = if s.passed { "ok " } else { "BAD" };
-                let _ = writeln!(out, "{pad}     {mark} {:>3} | {}  => {}", s.line, s.step, s.outcome);
+                let _ = writeln!(
+                    out,
+                    "{pad}     {mark} {:>3} | {}  => {}",
+                    s.line,
+                    safe(&s.step),
+                    safe(&s.outcome)
+                );
             }
         }
         out

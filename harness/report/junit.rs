@@ -49,9 +49,17 @@ pub fn junit(report: &RunReport) -> String {
             secs(time)
         );
         let _ = writeln!(out, "    <properties>");
-        for (k, v) in [("target", Some(&report.target)), ("implementation", report.implementation.as_ref()), ("profile", Some(&report.profile))] {
+        for (k, v) in [
+            ("target", Some(&report.target)),
+            ("implementation", report.implementation.as_ref()),
+            ("profile", Some(&report.profile)),
+        ] {
             if let Some(v) = v {
-                let _ = writeln!(out, "      <property name=\"{k}\" value=\"{}\"/>", escape(v));
+                let _ = writeln!(
+                    out,
+                    "      <property name=\"{k}\" value=\"{}\"/>",
+                    escape(v)
+                );
             }
         }
         let _ = writeln!(out, "    </properties>");
@@ -70,7 +78,11 @@ pub fn junit(report: &RunReport) -> String {
             out.push_str(">\n");
             match (r.status, &r.failure) {
                 (Status::Failed | Status::Error, Some(f)) => {
-                    let tag = if r.status == Status::Failed { "failure" } else { "error" };
+                    let tag = if r.status == Status::Failed {
+                        "failure"
+                    } else {
+                        "error"
+                    };
                     let mut body = format!(
                         "{}\n{}:{}: {}\nexpected: {}\n     got: {}\n",
                         r.title,
@@ -90,7 +102,11 @@ pub fn junit(report: &RunReport) -> String {
                         out,
                         "      <{tag} message=\"{}\" type=\"{}\">{}</{tag}>",
                         escape(&super::one_line(f)),
-                        if r.status == Status::Failed { "mismatch" } else { "adapter" },
+                        if r.status == Status::Failed {
+                            "mismatch"
+                        } else {
+                            "adapter"
+                        },
                         escape_text(&body)
                     );
                 }

@@ -20,16 +20,32 @@ pub fn tap(report: &RunReport) -> String {
                 let _ = writeln!(out, "ok {n} - {name}");
             }
             Status::Skipped => {
-                let reason = r.skip_reason.as_deref().unwrap_or("skipped").replace('\n', " ");
+                let reason = r
+                    .skip_reason
+                    .as_deref()
+                    .unwrap_or("skipped")
+                    .replace('\n', " ");
                 let _ = writeln!(out, "ok {n} - {name} # SKIP {reason}");
             }
             Status::Failed | Status::Error => {
                 let _ = writeln!(out, "not ok {n} - {name}");
                 out.push_str("  ---\n");
                 let _ = writeln!(out, "  title: {}", q(&r.title));
-                let _ = writeln!(out, "  severity: {}", if r.status == Status::Failed { "fail" } else { "error" });
+                let _ = writeln!(
+                    out,
+                    "  severity: {}",
+                    if r.status == Status::Failed {
+                        "fail"
+                    } else {
+                        "error"
+                    }
+                );
                 if let Some(f) = &r.failure {
-                    let _ = writeln!(out, "  at: {}", q(&format!("{}:{}:{}", r.path.display(), f.line, f.column)));
+                    let _ = writeln!(
+                        out,
+                        "  at: {}",
+                        q(&format!("{}:{}:{}", r.path.display(), f.line, f.column))
+                    );
                     let _ = writeln!(out, "  step: {}", q(&f.step));
                     let _ = writeln!(out, "  expected: {}", q(&f.expected));
                     let _ = writeln!(out, "  got: {}", q(&f.actual));

@@ -29,6 +29,9 @@ pub fn escape_text(s: &str) -> String {
 mod tests {
     #[test]
     fn escapes_markup_and_controls() {
-        assert_eq!(super::escape("a<b>&\"'\n\u{1}"), "a&lt;b&gt;&amp;&quot;&apos;&#10;\u{fffd}");
+        assert_eq!(
+            super::escape("a<b>&\"'\n\u{1}"),
+            "a&lt;b&gt;&amp;&quot;&apos;&#10;\u{fffd}"
+        );
     }
 }

@@ -9,7 +9,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Actual {
     Done(Value),
-    Errno { name: String, message: Option<String> },
+    Errno {
+        name: String,
+        message: Option<String>,
+    },
     /// No answer within the wait.
     Blocked(Duration),
     /// `fill_backlog` reached its limit without a connection stalling.
@@ -104,8 +107,14 @@ pub fn actual(a: &Actual) -> String {
             Value::Events(e) => events(e),
             Value::Backlog(n) => format!("{n} connections completed, then one stalled"),
         },
-        Actual::Errno { name, message: Some(m) } => format!("{name} ({m})"),
-        Actual::Errno { name, message: None } => name.clone(),
+        Actual::Errno {
+            name,
+            message: Some(m),
+        } => format!("{name} ({m})"),
+        Actual::Errno {
+            name,
+            message: None,
+        } => name.clone(),
         Actual::Blocked(d) => format!("no answer: still blocked after {}", duration(*d)),
         Actual::NeverStalled(n) => format!("all {n} connections completed; none stalled"),
     }

@@ -6,8 +6,8 @@ use super::describe::{self, Actual, Value};
 use super::outcome::{Failure, ScenarioResult, Status, StepRecord};
 use crate::protocol::{self, errno, Call, Done, Reply, Request, Response};
 use crate::script::{
-    AddrExpr, Expect, Family, Ident, Op, OptValue, Outcome, PollEvent, Scenario, ShutdownHow, Side, Step,
-    StepKind, Yield,
+    AddrExpr, Expect, Family, Ident, Op, OptValue, Outcome, PollEvent, Scenario, ShutdownHow, Side,
+    Step, StepKind, Yield,
 };
 use crate::target::{reference::InProcess, Fault, Session, TargetSpec};
 use std::collections::{HashMap, HashSet};
@@ -43,8 +43,14 @@ impl Default for Settings {
 
 /// What ends a scenario early.
 enum Stop {
-    Failed(Failure),
-    Fault(Side, Fault, Failure),
+    Failed(Box<Failure>),
+    Fault(Side, Box<Fault>, Box<Failure>),
+}
+
+impl Stop {
+    fn fault(side: Side, fault: Fault, at: Failure) -> Self {
+        Stop::Fault(side, Box::new(fault), Box::new(at))
+    }
 }
 
 /// One side's protocol session with request bookkeeping.
@@ -71,12 +77,17 @@ impl Conn {
     }
 
     fn session(&mut self) -> &mut Box<dyn Session> {
-        self.session.as_mut().expect("session is open until teardown")
+        self.session
+            .as_mut()
+            .expect("session is open until teardown")
     }
 
     fn start(&mut self, call: Call) -> Result<u64, Fault> {
         self.next_id += 1;
-        let request = Request { id: self.next_id, call };
+        let request = Request {
+            id: self.next_id,
+            call,
+        };
         self.last_request = serde_json::to_string(&request).unwrap_or_default();
         self.session().send(&request)?;
         self.outstanding.insert(request.id);
@@ -109,7 +120,10 @@ impl Conn {
         match (self.last_request.is_empty(), self.last_response.is_empty()) {
             (true, _) => "nothing was exchanged yet".into(),
             (false, true) => format!("last request {}; no answer yet", self.last_request),
-            (false, false) => format!("last request {}; last answer {}", self.last_request, self.last_response),
+            (false, false) => format!(
+                "last request {}; last answer {}",
+                self.last_request, self.last_response
+            ),
         }
     }
 
@@ -182,18 +196,30 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     match runner.hello() {
         Err(f) => {
             result.status = Status::Error;
-            let detail = format!("{}; {}", settings.target.describe(), runner.target.exchange());
+            let detail = format!(
+                "{}; {}",
+                settings.target.describe(),
+                runner.target.exchange()
+            );
             result.failure = Some(fault_failure(first, "(hello)", &f, &detail));
         }
         Ok((name, caps)) => {
             implementation = Some(name.clone());
-            let missing: Vec<&String> = scenario.requires.iter().filter(|r| !caps.contains(r)).collect();
+            let missing: Vec<&String> = scenario
+                .requires
+                .iter()
+                .filter(|r| !caps.contains(r))
+                .collect();
             if !missing.is_empty() {
                 result.status = Status::Skipped;
                 result.skip_reason = Some(format!(
                     "{name} lacks capabilit{} {}",
                     if missing.len() == 1 { "y" } else { "ies" },
-                    missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    missing
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             } else {
                 for step in &scenario.steps {
@@ -201,7 +227,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                         Ok(()) => {}
                         Err(Stop::Failed(f)) => {
                             result.status = Status::Failed;
-                            result.failure = Some(f);
+                            result.failure = Some(*f);
                             break;
                         }
                         Err(Stop::Fault(side, fault, mut f)) => {
@@ -210,10 +236,14 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                                 Side::Target => settings.target.describe(),
                                 Side::Peer => "the peer (reference adapter)".into(),
                             };
-                            let conn = if side == Side::Target { &runner.target } else { &runner.peer };
+                            let conn = if side == Side::Target {
+                                &runner.target
+                            } else {
+                                &runner.peer
+                            };
                             f.actual = fault.to_string();
                             f.detail = Some(format!("{who}; {}", conn.exchange()));
-                            result.failure = Some(f);
+                            result.failure = Some(*f);
                             break;
                         }
                     }
@@ -254,9 +284,16 @@ impl Runner<'_> {
     fn hello(&mut self) -> Result<(String, Vec<String>), Fault> {
         let deadline = self.deadline();
         let timeout = self.settings.timeout;
-        let call = Call::Hello { protocol: protocol::VERSION };
-        let r = self.target.call(call.clone(), deadline)?.ok_or(Fault::NoHello(timeout))?;
-        self.peer.call(call, deadline)?.ok_or(Fault::NoHello(timeout))?;
+        let call = Call::Hello {
+            protocol: protocol::VERSION,
+        };
+        let r = self
+            .target
+            .call(call.clone(), deadline)?
+            .ok_or(Fault::NoHello(timeout))?;
+        self.peer
+            .call(call, deadline)?
+            .ok_or(Fault::NoHello(timeout))?;
         match r.result {
             Reply::Err(e) => Err(Fault::BadHello(format!("it answered {}", e.errno))),
             Reply::Ok(d) => {
@@ -267,16 +304,25 @@ impl Runner<'_> {
                         protocol::VERSION
                     )));
                 }
-                Ok((d.name.unwrap_or_else(|| "unnamed adapter".into()), d.capabilities.unwrap_or_default()))
+                Ok((
+                    d.name.unwrap_or_else(|| "unnamed adapter".into()),
+                    d.capabilities.unwrap_or_default(),
+                ))
             }
         }
     }
 
     fn fail(&self, step: &Step, expected: String, actual: String, detail: Option<String>) -> Stop {
-        Stop::Failed(self.failure(step, expected, actual, detail))
+        Stop::Failed(Box::new(self.failure(step, expected, actual, detail)))
     }
 
-    fn failure(&self, step: &Step, expected: String, actual: String, detail: Option<String>) -> Failure {
+    fn failure(
+        &self,
+        step: &Step,
+        expected: String,
+        actual: String,
+        detail: Option<String>,
+    ) -> Failure {
         Failure {
             line: step.line,
             column: 1,
@@ -288,30 +334,71 @@ impl Runner<'_> {
     }
 
     fn record(&mut self, step: &Step, outcome: String, passed: bool) {
-        self.records.push(StepRecord { line: step.line, step: step.text.clone(), outcome, passed });
+        self.records.push(StepRecord {
+            line: step.line,
+            step: step.text.clone(),
+            outcome,
+            passed,
+        });
     }
 
     fn step(&mut self, step: &Step) -> Result<(), Stop> {
-        let fault = |me: &Self, side: Side, f: Fault| Stop::Fault(side, f, me.failure(step, "an answer".into(), String::new(), None));
+        let fault = |me: &Self, side: Side, f: Fault| {
+            Stop::fault(
+                side,
+                f,
+                me.failure(step, "an answer".into(), String::new(), None),
+            )
+        };
         match &step.kind {
-            StepKind::Call { bind, side, op, background: true, .. } => {
-                let call = self.call_for(step, *side, op)?;
-                let id = self.conn(*side).start(call).map_err(|f| fault(self, *side, f))?;
+            StepKind::Call {
+                bind,
+                side,
+                op,
+                background: true,
+                ..
+            } => {
+                let call = self.call_for(step, op)?;
+                let id = self
+                    .conn(*side)
+                    .start(call)
+                    .map_err(|f| fault(self, *side, f))?;
                 let name = bind.as_ref().expect("parser requires a name").name.clone();
-                self.names.insert(name, Slot::Pending { side: *side, id, op: op.clone() });
+                self.names.insert(
+                    name,
+                    Slot::Pending {
+                        side: *side,
+                        id,
+                        op: op.clone(),
+                    },
+                );
                 self.record(step, "started in the background".into(), true);
                 Ok(())
             }
-            StepKind::Call { bind, side, op, background: false, expect } => {
+            StepKind::Call {
+                bind,
+                side,
+                op,
+                background: false,
+                expect,
+            } => {
                 let actual = match op {
                     Op::RecvAll { sock, len } => self.recv_all(step, *side, sock, *len)?,
-                    Op::FillBacklog { sock, limit } => self.fill_backlog(step, bind.as_ref(), sock, *limit)?,
+                    Op::FillBacklog { sock, limit } => {
+                        self.fill_backlog(step, bind.as_ref(), sock, *limit)?
+                    }
                     _ => {
-                        let call = self.call_for(step, *side, op)?;
+                        let call = self.call_for(step, op)?;
                         let deadline = self.deadline();
-                        let r = self.conn(*side).call(call, deadline).map_err(|f| fault(self, *side, f))?;
+                        let r = self
+                            .conn(*side)
+                            .call(call, deadline)
+                            .map_err(|f| fault(self, *side, f))?;
                         if r.is_none() && !op.can_block() {
-                            let f = Fault::NoAnswer { op: op.name(), after: self.settings.timeout };
+                            let f = Fault::NoAnswer {
+                                op: op.name(),
+                                after: self.settings.timeout,
+                            };
                             return Err(fault(self, *side, f));
                         }
                         self.actual(op, r).map_err(|f| fault(self, *side, f))?
@@ -320,7 +407,13 @@ impl Runner<'_> {
                 self.check(step, op.yields(), expect.as_ref(), &actual)?;
                 match (bind, &actual) {
                     (Some(b), Actual::Done(Value::Socket(handle))) => {
-                        self.names.insert(b.name.clone(), Slot::Socket { side: *side, handle: *handle });
+                        self.names.insert(
+                            b.name.clone(),
+                            Slot::Socket {
+                                side: *side,
+                                handle: *handle,
+                            },
+                        );
                     }
                     (Some(b), Actual::Done(Value::Addr(a))) => {
                         self.names.insert(b.name.clone(), Slot::Addr(*a));
@@ -333,35 +426,60 @@ impl Runner<'_> {
                 let (side, id, op) = self.pending(handle);
                 let window = self.settings.block_window;
                 let started = Instant::now();
-                match self.conn(side).wait(id, started + window).map_err(|f| fault(self, side, f))? {
+                match self
+                    .conn(side)
+                    .wait(id, started + window)
+                    .map_err(|f| fault(self, side, f))?
+                {
                     None => {
                         self.record(step, describe::blocked_window(window), true);
                         Ok(())
                     }
                     Some(r) => {
-                        let actual = self.actual(&op, Some(r)).map_err(|f| fault(self, side, f))?;
+                        let actual = self
+                            .actual(&op, Some(r))
+                            .map_err(|f| fault(self, side, f))?;
                         let text = describe::returned_within(&actual, started.elapsed());
                         self.record(step, text.clone(), false);
                         Err(self.fail(step, describe::blocked_window(window), text, None))
                     }
                 }
             }
-            StepKind::Await { bind, handle, expect } => {
+            StepKind::Await {
+                bind,
+                handle,
+                expect,
+            } => {
                 let (side, id, op) = self.pending(handle);
                 let deadline = self.deadline();
-                let r = self.conn(side).wait(id, deadline).map_err(|f| fault(self, side, f))?;
-                let yields = if matches!(op, Op::FillBacklog { .. }) { Yield::Nothing } else { op.yields() };
+                let r = self
+                    .conn(side)
+                    .wait(id, deadline)
+                    .map_err(|f| fault(self, side, f))?;
+                let yields = if matches!(op, Op::FillBacklog { .. }) {
+                    Yield::Nothing
+                } else {
+                    op.yields()
+                };
                 let actual = if matches!(op, Op::FillBacklog { .. }) {
                     match r {
                         None => Actual::Blocked(self.settings.timeout),
-                        Some(r) => self.actual(&Op::Close { sock: handle.clone() }, Some(r)).map_err(|f| fault(self, side, f))?,
+                        Some(r) => self
+                            .actual(
+                                &Op::Close {
+                                    sock: handle.clone(),
+                                },
+                                Some(r),
+                            )
+                            .map_err(|f| fault(self, side, f))?,
                     }
                 } else {
                     self.actual(&op, r).map_err(|f| fault(self, side, f))?
                 };
                 self.check(step, yields, expect.as_ref(), &actual)?;
                 if let (Some(b), Actual::Done(Value::Socket(h))) = (bind, &actual) {
-                    self.names.insert(b.name.clone(), Slot::Socket { side, handle: *h });
+                    self.names
+                        .insert(b.name.clone(), Slot::Socket { side, handle: *h });
                 }
                 Ok(())
             }
@@ -375,21 +493,17 @@ impl Runner<'_> {
         }
     }
 
-    fn sock(&self, id: &Ident) -> u64 {
-        match self.names.get(&id.name) {
-            Some(Slot::Socket { handle, .. }) => *handle,
-            // The parser resolved the name; it is unbound here only if the step that
-            // binds it failed, and then the scenario stopped there.
-            _ => unreachable!("the parser resolved `{}` to a socket", id.name),
-        }
-    }
-
     /// A socket name that the parser knows but whose creating step may have yielded no
     /// socket (an `accept` expected to fail). Using it is a failure, not a panic.
     fn bound(&self, step: &Step, id: &Ident) -> Result<(Side, u64), Stop> {
         match self.names.get(&id.name) {
             Some(Slot::Socket { side, handle }) => Ok((*side, *handle)),
-            _ => Err(self.fail(step, format!("a socket named `{}`", id.name), "the step that creates it did not yield one".into(), None)),
+            _ => Err(self.fail(
+                step,
+                format!("a socket named `{}`", id.name),
+                "the step that creates it did not yield one".into(),
+                None,
+            )),
         }
     }
 
@@ -398,33 +512,59 @@ impl Runner<'_> {
             AddrExpr::Literal(a) => return Ok(*a),
             AddrExpr::Saved(id) => match self.names.get(&id.name) {
                 Some(Slot::Addr(a)) => return Ok(*a),
-                _ => return Err(self.fail(step, format!("the address `{}`", id.name), "the step that saves it did not yield one".into(), None)),
+                _ => {
+                    return Err(self.fail(
+                        step,
+                        format!("the address `{}`", id.name),
+                        "the step that saves it did not yield one".into(),
+                        None,
+                    ))
+                }
             },
             AddrExpr::LocalOf(id) => (id, true),
             AddrExpr::RemoteOf(id) => (id, false),
         };
         let (side, handle) = self.bound(step, id)?;
-        let call = if local { Call::Getsockname { sock: handle } } else { Call::Getpeername { sock: handle } };
+        let call = if local {
+            Call::Getsockname { sock: handle }
+        } else {
+            Call::Getpeername { sock: handle }
+        };
         let what = format!("{}.{}", id.name, if local { "local" } else { "remote" });
         let deadline = self.deadline();
         let r = self.conn(side).call(call, deadline);
-        let err = |me: &Self, actual: String| me.fail(step, format!("the address {what}"), actual, None);
+        let err =
+            |me: &Self, actual: String| me.fail(step, format!("the address {what}"), actual, None);
         match r {
-            Ok(Some(Response { result: Reply::Ok(Done { addr: Some(a), .. }), .. })) => {
-                a.parse().map_err(|_| err(self, format!("an unparsable address {a:?}")))
-            }
-            Ok(Some(Response { result: Reply::Err(e), .. })) => {
-                Err(err(self, format!("{} from {}", e.errno, if local { "getsockname" } else { "getpeername" })))
-            }
+            Ok(Some(Response {
+                result: Reply::Ok(Done { addr: Some(a), .. }),
+                ..
+            })) => a
+                .parse()
+                .map_err(|_| err(self, format!("an unparsable address {a:?}"))),
+            Ok(Some(Response {
+                result: Reply::Err(e),
+                ..
+            })) => Err(err(
+                self,
+                format!(
+                    "{} from {}",
+                    e.errno,
+                    if local { "getsockname" } else { "getpeername" }
+                ),
+            )),
             Ok(Some(_)) => Err(err(self, "an answer without `addr`".into())),
             Ok(None) => Err(err(self, "no answer".into())),
-            Err(f) => Err(Stop::Fault(side, f, self.failure(step, format!("the address {what}"), String::new(), None))),
+            Err(f) => Err(Stop::fault(
+                side,
+                f,
+                self.failure(step, format!("the address {what}"), String::new(), None),
+            )),
         }
     }
 
     /// The protocol call for a primitive op.
-    fn call_for(&mut self, step: &Step, _side: Side, op: &Op) -> Result<Call, Stop> {
-        let s = |me: &Self, id: &Ident| me.sock(id);
+    fn call_for(&mut self, step: &Step, op: &Op) -> Result<Call, Stop> {
         Ok(match op {
             Op::Socket { family } => Call::Socket {
                 family: match family {
@@ -434,15 +574,29 @@ impl Runner<'_> {
             },
             Op::Bind { sock, addr } => {
                 let a = self.addr(step, addr)?;
-                Call::Bind { sock: self.bound(step, sock)?.1, addr: a.to_string() }
+                Call::Bind {
+                    sock: self.bound(step, sock)?.1,
+                    addr: a.to_string(),
+                }
             }
             Op::Connect { sock, addr } => {
                 let a = self.addr(step, addr)?;
-                Call::Connect { sock: self.bound(step, sock)?.1, addr: a.to_string() }
+                Call::Connect {
+                    sock: self.bound(step, sock)?.1,
+                    addr: a.to_string(),
+                }
             }
-            Op::Listen { sock, backlog } => Call::Listen { sock: self.bound(step, sock)?.1, backlog: *backlog },
-            Op::Accept { sock } => Call::Accept { sock: self.bound(step, sock)?.1 },
-            Op::Send { sock, data } => Call::Send { sock: self.bound(step, sock)?.1, data: protocol::hex_encode(data) },
+            Op::Listen { sock, backlog } => Call::Listen {
+                sock: self.bound(step, sock)?.1,
+                backlog: *backlog,
+            },
+            Op::Accept { sock } => Call::Accept {
+                sock: self.bound(step, sock)?.1,
+            },
+            Op::Send { sock, data } => Call::Send {
+                sock: self.bound(step, sock)?.1,
+                data: protocol::hex_encode(data),
+            },
             Op::Recv { sock, max, flags } => {
                 let mut f = Vec::new();
                 if flags.peek {
@@ -454,7 +608,11 @@ impl Runner<'_> {
                 if flags.dontwait {
                     f.push(protocol::RecvFlag::Dontwait);
                 }
-                Call::Recv { sock: self.bound(step, sock)?.1, max: *max, flags: f }
+                Call::Recv {
+                    sock: self.bound(step, sock)?.1,
+                    max: *max,
+                    flags: f,
+                }
             }
             Op::Shutdown { sock, how } => Call::Shutdown {
                 sock: self.bound(step, sock)?.1,
@@ -464,9 +622,15 @@ impl Runner<'_> {
                     ShutdownHow::Both => protocol::How::Rdwr,
                 },
             },
-            Op::Close { sock } => Call::Close { sock: self.bound(step, sock)?.1 },
-            Op::GetSockName { sock } => Call::Getsockname { sock: self.bound(step, sock)?.1 },
-            Op::GetPeerName { sock } => Call::Getpeername { sock: self.bound(step, sock)?.1 },
+            Op::Close { sock } => Call::Close {
+                sock: self.bound(step, sock)?.1,
+            },
+            Op::GetSockName { sock } => Call::Getsockname {
+                sock: self.bound(step, sock)?.1,
+            },
+            Op::GetPeerName { sock } => Call::Getpeername {
+                sock: self.bound(step, sock)?.1,
+            },
             Op::SetSockOpt { sock, opt, value } => Call::Setsockopt {
                 sock: self.bound(step, sock)?.1,
                 opt: opt.name().into(),
@@ -475,14 +639,26 @@ impl Runner<'_> {
                     OptValue::Off => None,
                 },
             },
-            Op::GetSockOpt { sock, opt } => Call::Getsockopt { sock: self.bound(step, sock)?.1, opt: opt.name().into() },
-            Op::SetNonBlocking { sock, on } => Call::Nonblocking { sock: self.bound(step, sock)?.1, on: *on },
-            Op::Poll { sock, events, timeout_ms } => Call::Poll {
-                sock: s(self, sock),
+            Op::GetSockOpt { sock, opt } => Call::Getsockopt {
+                sock: self.bound(step, sock)?.1,
+                opt: opt.name().into(),
+            },
+            Op::SetNonBlocking { sock, on } => Call::Nonblocking {
+                sock: self.bound(step, sock)?.1,
+                on: *on,
+            },
+            Op::Poll {
+                sock,
+                events,
+                timeout_ms,
+            } => Call::Poll {
+                sock: self.bound(step, sock)?.1,
                 events: events.iter().map(|e| e.name().to_string()).collect(),
                 timeout_ms: *timeout_ms,
             },
-            Op::RecvAll { .. } | Op::FillBacklog { .. } => unreachable!("composites are not protocol calls"),
+            Op::RecvAll { .. } | Op::FillBacklog { .. } => {
+                unreachable!("composites are not protocol calls")
+            }
         })
     }
 
@@ -492,19 +668,31 @@ impl Runner<'_> {
             return Ok(Actual::Blocked(self.settings.timeout));
         };
         let done = match r.result {
-            Reply::Err(e) => return Ok(Actual::Errno { name: e.errno, message: e.message }),
+            Reply::Err(e) => {
+                return Ok(Actual::Errno {
+                    name: e.errno,
+                    message: e.message,
+                })
+            }
             Reply::Ok(d) => d,
         };
         let name = op.name();
         let missing = |field| Fault::MissingField { op: name, field };
-        let invalid = |field, value: String| Fault::InvalidField { op: name, field, value };
+        let invalid = |field, value: String| Fault::InvalidField {
+            op: name,
+            field,
+            value,
+        };
         let value = match op.yields() {
             Yield::Nothing | Yield::Backlog => Value::Nothing,
             Yield::Socket => Value::Socket(done.sock.ok_or_else(|| missing("sock"))?),
             Yield::Count => Value::Sent(done.sent.ok_or_else(|| missing("sent"))?),
             Yield::Data => {
                 let hex = done.data.ok_or_else(|| missing("data"))?;
-                Value::Data(protocol::hex_decode(&hex).ok_or_else(|| invalid("data", hex.chars().take(40).collect()))?)
+                Value::Data(
+                    protocol::hex_decode(&hex)
+                        .ok_or_else(|| invalid("data", hex.chars().take(40).collect()))?,
+                )
             }
             Yield::Addr => {
                 let a = done.addr.ok_or_else(|| missing("addr"))?;
@@ -529,13 +717,25 @@ impl Runner<'_> {
     }
 
     /// Checks `actual` against the step's expectation under the run's profile.
-    fn check(&mut self, step: &Step, yields: Yield, expect: Option<&Expect>, actual: &Actual) -> Result<(), Stop> {
+    fn check(
+        &mut self,
+        step: &Step,
+        yields: Yield,
+        expect: Option<&Expect>,
+        actual: &Actual,
+    ) -> Result<(), Stop> {
         let text = describe::actual(actual);
         let profile = self.settings.profile.clone();
-        let alternatives: Vec<_> = expect.map(|e| e.for_profile(&profile).cloned().collect()).unwrap_or_default();
+        let alternatives: Vec<_> = expect
+            .map(|e| e.for_profile(&profile).cloned().collect())
+            .unwrap_or_default();
         if expect.is_some() && alternatives.is_empty() {
             // The scenario states nothing for this profile: any outcome is accepted.
-            self.record(step, format!("{text} (not checked under profile {profile})"), true);
+            self.record(
+                step,
+                format!("{text} (not checked under profile {profile})"),
+                true,
+            );
             return Ok(());
         }
         let mut wanted = Vec::new();
@@ -561,17 +761,41 @@ impl Runner<'_> {
     }
 
     /// `recvall(s, n)`: recv until n bytes, EOF, or an error.
-    fn recv_all(&mut self, step: &Step, side: Side, sock: &Ident, len: u64) -> Result<Actual, Stop> {
+    fn recv_all(
+        &mut self,
+        step: &Step,
+        side: Side,
+        sock: &Ident,
+        len: u64,
+    ) -> Result<Actual, Stop> {
         let handle = self.bound(step, sock)?.1;
         let mut got = Vec::new();
         let deadline = self.deadline();
         while (got.len() as u64) < len {
-            let call = Call::Recv { sock: handle, max: len - got.len() as u64, flags: vec![] };
+            let call = Call::Recv {
+                sock: handle,
+                max: len - got.len() as u64,
+                flags: vec![],
+            };
             let r = self.conn(side).call(call, deadline).map_err(|f| {
-                Stop::Fault(side, f, self.failure(step, "an answer".into(), String::new(), None))
+                Stop::fault(
+                    side,
+                    f,
+                    self.failure(step, "an answer".into(), String::new(), None),
+                )
             })?;
-            let op = Op::Recv { sock: sock.clone(), max: len, flags: Default::default() };
-            match self.actual(&op, r).map_err(|f| Stop::Fault(side, f, self.failure(step, "an answer".into(), String::new(), None)))? {
+            let op = Op::Recv {
+                sock: sock.clone(),
+                max: len,
+                flags: Default::default(),
+            };
+            match self.actual(&op, r).map_err(|f| {
+                Stop::fault(
+                    side,
+                    f,
+                    self.failure(step, "an answer".into(), String::new(), None),
+                )
+            })? {
                 Actual::Done(Value::Data(d)) if d.is_empty() => break,
                 Actual::Done(Value::Data(d)) => got.extend_from_slice(&d),
                 other if got.is_empty() => return Ok(other),
@@ -579,7 +803,10 @@ impl Runner<'_> {
                     return Err(self.fail(
                         step,
                         format!("{len} bytes"),
-                        format!("{} and then no more: still blocked after {t:?}", describe::bytes(&got)),
+                        format!(
+                            "{} and then no more: still blocked after {t:?}",
+                            describe::bytes(&got)
+                        ),
                         None,
                     ))
                 }
@@ -587,7 +814,11 @@ impl Runner<'_> {
                     return Err(self.fail(
                         step,
                         format!("{len} bytes"),
-                        format!("{} and then {}", describe::bytes(&got), describe::actual(&other)),
+                        format!(
+                            "{} and then {}",
+                            describe::bytes(&got),
+                            describe::actual(&other)
+                        ),
                         None,
                     ))
                 }
@@ -597,31 +828,81 @@ impl Runner<'_> {
     }
 
     /// `fill_backlog(l)`: peer connections to the target listener until one stalls.
-    fn fill_backlog(&mut self, step: &Step, bind: Option<&Ident>, listener: &Ident, limit: u32) -> Result<Actual, Stop> {
+    fn fill_backlog(
+        &mut self,
+        step: &Step,
+        bind: Option<&Ident>,
+        listener: &Ident,
+        limit: u32,
+    ) -> Result<Actual, Stop> {
         let addr = self.addr(step, &AddrExpr::LocalOf(listener.clone()))?;
-        let family = if addr.is_ipv4() { protocol::Family::Ipv4 } else { protocol::Family::Ipv6 };
-        let fault = |me: &Self, f: Fault| Stop::Fault(Side::Peer, f, me.failure(step, "an answer".into(), String::new(), None));
+        let family = if addr.is_ipv4() {
+            protocol::Family::Ipv4
+        } else {
+            protocol::Family::Ipv6
+        };
+        let fault = |me: &Self, f: Fault| {
+            Stop::fault(
+                Side::Peer,
+                f,
+                me.failure(step, "an answer".into(), String::new(), None),
+            )
+        };
         let window = self.settings.block_window;
         for completed in 0..limit {
             let deadline = self.deadline();
-            let r = self.peer.call(Call::Socket { family }, deadline).map_err(|f| fault(self, f))?;
-            let sock = match self.actual(&Op::Socket { family: Family::Ipv4 }, r).map_err(|f| fault(self, f))? {
+            let r = self
+                .peer
+                .call(Call::Socket { family }, deadline)
+                .map_err(|f| fault(self, f))?;
+            let sock = match self
+                .actual(
+                    &Op::Socket {
+                        family: Family::Ipv4,
+                    },
+                    r,
+                )
+                .map_err(|f| fault(self, f))?
+            {
                 Actual::Done(Value::Socket(s)) => s,
                 other => return Ok(other),
             };
-            let id = self.peer.start(Call::Connect { sock, addr: addr.to_string() }).map_err(|f| fault(self, f))?;
-            match self.peer.wait(id, Instant::now() + window).map_err(|f| fault(self, f))? {
+            let id = self
+                .peer
+                .start(Call::Connect {
+                    sock,
+                    addr: addr.to_string(),
+                })
+                .map_err(|f| fault(self, f))?;
+            match self
+                .peer
+                .wait(id, Instant::now() + window)
+                .map_err(|f| fault(self, f))?
+            {
                 None => {
                     if let Some(b) = bind {
                         self.names.insert(
                             b.name.clone(),
-                            Slot::Pending { side: Side::Peer, id, op: Op::FillBacklog { sock: listener.clone(), limit } },
+                            Slot::Pending {
+                                side: Side::Peer,
+                                id,
+                                op: Op::FillBacklog {
+                                    sock: listener.clone(),
+                                    limit,
+                                },
+                            },
                         );
                     }
                     return Ok(Actual::Done(Value::Backlog(completed)));
                 }
-                Some(Response { result: Reply::Ok(_), .. }) => {}
-                Some(Response { result: Reply::Err(e), .. }) => {
+                Some(Response {
+                    result: Reply::Ok(_),
+                    ..
+                }) => {}
+                Some(Response {
+                    result: Reply::Err(e),
+                    ..
+                }) => {
                     return Ok(Actual::Errno {
                         name: e.errno,
                         message: Some(format!("connection {} of the fill failed", completed + 1)),
@@ -636,7 +917,9 @@ impl Runner<'_> {
 fn matches(outcome: &Outcome, actual: &Actual, addr: Option<SocketAddr>) -> bool {
     let Actual::Done(value) = actual else {
         return match (outcome, actual) {
-            (Outcome::Errno(want), Actual::Errno { name, .. }) => errno::canonical(want) == errno::canonical(name),
+            (Outcome::Errno(want), Actual::Errno { name, .. }) => {
+                errno::canonical(want) == errno::canonical(name)
+            }
             _ => false,
         };
     };
@@ -660,9 +943,12 @@ fn hint(step: &Step, actual: &Actual) -> Option<String> {
     let text = &step.text;
     match actual {
         Actual::Done(Value::Data(d)) if !d.is_empty() && text.contains("recv(") => Some(
-            "TCP is a byte stream: one recv may return fewer or more bytes than one send wrote".into(),
+            "TCP is a byte stream: one recv may return fewer or more bytes than one send wrote"
+                .into(),
         ),
-        Actual::Blocked(_) => Some("the call never returned; raise --timeout if the implementation is just slow".into()),
+        Actual::Blocked(_) => Some(
+            "the call never returned; raise --timeout if the implementation is just slow".into(),
+        ),
         _ => None,
     }
 }

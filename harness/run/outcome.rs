@@ -87,7 +87,11 @@ impl RunReport {
         self.results.iter().filter(|r| r.status == status).count()
     }
     pub fn all_passed(&self) -> bool {
-        !self.interrupted && self.results.iter().all(|r| matches!(r.status, Status::Passed | Status::Skipped))
+        !self.interrupted
+            && self
+                .results
+                .iter()
+                .all(|r| matches!(r.status, Status::Passed | Status::Skipped))
     }
 }
 

@@ -11,8 +11,14 @@ use std::time::{Duration, Instant};
 
 /// Progress of a run, in the order things happen.
 pub enum Event<'a> {
-    Started { index: usize, scenario: &'a Scenario },
-    Finished { index: usize, result: &'a ScenarioResult },
+    Started {
+        index: usize,
+        scenario: &'a Scenario,
+    },
+    Finished {
+        index: usize,
+        result: &'a ScenarioResult,
+    },
 }
 
 /// Runs every scenario and returns the report, results in input order. `stop` ends the
@@ -33,21 +39,26 @@ pub fn run_all(
         for worker in 0..jobs.max(1).min(scenarios.len().max(1)) {
             let tx = tx.clone();
             let next = &next;
-            let spawned = std::thread::Builder::new().name(format!("worker-{worker}")).spawn_scoped(scope, move || loop {
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let index = next.fetch_add(1, Ordering::SeqCst);
-                let Some(scenario) = scenarios.get(index) else { return };
-                if tx.send((index, None)).is_err() {
-                    return;
-                }
-                let outcome = catch_unwind(AssertUnwindSafe(|| run_scenario(scenario, settings)))
-                    .unwrap_or_else(|panic| (panicked(scenario, panic), None));
-                if tx.send((index, Some(outcome))).is_err() {
-                    return;
-                }
-            });
+            let spawned = std::thread::Builder::new()
+                .name(format!("worker-{worker}"))
+                .spawn_scoped(scope, move || loop {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(scenario) = scenarios.get(index) else {
+                        return;
+                    };
+                    if tx.send((index, None)).is_err() {
+                        return;
+                    }
+                    let outcome =
+                        catch_unwind(AssertUnwindSafe(|| run_scenario(scenario, settings)))
+                            .unwrap_or_else(|panic| (panicked(scenario, panic), None));
+                    if tx.send((index, Some(outcome))).is_err() {
+                        return;
+                    }
+                });
             if let Err(e) = spawned {
                 eprintln!("sockspec: failed to start worker thread {worker}: {e}");
             }
@@ -55,12 +66,18 @@ pub fn run_all(
         drop(tx);
         for (index, outcome) in rx {
             match outcome {
-                None => on_event(Event::Started { index, scenario: &scenarios[index] }),
+                None => on_event(Event::Started {
+                    index,
+                    scenario: &scenarios[index],
+                }),
                 Some((result, imp)) => {
                     if implementation.is_none() {
                         implementation = imp;
                     }
-                    on_event(Event::Finished { index, result: &result });
+                    on_event(Event::Finished {
+                        index,
+                        result: &result,
+                    });
                     results[index] = Some(result);
                 }
             }

@@ -16,7 +16,10 @@ impl FromStr for Shard {
     fn from_str(s: &str) -> Result<Self, String> {
         let err = || format!("invalid shard `{s}`: write K/N with 1 <= K <= N, e.g. 2/4");
         let (k, n) = s.split_once('/').ok_or_else(err)?;
-        let (index, total): (usize, usize) = (k.trim().parse().map_err(|_| err())?, n.trim().parse().map_err(|_| err())?);
+        let (index, total): (usize, usize) = (
+            k.trim().parse().map_err(|_| err())?,
+            n.trim().parse().map_err(|_| err())?,
+        );
         if index == 0 || total == 0 || index > total {
             return Err(err());
         }
@@ -41,7 +44,11 @@ impl Selection {
         });
         match self.shard {
             None => picked.collect(),
-            Some(Shard { index, total }) => picked.enumerate().filter(|(i, _)| i % total == index - 1).map(|(_, s)| s).collect(),
+            Some(Shard { index, total }) => picked
+                .enumerate()
+                .filter(|(i, _)| i % total == index - 1)
+                .map(|(_, s)| s)
+                .collect(),
         }
     }
 }

@@ -219,26 +219,75 @@ impl PollEvent {
 /// One operation. Socket arguments are names resolved by the parser.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    Socket { family: Family },
-    Bind { sock: Ident, addr: AddrExpr },
-    Listen { sock: Ident, backlog: i32 },
-    Accept { sock: Ident },
-    Connect { sock: Ident, addr: AddrExpr },
-    Send { sock: Ident, data: Vec<u8> },
-    Recv { sock: Ident, max: u64, flags: RecvFlags },
+    Socket {
+        family: Family,
+    },
+    Bind {
+        sock: Ident,
+        addr: AddrExpr,
+    },
+    Listen {
+        sock: Ident,
+        backlog: i32,
+    },
+    Accept {
+        sock: Ident,
+    },
+    Connect {
+        sock: Ident,
+        addr: AddrExpr,
+    },
+    Send {
+        sock: Ident,
+        data: Vec<u8>,
+    },
+    Recv {
+        sock: Ident,
+        max: u64,
+        flags: RecvFlags,
+    },
     /// Harness composite: recv in a loop until `len` bytes or EOF or an error.
-    RecvAll { sock: Ident, len: u64 },
-    Shutdown { sock: Ident, how: ShutdownHow },
-    Close { sock: Ident },
-    GetSockName { sock: Ident },
-    GetPeerName { sock: Ident },
-    SetSockOpt { sock: Ident, opt: SockOpt, value: OptValue },
-    GetSockOpt { sock: Ident, opt: SockOpt },
-    SetNonBlocking { sock: Ident, on: bool },
-    Poll { sock: Ident, events: Vec<PollEvent>, timeout_ms: u64 },
+    RecvAll {
+        sock: Ident,
+        len: u64,
+    },
+    Shutdown {
+        sock: Ident,
+        how: ShutdownHow,
+    },
+    Close {
+        sock: Ident,
+    },
+    GetSockName {
+        sock: Ident,
+    },
+    GetPeerName {
+        sock: Ident,
+    },
+    SetSockOpt {
+        sock: Ident,
+        opt: SockOpt,
+        value: OptValue,
+    },
+    GetSockOpt {
+        sock: Ident,
+        opt: SockOpt,
+    },
+    SetNonBlocking {
+        sock: Ident,
+        on: bool,
+    },
+    Poll {
+        sock: Ident,
+        events: Vec<PollEvent>,
+        timeout_ms: u64,
+    },
     /// Harness composite: open peer connections to a target listener until one stalls;
     /// yields how many completed and keeps the stalled connect pending.
-    FillBacklog { sock: Ident, limit: u32 },
+    FillBacklog {
+        sock: Ident,
+        limit: u32,
+    },
 }
 
 impl Op {
@@ -270,7 +319,13 @@ impl Op {
     pub fn can_block(&self) -> bool {
         matches!(
             self,
-            Op::Accept { .. } | Op::Connect { .. } | Op::Send { .. } | Op::Recv { .. } | Op::RecvAll { .. } | Op::Poll { .. } | Op::FillBacklog { .. }
+            Op::Accept { .. }
+                | Op::Connect { .. }
+                | Op::Send { .. }
+                | Op::Recv { .. }
+                | Op::RecvAll { .. }
+                | Op::Poll { .. }
+                | Op::FillBacklog { .. }
         )
     }
 

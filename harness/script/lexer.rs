@@ -124,7 +124,9 @@ pub fn lex_line(line: &str, base: usize) -> Result<Vec<Token>, Diagnostic> {
             continue;
         }
         if c.is_ascii_digit() {
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || b"._:".contains(&bytes[i])) {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || b"._:".contains(&bytes[i]))
+            {
                 i += 1;
             }
             let text = &line[start..i];
@@ -189,11 +191,20 @@ pub fn lex_line(line: &str, base: usize) -> Result<Vec<Token>, Diagnostic> {
 fn bracketed_addr_len(s: &str) -> Option<usize> {
     let close = s.find(']')?;
     let inner = &s[1..close];
-    if inner.is_empty() || !inner.contains(':') || !inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+    if inner.is_empty()
+        || !inner.contains(':')
+        || !inner
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+    {
         return None;
     }
     let rest = &s[close + 1..];
-    let port_len = rest.strip_prefix(':')?.chars().take_while(|c| c.is_ascii_digit()).count();
+    let port_len = rest
+        .strip_prefix(':')?
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
     (port_len > 0).then_some(close + 2 + port_len)
 }
 
@@ -247,11 +258,10 @@ fn lex_text(s: &str, base: usize) -> Result<(Vec<u8>, usize), Diagnostic> {
             }
         }
     }
-    Err(Diagnostic::new(
-        Span::new(base, base + s.len()),
-        "unterminated string",
+    Err(
+        Diagnostic::new(Span::new(base, base + s.len()), "unterminated string")
+            .with_hint("close the string with `\"`"),
     )
-    .with_hint("close the string with `\"`"))
 }
 
 /// Decimal with optional `_` separators and a `k` (1024) or `M` (1048576) suffix.
@@ -285,7 +295,11 @@ mod tests {
     use super::*;
 
     fn toks(line: &str) -> Vec<Tok> {
-        lex_line(line, 0).unwrap().into_iter().map(|t| t.tok).collect()
+        lex_line(line, 0)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tok)
+            .collect()
     }
 
     #[test]

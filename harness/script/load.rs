@@ -54,7 +54,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, LoadError>
             files.push((root, path.clone()));
         }
     }
-    files.sort_by(|a, b| scenario_name(&a.0, &a.1).cmp(&scenario_name(&b.0, &b.1)));
+    files.sort_by_key(|(root, path)| scenario_name(root, path));
     files.dedup_by(|a, b| a.1 == b.1);
     Ok(files)
 }

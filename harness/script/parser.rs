@@ -64,9 +64,16 @@ struct RawFrontMatter {
 /// What a name stands for while parsing.
 #[derive(Debug, Clone)]
 enum Binding {
-    Socket { side: Side },
+    Socket {
+        side: Side,
+    },
     Addr,
-    Pending { side: Side, op: &'static str, yields: Yield, awaited_at: Option<u32> },
+    Pending {
+        side: Side,
+        op: &'static str,
+        yields: Yield,
+        awaited_at: Option<u32>,
+    },
 }
 
 struct Parser<'a> {
@@ -215,7 +222,12 @@ impl Parser<'_> {
         let span = toks[0].span.to(toks[toks.len() - 1].span);
         let text = self.src.slice(span).to_string();
         match self.step_kind(toks, line) {
-            Ok(kind) => Some(Step { line, span, text, kind }),
+            Ok(kind) => Some(Step {
+                line,
+                span,
+                text,
+                kind,
+            }),
             Err(d) => {
                 self.errors.push(d);
                 None
@@ -249,8 +261,14 @@ impl Parser<'_> {
             c.pos += 1;
             let word = c.ident("`blocks`")?;
             if word.name != "blocks" {
-                return Err(Diagnostic::new(word.span, "only `blocks` can follow a name")
-                    .with_hint(format!("to check the result, write `await {} -> {}`", handle.name, word.name)));
+                return Err(
+                    Diagnostic::new(word.span, "only `blocks` can follow a name").with_hint(
+                        format!(
+                            "to check the result, write `await {} -> {}`",
+                            handle.name, word.name
+                        ),
+                    ),
+                );
             }
             c.end()?;
             self.pending(&handle)?;
@@ -270,17 +288,28 @@ impl Parser<'_> {
             c.end()?;
             if let Some(b) = &bind {
                 if yields != Yield::Socket {
-                    return Err(Diagnostic::new(b.span, format!("`{op}` yields nothing to name"))
-                        .with_hint(format!("write `await {}` without `{} =`", handle.name, b.name)));
+                    return Err(
+                        Diagnostic::new(b.span, format!("`{op}` yields nothing to name"))
+                            .with_hint(format!(
+                                "write `await {}` without `{} =`",
+                                handle.name, b.name
+                            )),
+                    );
                 }
                 self.names
                     .insert(b.name.clone(), (Binding::Socket { side }, line));
             }
-            return Ok(StepKind::Await { bind, handle, expect });
+            return Ok(StepKind::Await {
+                bind,
+                handle,
+                expect,
+            });
         }
         // `[peer.]call(args) [&] [-> expect]`
         let mut side = Side::Target;
-        if c.peek_ident() == Some("peer") && matches!(toks.get(c.pos + 1).map(|t| &t.tok), Some(Tok::Dot)) {
+        if c.peek_ident() == Some("peer")
+            && matches!(toks.get(c.pos + 1).map(|t| &t.tok), Some(Tok::Dot))
+        {
             side = Side::Peer;
             c.pos += 2;
         }
@@ -289,44 +318,69 @@ impl Parser<'_> {
             let hint = closest(&call.name, CALLS)
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| format!("calls are: {}", CALLS.join(", ")));
-            return Err(Diagnostic::new(call.span, format!("unknown call `{}`", call.name)).with_hint(hint));
+            return Err(
+                Diagnostic::new(call.span, format!("unknown call `{}`", call.name)).with_hint(hint),
+            );
         }
         let open = c.expect(Tok::LParen, "`(`")?;
         let args = c.args()?;
         let close = c.expect(Tok::RParen, "`)`")?;
         let op = self.op(&call, &args, side, open.to(close))?;
         if side == Side::Peer && matches!(op, Op::FillBacklog { .. }) {
-            return Err(Diagnostic::new(call.span, "`fill_backlog` always opens its connections from the peer")
-                .with_hint("write `fill_backlog(listener)` on a target listener"));
+            return Err(Diagnostic::new(
+                call.span,
+                "`fill_backlog` always opens its connections from the peer",
+            )
+            .with_hint("write `fill_backlog(listener)` on a target listener"));
         }
         let background = c.eat(&Tok::Amp);
         let expect = self.arrow_expect(&mut c, op.yields(), op.name())?;
         c.end()?;
         if background {
-            let amp = toks.iter().find(|t| t.tok == Tok::Amp).map_or(call.span, |t| t.span);
+            let amp = toks
+                .iter()
+                .find(|t| t.tok == Tok::Amp)
+                .map_or(call.span, |t| t.span);
             if !BACKGROUND_CALLS.contains(&op.name()) {
-                return Err(Diagnostic::new(amp, format!("`{}` cannot run in the background", op.name()))
-                    .with_hint(format!("only calls that block can: {}", BACKGROUND_CALLS.join(", "))));
+                return Err(Diagnostic::new(
+                    amp,
+                    format!("`{}` cannot run in the background", op.name()),
+                )
+                .with_hint(format!(
+                    "only calls that block can: {}",
+                    BACKGROUND_CALLS.join(", ")
+                )));
             }
             let Some(b) = &bind else {
                 return Err(Diagnostic::new(call.span, "a background call needs a name")
                     .with_hint(format!("write `r = {}(...) &`, then `await r`", op.name())));
             };
             if let Some(e) = &expect {
-                return Err(Diagnostic::new(e.span, "a background call has no result yet")
-                    .with_hint(format!("check it later with `await {} -> ...`", b.name)));
+                return Err(
+                    Diagnostic::new(e.span, "a background call has no result yet")
+                        .with_hint(format!("check it later with `await {} -> ...`", b.name)),
+                );
             }
             if side == Side::Target {
                 self.require("concurrent");
             }
             self.names.insert(
                 b.name.clone(),
-                (Binding::Pending { side, op: op.name(), yields: op.yields(), awaited_at: None }, line),
+                (
+                    Binding::Pending {
+                        side,
+                        op: op.name(),
+                        yields: op.yields(),
+                        awaited_at: None,
+                    },
+                    line,
+                ),
             );
         } else if let Some(b) = &bind {
             match op.yields() {
                 Yield::Socket => {
-                    self.names.insert(b.name.clone(), (Binding::Socket { side }, line));
+                    self.names
+                        .insert(b.name.clone(), (Binding::Socket { side }, line));
                 }
                 Yield::Addr => {
                     self.names.insert(b.name.clone(), (Binding::Addr, line));
@@ -334,12 +388,23 @@ impl Parser<'_> {
                 Yield::Backlog => {
                     self.names.insert(
                         b.name.clone(),
-                        (Binding::Pending { side: Side::Peer, op: "fill_backlog", yields: Yield::Nothing, awaited_at: None }, line),
+                        (
+                            Binding::Pending {
+                                side: Side::Peer,
+                                op: "fill_backlog",
+                                yields: Yield::Nothing,
+                                awaited_at: None,
+                            },
+                            line,
+                        ),
                     );
                 }
                 _ => {
-                    return Err(Diagnostic::new(b.span, format!("`{}` yields nothing to name", op.name()))
-                        .with_hint("names hold sockets and background calls; check values with `->`"));
+                    return Err(Diagnostic::new(
+                        b.span,
+                        format!("`{}` yields nothing to name", op.name()),
+                    )
+                    .with_hint("names hold sockets and background calls; check values with `->`"));
                 }
             }
         } else if op.yields() == Yield::Socket && matches!(op, Op::Socket { .. }) {
@@ -349,12 +414,20 @@ impl Parser<'_> {
         if side == Side::Target {
             self.infer_requirements(&op);
         }
-        Ok(StepKind::Call { bind, side, op, background, expect })
+        Ok(StepKind::Call {
+            bind,
+            side,
+            op,
+            background,
+            expect,
+        })
     }
 
     fn infer_requirements(&mut self, op: &Op) {
         match op {
-            Op::Socket { family: Family::Ipv6 } => self.require("ipv6"),
+            Op::Socket {
+                family: Family::Ipv6,
+            } => self.require("ipv6"),
             Op::SetSockOpt { opt, .. } | Op::GetSockOpt { opt, .. } => self.require(opt.name()),
             Op::SetNonBlocking { .. } => self.require("nonblocking"),
             Op::Poll { .. } => self.require("poll"),
@@ -365,7 +438,15 @@ impl Parser<'_> {
     /// Resolves a background call's name.
     fn pending(&self, handle: &Ident) -> Result<(Side, &'static str, Yield), Diagnostic> {
         match self.names.get(&handle.name) {
-            Some((Binding::Pending { side, op, yields, awaited_at }, _)) => {
+            Some((
+                Binding::Pending {
+                    side,
+                    op,
+                    yields,
+                    awaited_at,
+                },
+                _,
+            )) => {
                 if let Some(at) = awaited_at {
                     return Err(Diagnostic::new(
                         handle.span,
@@ -397,10 +478,15 @@ impl Parser<'_> {
             Some((Binding::Socket { side: s }, _)) if *s == side => Ok(id.clone()),
             Some((Binding::Socket { side: s }, _)) => Err(Diagnostic::new(
                 id.span,
-                format!("`{}` is a {s} socket but this call runs on the {side}", id.name),
+                format!(
+                    "`{}` is a {s} socket but this call runs on the {side}",
+                    id.name
+                ),
             )
             .with_hint(match s {
-                Side::Peer => "prefix the call with `peer.` to run it on the reference side".to_string(),
+                Side::Peer => {
+                    "prefix the call with `peer.` to run it on the reference side".to_string()
+                }
                 Side::Target => "drop the `peer.` prefix to run it on the target".to_string(),
             })),
             Some((Binding::Addr, _)) => Err(Diagnostic::new(
@@ -412,7 +498,10 @@ impl Parser<'_> {
                 id.span,
                 format!("`{}` is a background `{op}`, not a socket", id.name),
             )
-            .with_hint(format!("`s = await {}` gives the socket of a background accept", id.name))),
+            .with_hint(format!(
+                "`s = await {}` gives the socket of a background accept",
+                id.name
+            ))),
             None => Err(self.unknown_name(id)),
         }
     }
@@ -428,19 +517,36 @@ impl Parser<'_> {
     fn addr(&self, arg: &Arg) -> Result<AddrExpr, Diagnostic> {
         match arg {
             Arg::Addr(a, _) => Ok(AddrExpr::Literal(*a)),
-            Arg::Name(id) if matches!(self.names.get(&id.name), Some((Binding::Addr, _))) => Ok(AddrExpr::Saved(id.clone())),
+            Arg::Name(id) if matches!(self.names.get(&id.name), Some((Binding::Addr, _))) => {
+                Ok(AddrExpr::Saved(id.clone()))
+            }
             Arg::Member(id, member) => match member.name.as_str() {
                 "local" => Ok(AddrExpr::LocalOf(self.any_socket(id)?)),
                 "remote" => Ok(AddrExpr::RemoteOf(self.any_socket(id)?)),
-                other => Err(Diagnostic::new(member.span, format!("unknown address `{}.{other}`", id.name))
-                    .with_hint(format!("write `{0}.local` (its own address) or `{0}.remote` (its peer's)", id.name))),
+                other => Err(Diagnostic::new(
+                    member.span,
+                    format!("unknown address `{}.{other}`", id.name),
+                )
+                .with_hint(format!(
+                    "write `{0}.local` (its own address) or `{0}.remote` (its peer's)",
+                    id.name
+                ))),
             },
-            other => Err(Diagnostic::new(other.span(), format!("expected an address, found {}", other.describe()))
-                .with_hint("write 127.0.0.1:0, [::1]:0, or s.local for another socket's address")),
+            other => Err(Diagnostic::new(
+                other.span(),
+                format!("expected an address, found {}", other.describe()),
+            )
+            .with_hint("write 127.0.0.1:0, [::1]:0, or s.local for another socket's address")),
         }
     }
 
-    fn op(&mut self, call: &Ident, args: &[Arg], side: Side, parens: Span) -> Result<Op, Diagnostic> {
+    fn op(
+        &mut self,
+        call: &Ident,
+        args: &[Arg],
+        side: Side,
+        parens: Span,
+    ) -> Result<Op, Diagnostic> {
         let name = call.name.as_str();
         let signature = match name {
             "socket" => "socket() or socket(ipv6)",
@@ -460,9 +566,16 @@ impl Parser<'_> {
         };
         let arity = |lo: usize, hi: usize| -> Result<(), Diagnostic> {
             if args.len() < lo || args.len() > hi {
-                let sig = if signature.starts_with('(') { format!("{name}{signature}") } else { signature.to_string() };
-                Err(Diagnostic::new(parens, format!("`{name}` takes {}, found {}", count(lo, hi), args.len()))
-                    .with_hint(format!("write `{sig}`")))
+                let sig = if signature.starts_with('(') {
+                    format!("{name}{signature}")
+                } else {
+                    signature.to_string()
+                };
+                Err(Diagnostic::new(
+                    parens,
+                    format!("`{name}` takes {}, found {}", count(lo, hi), args.len()),
+                )
+                .with_hint(format!("write `{sig}`")))
             } else {
                 Ok(())
             }
@@ -470,50 +583,103 @@ impl Parser<'_> {
         let sock = |p: &Self, i: usize| -> Result<Ident, Diagnostic> {
             match &args[i] {
                 Arg::Name(id) => p.socket(id, side),
-                other => Err(Diagnostic::new(other.span(), format!("expected a socket name, found {}", other.describe()))),
+                other => Err(Diagnostic::new(
+                    other.span(),
+                    format!("expected a socket name, found {}", other.describe()),
+                )),
             }
         };
         let int = |i: usize, what: &str| -> Result<u64, Diagnostic> {
             match &args[i] {
                 Arg::Int(n, _) => Ok(*n),
-                other => Err(Diagnostic::new(other.span(), format!("expected {what}, found {}", other.describe()))),
+                other => Err(Diagnostic::new(
+                    other.span(),
+                    format!("expected {what}, found {}", other.describe()),
+                )),
             }
         };
         let word = |i: usize, choices: &[&str]| -> Result<String, Diagnostic> {
             match &args[i] {
                 Arg::Name(id) if choices.contains(&id.name.as_str()) => Ok(id.name.clone()),
-                other => Err(Diagnostic::new(other.span(), format!("expected one of {}, found {}", choices.join(", "), other.describe()))),
+                other => Err(Diagnostic::new(
+                    other.span(),
+                    format!(
+                        "expected one of {}, found {}",
+                        choices.join(", "),
+                        other.describe()
+                    ),
+                )),
             }
         };
         Ok(match name {
             "socket" => {
                 arity(0, 1)?;
-                let family = if args.is_empty() || word(0, &["ipv4", "ipv6"])? == "ipv4" { Family::Ipv4 } else { Family::Ipv6 };
+                let family = if args.is_empty() || word(0, &["ipv4", "ipv6"])? == "ipv4" {
+                    Family::Ipv4
+                } else {
+                    Family::Ipv6
+                };
                 Op::Socket { family }
             }
             "bind" | "connect" => {
                 arity(2, 2)?;
                 let (s, addr) = (sock(self, 0)?, self.addr(&args[1])?);
-                if name == "bind" { Op::Bind { sock: s, addr } } else { Op::Connect { sock: s, addr } }
+                if name == "bind" {
+                    Op::Bind { sock: s, addr }
+                } else {
+                    Op::Connect { sock: s, addr }
+                }
             }
             "listen" => {
                 arity(2, 2)?;
                 let backlog = int(1, "a backlog")?;
-                let backlog = i32::try_from(backlog).map_err(|_| Diagnostic::new(args[1].span(), "backlog is too large"))?;
-                Op::Listen { sock: sock(self, 0)?, backlog }
+                let backlog = i32::try_from(backlog)
+                    .map_err(|_| Diagnostic::new(args[1].span(), "backlog is too large"))?;
+                Op::Listen {
+                    sock: sock(self, 0)?,
+                    backlog,
+                }
             }
-            "accept" => { arity(1, 1)?; Op::Accept { sock: sock(self, 0)? } }
-            "close" => { arity(1, 1)?; Op::Close { sock: sock(self, 0)? } }
-            "getsockname" => { arity(1, 1)?; Op::GetSockName { sock: sock(self, 0)? } }
-            "getpeername" => { arity(1, 1)?; Op::GetPeerName { sock: sock(self, 0)? } }
+            "accept" => {
+                arity(1, 1)?;
+                Op::Accept {
+                    sock: sock(self, 0)?,
+                }
+            }
+            "close" => {
+                arity(1, 1)?;
+                Op::Close {
+                    sock: sock(self, 0)?,
+                }
+            }
+            "getsockname" => {
+                arity(1, 1)?;
+                Op::GetSockName {
+                    sock: sock(self, 0)?,
+                }
+            }
+            "getpeername" => {
+                arity(1, 1)?;
+                Op::GetPeerName {
+                    sock: sock(self, 0)?,
+                }
+            }
             "send" => {
                 arity(2, 2)?;
                 let data = match &args[1] {
                     Arg::Bytes(b, _) => b.clone(),
-                    other => return Err(Diagnostic::new(other.span(), format!("expected data, found {}", other.describe()))
-                        .with_hint("write \"text\" or hex\"00ff\"")),
+                    other => {
+                        return Err(Diagnostic::new(
+                            other.span(),
+                            format!("expected data, found {}", other.describe()),
+                        )
+                        .with_hint("write \"text\" or hex\"00ff\""))
+                    }
                 };
-                Op::Send { sock: sock(self, 0)?, data }
+                Op::Send {
+                    sock: sock(self, 0)?,
+                    data,
+                }
             }
             "recv" => {
                 arity(2, 5)?;
@@ -525,9 +691,19 @@ impl Parser<'_> {
                         _ => flags.dontwait = true,
                     }
                 }
-                Op::Recv { sock: sock(self, 0)?, max: int(1, "a byte count")?, flags }
+                Op::Recv {
+                    sock: sock(self, 0)?,
+                    max: int(1, "a byte count")?,
+                    flags,
+                }
             }
-            "recvall" => { arity(2, 2)?; Op::RecvAll { sock: sock(self, 0)?, len: int(1, "a byte count")? } }
+            "recvall" => {
+                arity(2, 2)?;
+                Op::RecvAll {
+                    sock: sock(self, 0)?,
+                    len: int(1, "a byte count")?,
+                }
+            }
             "shutdown" => {
                 arity(2, 2)?;
                 let how = match word(1, &["rd", "wr", "rdwr"])?.as_str() {
@@ -535,54 +711,108 @@ impl Parser<'_> {
                     "wr" => ShutdownHow::Write,
                     _ => ShutdownHow::Both,
                 };
-                Op::Shutdown { sock: sock(self, 0)?, how }
+                Op::Shutdown {
+                    sock: sock(self, 0)?,
+                    how,
+                }
             }
             "setsockopt" | "getsockopt" => {
-                arity(if name == "setsockopt" { 3 } else { 2 }, if name == "setsockopt" { 3 } else { 2 })?;
+                arity(
+                    if name == "setsockopt" { 3 } else { 2 },
+                    if name == "setsockopt" { 3 } else { 2 },
+                )?;
                 let opt = match &args[1] {
                     Arg::Name(id) => SockOpt::from_name(&id.name).ok_or_else(|| {
                         let names: Vec<&str> = SockOpt::ALL.iter().map(|o| o.name()).collect();
                         let hint = closest(&id.name, names.iter().copied())
                             .map(|s| format!("did you mean `{s}`?"))
                             .unwrap_or_else(|| format!("options are: {}", names.join(", ")));
-                        Diagnostic::new(id.span, format!("unknown socket option `{}`", id.name)).with_hint(hint)
+                        Diagnostic::new(id.span, format!("unknown socket option `{}`", id.name))
+                            .with_hint(hint)
                     })?,
-                    other => return Err(Diagnostic::new(other.span(), format!("expected a socket option, found {}", other.describe()))),
+                    other => {
+                        return Err(Diagnostic::new(
+                            other.span(),
+                            format!("expected a socket option, found {}", other.describe()),
+                        ))
+                    }
                 };
                 let s = sock(self, 0)?;
                 if name == "getsockopt" {
                     Op::GetSockOpt { sock: s, opt }
                 } else {
                     let value = match &args[2] {
-                        Arg::Int(n, sp) => OptValue::Int(i64::try_from(*n).map_err(|_| Diagnostic::new(*sp, "value is too large"))?),
-                        Arg::Name(id) if id.name == "off" && opt == SockOpt::Linger => OptValue::Off,
-                        Arg::Name(id) if id.name == "on" && opt != SockOpt::Linger => OptValue::Int(1),
+                        Arg::Int(n, sp) => OptValue::Int(
+                            i64::try_from(*n)
+                                .map_err(|_| Diagnostic::new(*sp, "value is too large"))?,
+                        ),
+                        Arg::Name(id) if id.name == "off" && opt == SockOpt::Linger => {
+                            OptValue::Off
+                        }
+                        Arg::Name(id) if id.name == "on" && opt != SockOpt::Linger => {
+                            OptValue::Int(1)
+                        }
                         Arg::Name(id) if id.name == "off" => OptValue::Int(0),
-                        other => return Err(Diagnostic::new(other.span(), format!("expected a value, found {}", other.describe()))
-                            .with_hint("values are numbers, on/off; SO_LINGER takes off or seconds")),
+                        other => {
+                            return Err(Diagnostic::new(
+                                other.span(),
+                                format!("expected a value, found {}", other.describe()),
+                            )
+                            .with_hint(
+                                "values are numbers, on/off; SO_LINGER takes off or seconds",
+                            ))
+                        }
                     };
-                    Op::SetSockOpt { sock: s, opt, value }
+                    Op::SetSockOpt {
+                        sock: s,
+                        opt,
+                        value,
+                    }
                 }
             }
             "nonblocking" => {
                 arity(2, 2)?;
                 let on = word(1, &["on", "off"])? == "on";
-                Op::SetNonBlocking { sock: sock(self, 0)?, on }
+                Op::SetNonBlocking {
+                    sock: sock(self, 0)?,
+                    on,
+                }
             }
             "poll" => {
                 arity(3, 3)?;
                 let events = match &args[1] {
                     Arg::List(items, _) => self.events(items)?,
-                    other => return Err(Diagnostic::new(other.span(), format!("expected a list of events, found {}", other.describe()))
-                        .with_hint("write [in], [out] or [in, out]")),
+                    other => {
+                        return Err(Diagnostic::new(
+                            other.span(),
+                            format!("expected a list of events, found {}", other.describe()),
+                        )
+                        .with_hint("write [in], [out] or [in, out]"))
+                    }
                 };
-                Op::Poll { sock: sock(self, 0)?, events, timeout_ms: int(2, "a timeout in milliseconds")? }
+                Op::Poll {
+                    sock: sock(self, 0)?,
+                    events,
+                    timeout_ms: int(2, "a timeout in milliseconds")?,
+                }
             }
             _ => {
                 arity(1, 2)?;
-                let limit = if args.len() == 2 { int(1, "a connection limit")? } else { u64::from(DEFAULT_FILL_LIMIT) };
-                let limit = u32::try_from(limit).ok().filter(|l| *l > 0).ok_or_else(|| Diagnostic::new(args[1].span(), "limit must be between 1 and 2^32-1"))?;
-                Op::FillBacklog { sock: sock(self, 0)?, limit }
+                let limit = if args.len() == 2 {
+                    int(1, "a connection limit")?
+                } else {
+                    u64::from(DEFAULT_FILL_LIMIT)
+                };
+                let limit = u32::try_from(limit)
+                    .ok()
+                    .filter(|l| *l > 0)
+                    .ok_or_else(|| {
+                        Diagnostic::new(args[1].span(), "limit must be between 1 and 2^32-1")
+                    })?;
+                Op::FillBacklog {
+                    sock: sock(self, 0)?,
+                    limit,
+                }
             }
         })
     }
@@ -603,7 +833,12 @@ impl Parser<'_> {
     }
 
     /// `-> expect`, checked against what the call yields.
-    fn arrow_expect(&mut self, c: &mut Cursor, yields: Yield, op: &str) -> Result<Option<Expect>, Diagnostic> {
+    fn arrow_expect(
+        &mut self,
+        c: &mut Cursor,
+        yields: Yield,
+        op: &str,
+    ) -> Result<Option<Expect>, Diagnostic> {
         if !c.eat(&Tok::Arrow) {
             return Ok(None);
         }
@@ -615,14 +850,23 @@ impl Parser<'_> {
                 break;
             }
         }
-        let span = alternatives[0].span.to(alternatives[alternatives.len() - 1].span);
+        let span = alternatives[0]
+            .span
+            .to(alternatives[alternatives.len() - 1].span);
         Ok(Some(Expect { alternatives, span }))
     }
 
-    fn alternative(&mut self, c: &mut Cursor, yields: Yield, op: &str) -> Result<Alternative, Diagnostic> {
+    fn alternative(
+        &mut self,
+        c: &mut Cursor,
+        yields: Yield,
+        op: &str,
+    ) -> Result<Alternative, Diagnostic> {
         let Some(tok) = c.next().cloned() else {
-            return Err(Diagnostic::new(c.end_span(), "expected an outcome after `->`")
-                .with_hint("outcomes are an errno (EADDRINUSE), a count, \"data\", eof, ok"));
+            return Err(
+                Diagnostic::new(c.end_span(), "expected an outcome after `->`")
+                    .with_hint("outcomes are an errno (EADDRINUSE), a count, \"data\", eof, ok"),
+            );
         };
         let start = tok.span;
         let outcome = match &tok.tok {
@@ -630,26 +874,40 @@ impl Parser<'_> {
             Tok::Ident(w) if w == "eof" => Outcome::Eof,
             Tok::Ident(w) if w == "off" => Outcome::Off,
             Tok::Ident(w) if w == "blocks" => {
-                return Err(Diagnostic::new(start, "`blocks` is checked on a background call")
-                    .with_hint(format!("write `r = {op}(...) &` and then `r -> blocks`")))
+                return Err(
+                    Diagnostic::new(start, "`blocks` is checked on a background call")
+                        .with_hint(format!("write `r = {op}(...) &` and then `r -> blocks`")),
+                )
             }
-            Tok::Ident(w) if w.starts_with('E') && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) => {
+            Tok::Ident(w)
+                if w.starts_with('E')
+                    && w.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) =>
+            {
                 if errno::by_name(w).is_none() {
                     let hint = closest(w, errno::names())
                         .map(|s| format!("did you mean `{s}`?"))
                         .unwrap_or_else(|| "write an errno name such as ECONNREFUSED".into());
-                    return Err(Diagnostic::new(start, format!("unknown errno `{w}`")).with_hint(hint));
+                    return Err(
+                        Diagnostic::new(start, format!("unknown errno `{w}`")).with_hint(hint)
+                    );
                 }
                 Outcome::Errno(w.clone())
             }
             Tok::Ident(w) if matches!(c.peek(), Some(Tok::Dot)) => {
-                let id = Ident { name: w.clone(), span: start };
+                let id = Ident {
+                    name: w.clone(),
+                    span: start,
+                };
                 c.pos += 1;
                 let member = c.ident("`local` or `remote`")?;
                 Outcome::Addr(self.addr(&Arg::Member(id, member))?)
             }
             Tok::Ident(w) if matches!(self.names.get(w.as_str()), Some((Binding::Addr, _))) => {
-                Outcome::Addr(AddrExpr::Saved(Ident { name: w.clone(), span: start }))
+                Outcome::Addr(AddrExpr::Saved(Ident {
+                    name: w.clone(),
+                    span: start,
+                }))
             }
             Tok::Int(n) => Outcome::Count(*n),
             Tok::Bytes(b) => Outcome::Data(b.clone()),
@@ -659,14 +917,20 @@ impl Parser<'_> {
                 Outcome::Events(self.events(&items)?)
             }
             other => {
-                return Err(Diagnostic::new(start, format!("expected an outcome, found {}", other.describe()))
-                    .with_hint("outcomes are an errno (EADDRINUSE), a count, \"data\", eof, ok"))
+                return Err(Diagnostic::new(
+                    start,
+                    format!("expected an outcome, found {}", other.describe()),
+                )
+                .with_hint("outcomes are an errno (EADDRINUSE), a count, \"data\", eof, ok"))
             }
         };
         let outcome_span = start.to(c.prev_span());
         let fits = match &outcome {
             Outcome::Ok | Outcome::Errno(_) => true,
-            Outcome::Count(_) => matches!(yields, Yield::Count | Yield::Data | Yield::OptValue | Yield::Backlog),
+            Outcome::Count(_) => matches!(
+                yields,
+                Yield::Count | Yield::Data | Yield::OptValue | Yield::Backlog
+            ),
             Outcome::Data(_) | Outcome::Eof => yields == Yield::Data,
             Outcome::Off => yields == Yield::OptValue,
             Outcome::Addr(_) => yields == Yield::Addr,
@@ -682,27 +946,50 @@ impl Parser<'_> {
                 Yield::Events => "a list of poll events, ok or an errno",
                 Yield::Backlog => "a count of completed connections",
             };
-            return Err(Diagnostic::new(outcome_span, format!("`{op}` cannot yield this"))
-                .with_hint(format!("`{op}` can be expected to give {what}")));
+            return Err(
+                Diagnostic::new(outcome_span, format!("`{op}` cannot yield this"))
+                    .with_hint(format!("`{op}` can be expected to give {what}")),
+            );
         }
         let mut profiles = Vec::new();
         if c.eat(&Tok::LBracket) {
             let open = c.prev_span();
             for id in c.ident_list(open)? {
-                if !id.name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-') {
-                    return Err(Diagnostic::new(id.span, format!("invalid profile name `{}`", id.name))
-                        .with_hint("profiles are lowercase names such as linux or posix"));
+                if !id
+                    .name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+                {
+                    return Err(Diagnostic::new(
+                        id.span,
+                        format!("invalid profile name `{}`", id.name),
+                    )
+                    .with_hint("profiles are lowercase names such as linux or posix"));
                 }
                 profiles.push(id.name);
             }
         }
-        Ok(Alternative { outcome, profiles, span: start.to(c.prev_span()) })
+        Ok(Alternative {
+            outcome,
+            profiles,
+            span: start.to(c.prev_span()),
+        })
     }
 }
 
 fn count(lo: usize, hi: usize) -> String {
-    let n = |k: usize| if k == 1 { "1 argument".to_string() } else { format!("{k} arguments") };
-    if lo == hi { n(lo) } else { format!("{lo} to {}", n(hi)) }
+    let n = |k: usize| {
+        if k == 1 {
+            "1 argument".to_string()
+        } else {
+            format!("{k} arguments")
+        }
+    };
+    if lo == hi {
+        n(lo)
+    } else {
+        format!("{lo} to {}", n(hi))
+    }
 }
 
 /// A call argument before it is typed by its position.
@@ -782,22 +1069,38 @@ impl Cursor<'_> {
             Ok(self.prev_span())
         } else {
             let (span, found) = self.found();
-            Err(Diagnostic::new(span, format!("expected {what}, found {found}")))
+            Err(Diagnostic::new(
+                span,
+                format!("expected {what}, found {found}"),
+            ))
         }
     }
     fn ident(&mut self, what: &str) -> Result<Ident, Diagnostic> {
-        if let Some(Token { tok: Tok::Ident(name), span }) = self.toks.get(self.pos) {
+        if let Some(Token {
+            tok: Tok::Ident(name),
+            span,
+        }) = self.toks.get(self.pos)
+        {
             self.pos += 1;
-            return Ok(Ident { name: name.clone(), span: *span });
+            return Ok(Ident {
+                name: name.clone(),
+                span: *span,
+            });
         }
         let (span, found) = self.found();
-        Err(Diagnostic::new(span, format!("expected {what}, found {found}")))
+        Err(Diagnostic::new(
+            span,
+            format!("expected {what}, found {found}"),
+        ))
     }
     fn end(&self) -> Result<(), Diagnostic> {
         match self.toks.get(self.pos) {
             None => Ok(()),
-            Some(t) => Err(Diagnostic::new(t.span, format!("unexpected {} at the end of the step", t.tok.describe()))
-                .with_hint("one step per line; `#` starts a comment")),
+            Some(t) => Err(Diagnostic::new(
+                t.span,
+                format!("unexpected {} at the end of the step", t.tok.describe()),
+            )
+            .with_hint("one step per line; `#` starts a comment")),
         }
     }
     /// `a, b, c]` after an opening `[`.
@@ -813,8 +1116,11 @@ impl Cursor<'_> {
             }
             if !self.eat(&Tok::Comma) {
                 let (span, found) = self.found();
-                return Err(Diagnostic::new(span, format!("expected `,` or `]`, found {found}"))
-                    .with_hint(format!("the list opened at column {} needs a `]`", open.start)));
+                return Err(
+                    Diagnostic::new(span, format!("expected `,` or `]`, found {found}")).with_hint(
+                        format!("the list opened at column {} needs a `]`", open.start),
+                    ),
+                );
             }
         }
     }
@@ -841,7 +1147,12 @@ impl Cursor<'_> {
                     let items = self.ident_list(t.span)?;
                     Arg::List(items, t.span.to(self.prev_span()))
                 }
-                other => return Err(Diagnostic::new(t.span, format!("expected an argument, found {}", other.describe()))),
+                other => {
+                    return Err(Diagnostic::new(
+                        t.span,
+                        format!("expected an argument, found {}", other.describe()),
+                    ))
+                }
             };
             args.push(arg);
             if !self.eat(&Tok::Comma) {
@@ -859,4 +1170,117 @@ pub fn scenario_name(root: &Path, path: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(name: &str, start: usize) -> Ident {
+        Ident {
+            name: name.into(),
+            span: Span::new(start, start + name.len()),
+        }
+    }
+
+    #[test]
+    fn parses_a_scenario_to_the_whole_tree() {
+        let text = "+++\ntitle = \"t\"\ntags = [\"a\"]\nrequires = [\"x\"]\n+++\ns = socket()\nr = recv(s, 5) &\nsend(s, \"hi\") -> 2 [linux] | EPIPE\n";
+        let src = SourceFile::new("t.scn", text);
+        let got = parse(&src, "topic/t").unwrap();
+        let base = text.find("s = socket").unwrap();
+        let line2 = text.find("r = recv").unwrap();
+        let line3 = text.find("send(").unwrap();
+        let expected = Scenario {
+            name: "topic/t".into(),
+            path: "t.scn".into(),
+            meta: FrontMatter {
+                title: "t".into(),
+                tags: vec!["a".into()],
+                refs: vec![],
+                requires: vec!["x".into()],
+                profiles: vec![],
+            },
+            steps: vec![
+                Step {
+                    line: 6,
+                    span: Span::new(base, base + 12),
+                    text: "s = socket()".into(),
+                    kind: StepKind::Call {
+                        bind: Some(id("s", base)),
+                        side: Side::Target,
+                        op: Op::Socket {
+                            family: Family::Ipv4,
+                        },
+                        background: false,
+                        expect: None,
+                    },
+                },
+                Step {
+                    line: 7,
+                    span: Span::new(line2, line2 + 16),
+                    text: "r = recv(s, 5) &".into(),
+                    kind: StepKind::Call {
+                        bind: Some(id("r", line2)),
+                        side: Side::Target,
+                        op: Op::Recv {
+                            sock: id("s", line2 + 9),
+                            max: 5,
+                            flags: RecvFlags::default(),
+                        },
+                        background: true,
+                        expect: None,
+                    },
+                },
+                Step {
+                    line: 8,
+                    span: Span::new(line3, line3 + 34),
+                    text: "send(s, \"hi\") -> 2 [linux] | EPIPE".into(),
+                    kind: StepKind::Call {
+                        bind: None,
+                        side: Side::Target,
+                        op: Op::Send {
+                            sock: id("s", line3 + 5),
+                            data: b"hi".to_vec(),
+                        },
+                        background: false,
+                        expect: Some(Expect {
+                            alternatives: vec![
+                                Alternative {
+                                    outcome: Outcome::Count(2),
+                                    profiles: vec!["linux".into()],
+                                    span: Span::new(line3 + 17, line3 + 26),
+                                },
+                                Alternative {
+                                    outcome: Outcome::Errno("EPIPE".into()),
+                                    profiles: vec![],
+                                    span: Span::new(line3 + 29, line3 + 34),
+                                },
+                            ],
+                            span: Span::new(line3 + 17, line3 + 34),
+                        }),
+                    },
+                },
+            ],
+            requires: vec!["concurrent".into(), "x".into()],
+        };
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn peer_calls_and_awaits_resolve_sides() {
+        let text = "+++\ntitle = \"t\"\n+++\nl = peer.socket()\nt = peer.accept(l) &\ns = await t\npeer.send(s, \"x\")\n";
+        let got = parse(&SourceFile::new("t.scn", text), "t").unwrap();
+        assert!(
+            got.requires.is_empty(),
+            "peer calls need nothing from the target"
+        );
+        assert!(
+            matches!(&got.steps[2].kind, StepKind::Await { bind: Some(b), .. } if b.name == "s")
+        );
+        let bad = "+++\ntitle = \"t\"\n+++\nl = peer.socket()\nsend(l, \"x\")\n";
+        let errs = parse(&SourceFile::new("t.scn", bad), "t").unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].message.contains("peer socket"));
+    }
 }

@@ -11,7 +11,10 @@ pub fn root() -> PathBuf {
 /// The `sockspec` binary built for these tests.
 pub fn sockspec() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockspec"));
-    cmd.current_dir(root()).env("NO_COLOR", "1").env_remove("SOCKSPEC_ADAPTER").env_remove("SOCKSPEC_PROFILE");
+    cmd.current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("SOCKSPEC_ADAPTER")
+        .env_remove("SOCKSPEC_PROFILE");
     cmd
 }
 
@@ -21,10 +24,18 @@ pub fn bin_path() -> &'static str {
 
 /// Runs `sockspec run ARGS --format json` and returns the exit code and the report.
 pub fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
-    let out = sockspec().arg("run").args(args).args(["--format", "json", "--no-progress"]).output().expect("sockspec runs");
+    let out = sockspec()
+        .arg("run")
+        .args(args)
+        .args(["--format", "json", "--no-progress"])
+        .output()
+        .expect("sockspec runs");
     let text = String::from_utf8_lossy(&out.stdout);
     let report = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!("not a JSON report ({e}):\nstdout: {text}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "not a JSON report ({e}):\nstdout: {text}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (out.status.code().unwrap_or(-1), report)
 }
@@ -42,15 +53,25 @@ pub fn not_passed(report: &serde_json::Value) -> Vec<String> {
 }
 
 pub fn python_adapter() -> String {
-    format!("python3 {}", root().join("adapters/python/sockspec_adapter.py").display())
+    format!(
+        "python3 {}",
+        root().join("adapters/python/sockspec_adapter.py").display()
+    )
 }
 
 pub fn mutant(name: &str) -> String {
-    format!("python3 {} {name}", root().join("tests/mutants/mutant_adapter.py").display())
+    format!(
+        "python3 {} {name}",
+        root().join("tests/mutants/mutant_adapter.py").display()
+    )
 }
 
 pub fn scenario(name: &str) -> String {
-    root().join("scenarios").join(format!("{name}.scn")).display().to_string()
+    root()
+        .join("scenarios")
+        .join(format!("{name}.scn"))
+        .display()
+        .to_string()
 }
 
 pub fn exists(p: &Path) -> bool {
