@@ -29,6 +29,7 @@ use support::*;
 )]
 #[case::reuseaddr_ignored("reuseaddr-ignored", "bind/bind-after-server-close-needs-reuseaddr")]
 #[case::close_sends_no_fin("close-sends-no-fin", "lifecycle/client-lifecycle")]
+#[case::not_concurrent("not-concurrent", "lifecycle/recv-on-its-own-thread")]
 #[case::connect_does_not_block(
     "connect-does-not-block",
     "connect/connect-blocks-until-the-handshake-completes"

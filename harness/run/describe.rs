@@ -67,7 +67,7 @@ pub fn events(ev: &[PollEvent]) -> String {
     format!("[{}]", names.join(", "))
 }
 
-fn duration(d: Duration) -> String {
+pub fn duration(d: Duration) -> String {
     if d >= Duration::from_secs(1) {
         format!("{:.1} s", d.as_secs_f64())
     } else {

@@ -138,7 +138,17 @@ class ConnectDoesNotBlock(base.Adapter):
         return {}
 
 
+class NotConcurrent(base.Adapter):
+    """Declares `concurrent` but runs every call, blocking ones too, on its one thread."""
+
+    def serve(self, lines):
+        for line in lines:
+            if line.strip():
+                self.execute(base.json.loads(line))
+
+
 MUTANTS = {
+    "not-concurrent": NotConcurrent,
     "bind-never-fails": BindNeverFails,
     "recv-drops-last-byte": RecvDropsLastByte,
     "close-leaves-handle-usable": CloseLeavesHandleUsable,

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command the README gives, with what the tests need installed first.
+# Used by .ci/run and usable by anyone on Debian or Ubuntu: bash ci/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real consumers of our report formats: Python's junitparser reads the JUnit XML,
+# Perl's TAP::Parser (part of perl) reads the TAP.
+if ! python3 -c 'import junitparser' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check junitparser \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages junitparser
+fi
+perl -MTAP::Parser -e 1
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test
