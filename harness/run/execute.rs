@@ -756,7 +756,7 @@ impl Runner<'_> {
         if ok {
             return Ok(());
         }
-        let detail = hint(step, actual);
+        let detail = hint(step, &alternatives, actual);
         Err(self.fail(step, wanted.join(" or "), text, detail))
     }
 
@@ -804,8 +804,9 @@ impl Runner<'_> {
                         step,
                         format!("{len} bytes"),
                         format!(
-                            "{} and then no more: still blocked after {t:?}",
-                            describe::bytes(&got)
+                            "{} and then no more: still blocked after {}",
+                            describe::bytes(&got),
+                            describe::duration(t)
                         ),
                         None,
                     ))
@@ -939,13 +940,23 @@ fn matches(outcome: &Outcome, actual: &Actual, addr: Option<SocketAddr>) -> bool
 }
 
 /// A teaching sentence for common confusions.
-fn hint(step: &Step, actual: &Actual) -> Option<String> {
-    let text = &step.text;
+fn hint(
+    step: &Step,
+    alternatives: &[crate::script::Alternative],
+    actual: &Actual,
+) -> Option<String> {
     match actual {
-        Actual::Done(Value::Data(d)) if !d.is_empty() && text.contains("recv(") => Some(
-            "TCP is a byte stream: one recv may return fewer or more bytes than one send wrote"
-                .into(),
-        ),
+        // Fewer or more bytes than one expected chunk, from a plain recv: the classic
+        // "one send is one recv" assumption.
+        Actual::Done(Value::Data(got)) if !got.is_empty() && !step.text.contains("waitall") => {
+            let split = alternatives.iter().any(|a| match &a.outcome {
+                Outcome::Data(want) => {
+                    want != got && (want.starts_with(got) || got.starts_with(want))
+                }
+                _ => false,
+            });
+            split.then(|| "TCP is a byte stream: one recv may return fewer or more bytes than one send wrote".into())
+        }
         Actual::Blocked(_) => Some(
             "the call never returned; raise --timeout if the implementation is just slow".into(),
         ),
