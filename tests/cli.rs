@@ -1,0 +1,133 @@
+//! The command line as users meet it: help, exit codes, selection, output files, colour.
+
+mod support;
+
+use assert_cmd::Command;
+use support::root;
+
+fn sockspec() -> Command {
+    let mut cmd = Command::cargo_bin("sockspec").unwrap();
+    cmd.current_dir(root()).env("NO_COLOR", "1").env_remove("SOCKSPEC_ADAPTER").env_remove("SOCKSPEC_PROFILE");
+    cmd
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    String::from_utf8(cmd.output().unwrap().stdout).unwrap()
+}
+
+fn listed(args: &[&str]) -> Vec<String> {
+    stdout(sockspec().arg("list").args(args)).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect()
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = sockspec().arg("--help").assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for word in ["run", "check", "list", "adapter"] {
+        assert!(text.contains(word), "{text}");
+    }
+    let run_help = stdout(sockspec().args(["run", "--help"]));
+    for flag in ["--adapter", "--jobs", "--filter", "--tag", "--shard", "--profile", "--format", "--output", "--block-window", "--timeout"] {
+        assert!(run_help.contains(flag), "run --help lacks {flag}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    sockspec().args(["run", "--no-such-flag"]).assert().code(2);
+    sockspec().args(["run", "--shard", "5/4"]).assert().code(2);
+    sockspec().args(["run", "--jobs", "many"]).assert().code(2);
+    sockspec().args(["run", "no/such/dir"]).assert().code(2);
+    sockspec().args(["run", "--filter", "matches-nothing-at-all"]).assert().code(2);
+}
+
+#[test]
+fn a_failing_scenario_exits_1_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wrong.scn");
+    std::fs::write(
+        &file,
+        "+++\ntitle = \"Expects the wrong errno\"\nrefs = [\"bind(2)\"]\n+++\na = socket()\nbind(a, 127.0.0.1:0)\nb = socket()\nbind(b, a.local) -> EINVAL\n",
+    )
+    .unwrap();
+    let out = sockspec().args(["run", "--no-progress"]).arg(&file).assert().code(1);
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains(&format!("{}:8:1", file.display())), "{text}");
+    assert!(text.contains("expected: EINVAL"), "{text}");
+    assert!(text.contains("got: EADDRINUSE (Address already in use)"), "{text}");
+    assert!(text.contains("rule: bind(2)"), "{text}");
+    assert!(text.contains("0 passed, 1 failed"), "{text}");
+    assert!(!text.contains('\x1b'), "NO_COLOR and a pipe mean no colour");
+}
+
+#[test]
+fn passing_run_exits_0_and_writes_the_report_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("report.xml");
+    let out = sockspec()
+        .args(["run", "-f", "bind-twice", "--format", "junit", "--output"])
+        .arg(&xml)
+        .assert()
+        .success();
+    // The terminal still gets the human report; the file gets the XML.
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains("PASS") && text.contains("1 passed"), "{text}");
+    let doc = std::fs::read_to_string(&xml).unwrap();
+    assert!(doc.starts_with("<?xml") && doc.contains("bind/bind-twice-expects-error"), "{doc}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left beside the report");
+}
+
+#[test]
+fn machine_formats_go_alone_to_stdout() {
+    let text = stdout(sockspec().args(["run", "-f", "bind-twice", "--format", "tap"]));
+    assert!(text.starts_with("TAP version 13\n1..1\nok 1 - bind/bind-twice-expects-error\n"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(sockspec().args(["run", "-f", "bind-twice", "--format", "json"]))).unwrap();
+    assert_eq!(json["summary"]["passed"], 1);
+}
+
+#[test]
+fn colour_follows_the_choice() {
+    let always = stdout(sockspec().args(["run", "-f", "bind-twice", "--color", "always"]).env_remove("NO_COLOR"));
+    assert!(always.contains("\x1b[32m"), "{always:?}");
+    let never = stdout(sockspec().args(["run", "-f", "bind-twice", "--color", "never"]).env_remove("NO_COLOR"));
+    assert!(!never.contains('\x1b'));
+}
+
+#[test]
+fn filters_tags_and_shards_select_scenarios() {
+    let all = listed(&[]);
+    assert!(all.len() >= 40);
+    let bind = listed(&["--filter", "bind/"]);
+    assert!(!bind.is_empty() && bind.iter().all(|n| n.starts_with("bind/")));
+    let ipv6 = listed(&["--tag", "ipv6"]);
+    assert_eq!(ipv6, ["connect/connect-over-ipv6-loopback"]);
+    let both = listed(&["--filter", "bind/", "--filter", "listen/"]);
+    assert!(both.len() > bind.len());
+    // Shards are disjoint and together cover everything.
+    let mut union: Vec<String> = (1..=3).flat_map(|k| listed(&["--shard", &format!("{k}/3")])).collect();
+    union.sort();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(union, sorted);
+}
+
+#[test]
+fn the_reference_adapter_speaks_the_protocol_on_stdio() {
+    let out = sockspec()
+        .arg("adapter")
+        .write_stdin("{\"id\":1,\"op\":\"hello\",\"protocol\":1}\n{\"id\":2,\"op\":\"socket\",\"family\":\"ipv4\"}\n{\"id\":3,\"op\":\"close\",\"sock\":1}\n{\"id\":4,\"op\":\"close\",\"sock\":1}\n{\"id\":5,\"op\":\"frobnicate\"}\nnot json\n")
+        .assert()
+        .success();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.get_output().stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[0]["ok"]["protocol"], 1);
+    assert_eq!(lines[1]["ok"]["sock"], 1);
+    assert_eq!(lines[2]["ok"], serde_json::json!({}));
+    assert_eq!(lines[3]["err"]["errno"], "EBADF");
+    assert_eq!((lines[4]["id"].as_u64(), lines[4]["err"]["errno"].as_str()), (Some(5), Some("ENOSYS")));
+    assert_eq!((lines[5]["id"].as_u64(), lines[5]["err"]["errno"].as_str()), (Some(0), Some("EINVAL")));
+}
