@@ -7,7 +7,10 @@ use support::root;
 
 fn sockspec() -> Command {
     let mut cmd = Command::cargo_bin("sockspec").unwrap();
-    cmd.current_dir(root()).env("NO_COLOR", "1").env_remove("SOCKSPEC_ADAPTER").env_remove("SOCKSPEC_PROFILE");
+    cmd.current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("SOCKSPEC_ADAPTER")
+        .env_remove("SOCKSPEC_PROFILE");
     cmd
 }
 
@@ -16,7 +19,10 @@ fn stdout(cmd: &mut Command) -> String {
 }
 
 fn listed(args: &[&str]) -> Vec<String> {
-    stdout(sockspec().arg("list").args(args)).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect()
+    stdout(sockspec().arg("list").args(args))
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -27,7 +33,18 @@ fn help_lists_the_commands() {
         assert!(text.contains(word), "{text}");
     }
     let run_help = stdout(sockspec().args(["run", "--help"]));
-    for flag in ["--adapter", "--jobs", "--filter", "--tag", "--shard", "--profile", "--format", "--output", "--block-window", "--timeout"] {
+    for flag in [
+        "--adapter",
+        "--jobs",
+        "--filter",
+        "--tag",
+        "--shard",
+        "--profile",
+        "--format",
+        "--output",
+        "--block-window",
+        "--timeout",
+    ] {
         assert!(run_help.contains(flag), "run --help lacks {flag}");
     }
 }
@@ -38,7 +55,10 @@ fn usage_errors_exit_2() {
     sockspec().args(["run", "--shard", "5/4"]).assert().code(2);
     sockspec().args(["run", "--jobs", "many"]).assert().code(2);
     sockspec().args(["run", "no/such/dir"]).assert().code(2);
-    sockspec().args(["run", "--filter", "matches-nothing-at-all"]).assert().code(2);
+    sockspec()
+        .args(["run", "--filter", "matches-nothing-at-all"])
+        .assert()
+        .code(2);
 }
 
 #[test]
@@ -50,11 +70,18 @@ fn a_failing_scenario_exits_1_and_says_where() {
         "+++\ntitle = \"Expects the wrong errno\"\nrefs = [\"bind(2)\"]\n+++\na = socket()\nbind(a, 127.0.0.1:0)\nb = socket()\nbind(b, a.local) -> EINVAL\n",
     )
     .unwrap();
-    let out = sockspec().args(["run", "--no-progress"]).arg(&file).assert().code(1);
+    let out = sockspec()
+        .args(["run", "--no-progress"])
+        .arg(&file)
+        .assert()
+        .code(1);
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(text.contains(&format!("{}:8:1", file.display())), "{text}");
     assert!(text.contains("expected: EINVAL"), "{text}");
-    assert!(text.contains("got: EADDRINUSE (Address already in use)"), "{text}");
+    assert!(
+        text.contains("got: EADDRINUSE (Address already in use)"),
+        "{text}"
+    );
     assert!(text.contains("rule: bind(2)"), "{text}");
     assert!(text.contains("0 passed, 1 failed"), "{text}");
     assert!(!text.contains('\x1b'), "NO_COLOR and a pipe mean no colour");
@@ -73,23 +100,48 @@ fn passing_run_exits_0_and_writes_the_report_file() {
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(text.contains("PASS") && text.contains("1 passed"), "{text}");
     let doc = std::fs::read_to_string(&xml).unwrap();
-    assert!(doc.starts_with("<?xml") && doc.contains("bind/bind-twice-expects-error"), "{doc}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left beside the report");
+    assert!(
+        doc.starts_with("<?xml") && doc.contains("bind/bind-twice-expects-error"),
+        "{doc}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temporary file is left beside the report"
+    );
 }
 
 #[test]
 fn machine_formats_go_alone_to_stdout() {
     let text = stdout(sockspec().args(["run", "-f", "bind-twice", "--format", "tap"]));
-    assert!(text.starts_with("TAP version 13\n1..1\nok 1 - bind/bind-twice-expects-error\n"), "{text}");
-    let json: serde_json::Value = serde_json::from_str(&stdout(sockspec().args(["run", "-f", "bind-twice", "--format", "json"]))).unwrap();
+    assert!(
+        text.starts_with("TAP version 13\n1..1\nok 1 - bind/bind-twice-expects-error\n"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(sockspec().args([
+        "run",
+        "-f",
+        "bind-twice",
+        "--format",
+        "json",
+    ])))
+    .unwrap();
     assert_eq!(json["summary"]["passed"], 1);
 }
 
 #[test]
 fn colour_follows_the_choice() {
-    let always = stdout(sockspec().args(["run", "-f", "bind-twice", "--color", "always"]).env_remove("NO_COLOR"));
+    let always = stdout(
+        sockspec()
+            .args(["run", "-f", "bind-twice", "--color", "always"])
+            .env_remove("NO_COLOR"),
+    );
     assert!(always.contains("\x1b[32m"), "{always:?}");
-    let never = stdout(sockspec().args(["run", "-f", "bind-twice", "--color", "never"]).env_remove("NO_COLOR"));
+    let never = stdout(
+        sockspec()
+            .args(["run", "-f", "bind-twice", "--color", "never"])
+            .env_remove("NO_COLOR"),
+    );
     assert!(!never.contains('\x1b'));
 }
 
@@ -104,7 +156,9 @@ fn filters_tags_and_shards_select_scenarios() {
     let both = listed(&["--filter", "bind/", "--filter", "listen/"]);
     assert!(both.len() > bind.len());
     // Shards are disjoint and together cover everything.
-    let mut union: Vec<String> = (1..=3).flat_map(|k| listed(&["--shard", &format!("{k}/3")])).collect();
+    let mut union: Vec<String> = (1..=3)
+        .flat_map(|k| listed(&["--shard", &format!("{k}/3")]))
+        .collect();
     union.sort();
     let mut sorted = all.clone();
     sorted.sort();
@@ -128,6 +182,12 @@ fn the_reference_adapter_speaks_the_protocol_on_stdio() {
     assert_eq!(lines[1]["ok"]["sock"], 1);
     assert_eq!(lines[2]["ok"], serde_json::json!({}));
     assert_eq!(lines[3]["err"]["errno"], "EBADF");
-    assert_eq!((lines[4]["id"].as_u64(), lines[4]["err"]["errno"].as_str()), (Some(5), Some("ENOSYS")));
-    assert_eq!((lines[5]["id"].as_u64(), lines[5]["err"]["errno"].as_str()), (Some(0), Some("EINVAL")));
+    assert_eq!(
+        (lines[4]["id"].as_u64(), lines[4]["err"]["errno"].as_str()),
+        (Some(5), Some("ENOSYS"))
+    );
+    assert_eq!(
+        (lines[5]["id"].as_u64(), lines[5]["err"]["errno"].as_str()),
+        (Some(0), Some("EINVAL"))
+    );
 }
