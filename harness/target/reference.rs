@@ -1,0 +1,601 @@
+//! The reference adapter: the adapter protocol executed on the Linux kernel's sockets
+//! through socket2.
+//!
+//! Calls that can block (accept, connect, send, recv, poll) each run on their own
+//! thread, so a blocked call never holds up the next request, as the protocol requires.
+//! Handles are never reused, so a closed handle answers EBADF for good, even when the
+//! kernel reuses the descriptor number. A socket is held by `Arc`: `close` drops the
+//! table's reference while a call blocked on it keeps its own, which is exactly the
+//! kernel's rule (close(2) NOTES: close does not wake a thread blocked in recv).
+
+use crate::protocol::{self, errno, Call, Done, Family, How, RecvFlag, Request, Response};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::collections::HashMap;
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// The largest `recv` the reference adapter serves in one call, so a bad request cannot
+/// make it allocate without bound.
+pub const MAX_RECV: u64 = 16 << 20;
+
+/// The capabilities of the reference adapter: everything protocol v1 defines.
+pub fn capabilities() -> Vec<String> {
+    let mut caps: Vec<String> = ["concurrent", "ipv4", "ipv6", "nonblocking", "poll"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    caps.extend(
+        crate::script::SockOpt::ALL
+            .iter()
+            .map(|o| o.name().to_string()),
+    );
+    caps
+}
+
+/// The kernel release, for the adapter's name.
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+type Answer = Result<Done, (String, String)>;
+
+#[derive(Default)]
+struct Workers {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+/// Decrements the worker count when a blocking call's thread ends, however it ends.
+struct WorkerGuard(Arc<Workers>);
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        let mut n = self.0.count.lock().unwrap_or_else(|e| e.into_inner());
+        *n -= 1;
+        self.0.idle.notify_all();
+    }
+}
+
+/// One adapter instance: a table of sockets and the threads of its blocked calls.
+#[derive(Default)]
+pub struct ReferenceAdapter {
+    table: Mutex<HashMap<u64, Arc<Socket>>>,
+    /// Every socket ever created, so teardown can wake calls blocked on closed ones.
+    created: Mutex<Vec<Weak<Socket>>>,
+    next_handle: AtomicU64,
+    workers: Arc<Workers>,
+}
+
+impl ReferenceAdapter {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Executes a request; `reply` is called exactly once, possibly from another thread.
+    pub fn handle(
+        self: &Arc<Self>,
+        request: Request,
+        reply: impl FnOnce(Response) + Send + 'static,
+    ) {
+        let id = request.id;
+        let blocking = matches!(
+            request.call,
+            Call::Accept { .. }
+                | Call::Connect { .. }
+                | Call::Send { .. }
+                | Call::Recv { .. }
+                | Call::Poll { .. }
+        );
+        if !blocking {
+            reply(to_response(id, self.execute(request.call)));
+            return;
+        }
+        *self.workers.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        let guard = WorkerGuard(self.workers.clone());
+        let me = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("ref-{}", request.call.op_name()))
+            .spawn(move || {
+                let _guard = guard;
+                reply(to_response(id, me.execute(request.call)));
+            });
+        if let Err(e) = spawned {
+            // The closure (and with it `reply`) is gone; the caller sees no answer and
+            // times out, which names the call. Nothing else can be done without a thread.
+            eprintln!("sockspec: failed to start a thread for a blocking call: {e}");
+        }
+    }
+
+    /// Wakes every blocked call (shutdown of every socket ever made), closes all
+    /// sockets, and waits up to `grace` for the call threads. Returns how many are left.
+    pub fn shutdown(&self, grace: Duration) -> usize {
+        self.table.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let created = std::mem::take(&mut *self.created.lock().unwrap_or_else(|e| e.into_inner()));
+        for sock in created.iter().filter_map(Weak::upgrade) {
+            let _ = sock.shutdown(Shutdown::Both);
+        }
+        let deadline = Instant::now() + grace;
+        let mut n = self.workers.count.lock().unwrap_or_else(|e| e.into_inner());
+        while *n > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            n = self
+                .workers
+                .idle
+                .wait_timeout(n, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *n
+    }
+
+    fn register(&self, sock: Socket) -> u64 {
+        let sock = Arc::new(sock);
+        let handle = self.next_handle.fetch_add(1, Ordering::Relaxed) + 1;
+        self.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&sock));
+        self.table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(handle, sock);
+        handle
+    }
+
+    fn get(&self, handle: u64) -> Result<Arc<Socket>, (String, String)> {
+        self.table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&handle)
+            .cloned()
+            .ok_or_else(|| {
+                (
+                    "EBADF".to_string(),
+                    format!("no open socket with handle {handle}"),
+                )
+            })
+    }
+
+    fn execute(&self, call: Call) -> Answer {
+        let done = Done::default();
+        match call {
+            Call::Hello { protocol: v } => {
+                if v != protocol::VERSION {
+                    return Err((
+                        "EPROTO".into(),
+                        format!(
+                            "protocol {v} is not supported; this adapter speaks {}",
+                            protocol::VERSION
+                        ),
+                    ));
+                }
+                Ok(Done {
+                    name: Some(format!("linux {} (sockspec reference)", kernel_release())),
+                    protocol: Some(protocol::VERSION),
+                    capabilities: Some(capabilities()),
+                    ..done
+                })
+            }
+            Call::Socket { family } => {
+                let domain = match family {
+                    Family::Ipv4 => Domain::IPV4,
+                    Family::Ipv6 => Domain::IPV6,
+                };
+                let sock = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(os)?;
+                Ok(Done {
+                    sock: Some(self.register(sock)),
+                    ..done
+                })
+            }
+            Call::Bind { sock, addr } => {
+                let s = self.get(sock)?;
+                s.bind(&parse_addr(&addr)?).map_err(os)?;
+                Ok(done)
+            }
+            Call::Listen { sock, backlog } => {
+                self.get(sock)?.listen(backlog).map_err(os)?;
+                Ok(done)
+            }
+            Call::Accept { sock } => {
+                let (new, peer) = self.get(sock)?.accept().map_err(os)?;
+                Ok(Done {
+                    sock: Some(self.register(new)),
+                    addr: peer.as_socket().map(|a| a.to_string()),
+                    ..done
+                })
+            }
+            Call::Connect { sock, addr } => {
+                let s = self.get(sock)?;
+                s.connect(&parse_addr(&addr)?).map_err(os)?;
+                Ok(done)
+            }
+            Call::Send { sock, data } => {
+                let bytes = protocol::hex_decode(&data)
+                    .ok_or_else(|| ("EINVAL".to_string(), "`data` is not hex".to_string()))?;
+                let s = self.get(sock)?;
+                let n = s.send_with_flags(&bytes, libc::MSG_NOSIGNAL).map_err(os)?;
+                Ok(Done {
+                    sent: Some(n as u64),
+                    ..done
+                })
+            }
+            Call::Recv { sock, max, flags } => {
+                let s = self.get(sock)?;
+                let mut buf = vec![MaybeUninit::<u8>::uninit(); max.min(MAX_RECV) as usize];
+                let mut f = 0;
+                for flag in flags {
+                    f |= match flag {
+                        RecvFlag::Peek => libc::MSG_PEEK,
+                        RecvFlag::Waitall => libc::MSG_WAITALL,
+                        RecvFlag::Dontwait => libc::MSG_DONTWAIT,
+                    };
+                }
+                let n = s.recv_with_flags(&mut buf, f).map_err(os)?;
+                // SAFETY: recv initialised the first n bytes.
+                let bytes: Vec<u8> = buf[..n]
+                    .iter()
+                    .map(|b| unsafe { b.assume_init() })
+                    .collect();
+                Ok(Done {
+                    data: Some(protocol::hex_encode(&bytes)),
+                    ..done
+                })
+            }
+            Call::Shutdown { sock, how } => {
+                let how = match how {
+                    How::Rd => Shutdown::Read,
+                    How::Wr => Shutdown::Write,
+                    How::Rdwr => Shutdown::Both,
+                };
+                self.get(sock)?.shutdown(how).map_err(os)?;
+                Ok(done)
+            }
+            Call::Close { sock } => {
+                self.get(sock)?;
+                self.table
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&sock);
+                Ok(done)
+            }
+            Call::Getsockname { sock } => {
+                let a = self.get(sock)?.local_addr().map_err(os)?;
+                Ok(Done {
+                    addr: Some(format_addr(&a)),
+                    ..done
+                })
+            }
+            Call::Getpeername { sock } => {
+                let a = self.get(sock)?.peer_addr().map_err(os)?;
+                Ok(Done {
+                    addr: Some(format_addr(&a)),
+                    ..done
+                })
+            }
+            Call::Setsockopt { sock, opt, value } => {
+                let s = self.get(sock)?;
+                set_option(&s, &opt, value)?;
+                Ok(done)
+            }
+            Call::Getsockopt { sock, opt } => {
+                let s = self.get(sock)?;
+                Ok(Done {
+                    value: Some(get_option(&s, &opt)?),
+                    ..done
+                })
+            }
+            Call::Nonblocking { sock, on } => {
+                self.get(sock)?.set_nonblocking(on).map_err(os)?;
+                Ok(done)
+            }
+            Call::Poll {
+                sock,
+                events,
+                timeout_ms,
+            } => {
+                let s = self.get(sock)?;
+                Ok(Done {
+                    revents: Some(poll(&s, &events, timeout_ms)?),
+                    ..done
+                })
+            }
+        }
+    }
+}
+
+fn to_response(id: u64, answer: Answer) -> Response {
+    match answer {
+        Ok(done) => Response::ok(id, done),
+        Err((errno, message)) => Response::err(id, errno, message),
+    }
+}
+
+fn os(e: io::Error) -> (String, String) {
+    errno::describe(&e)
+}
+
+fn parse_addr(text: &str) -> Result<SockAddr, (String, String)> {
+    text.parse::<SocketAddr>().map(SockAddr::from).map_err(|_| {
+        (
+            "EINVAL".to_string(),
+            format!("`{text}` is not an ip:port address"),
+        )
+    })
+}
+
+fn format_addr(a: &SockAddr) -> String {
+    a.as_socket()
+        .map_or_else(|| "unknown".to_string(), |a| a.to_string())
+}
+
+fn bool_value(value: Option<i64>) -> Result<bool, (String, String)> {
+    value.map(|v| v != 0).ok_or_else(|| {
+        (
+            "EINVAL".to_string(),
+            "this option takes an integer value".to_string(),
+        )
+    })
+}
+
+fn set_option(s: &Socket, opt: &str, value: Option<i64>) -> Result<(), (String, String)> {
+    let size = |v: Option<i64>| -> Result<usize, (String, String)> {
+        v.and_then(|v| usize::try_from(v).ok()).ok_or_else(|| {
+            (
+                "EINVAL".to_string(),
+                "buffer sizes are non-negative integers".to_string(),
+            )
+        })
+    };
+    match opt {
+        "SO_REUSEADDR" => s.set_reuse_address(bool_value(value)?),
+        "SO_REUSEPORT" => s.set_reuse_port(bool_value(value)?),
+        "TCP_NODELAY" => s.set_tcp_nodelay(bool_value(value)?),
+        "SO_KEEPALIVE" => s.set_keepalive(bool_value(value)?),
+        "SO_LINGER" => {
+            let secs = match value {
+                None => None,
+                Some(v) => Some(Duration::from_secs(u64::try_from(v).map_err(|_| {
+                    (
+                        "EINVAL".to_string(),
+                        "SO_LINGER takes null or seconds >= 0".to_string(),
+                    )
+                })?)),
+            };
+            s.set_linger(secs)
+        }
+        "SO_RCVBUF" => s.set_recv_buffer_size(size(value)?),
+        "SO_SNDBUF" => s.set_send_buffer_size(size(value)?),
+        other => return Err(("ENOPROTOOPT".into(), format!("unknown option {other}"))),
+    }
+    .map_err(os)
+}
+
+fn get_option(s: &Socket, opt: &str) -> Result<Option<i64>, (String, String)> {
+    let b = |r: io::Result<bool>| r.map(|v| Some(i64::from(v))).map_err(os);
+    let n = |r: io::Result<usize>| r.map(|v| Some(v as i64)).map_err(os);
+    match opt {
+        "SO_REUSEADDR" => b(s.reuse_address()),
+        "SO_REUSEPORT" => b(s.reuse_port()),
+        "TCP_NODELAY" => b(s.tcp_nodelay()),
+        "SO_KEEPALIVE" => b(s.keepalive()),
+        "SO_LINGER" => s
+            .linger()
+            .map(|l| l.map(|d| d.as_secs() as i64))
+            .map_err(os),
+        "SO_RCVBUF" => n(s.recv_buffer_size()),
+        "SO_SNDBUF" => n(s.send_buffer_size()),
+        other => Err(("ENOPROTOOPT".into(), format!("unknown option {other}"))),
+    }
+}
+
+const POLL_BITS: [(&str, libc::c_short); 5] = [
+    ("in", libc::POLLIN),
+    ("out", libc::POLLOUT),
+    ("err", libc::POLLERR),
+    ("hup", libc::POLLHUP),
+    ("rdhup", libc::POLLRDHUP),
+];
+
+fn poll(s: &Socket, events: &[String], timeout_ms: u64) -> Result<Vec<String>, (String, String)> {
+    use std::os::fd::AsRawFd;
+    let mut mask = 0;
+    for e in events {
+        let bit = POLL_BITS.iter().find(|(n, _)| n == e).map(|(_, b)| *b);
+        mask |= bit.ok_or_else(|| ("EINVAL".to_string(), format!("unknown poll event `{e}`")))?;
+    }
+    let mut pfd = libc::pollfd {
+        fd: s.as_raw_fd(),
+        events: mask,
+        revents: 0,
+    };
+    let timeout = i32::try_from(timeout_ms).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd, and the socket outlives the call through `s`.
+    let r = unsafe { libc::poll(&mut pfd, 1, timeout) };
+    if r < 0 {
+        return Err(os(io::Error::last_os_error()));
+    }
+    Ok(POLL_BITS
+        .iter()
+        .filter(|(_, bit)| pfd.revents & bit != 0)
+        .map(|(n, _)| n.to_string())
+        .collect())
+}
+
+/// A session with a private reference adapter inside this process.
+pub struct InProcess {
+    adapter: Arc<ReferenceAdapter>,
+    tx: Sender<Response>,
+    rx: Receiver<Response>,
+}
+
+impl InProcess {
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::channel();
+        InProcess {
+            adapter: ReferenceAdapter::new(),
+            tx,
+            rx,
+        }
+    }
+}
+
+impl Default for InProcess {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How long teardown waits for blocked calls to wake after their sockets shut down.
+const TEARDOWN_GRACE: Duration = Duration::from_secs(5);
+
+impl super::Session for InProcess {
+    fn send(&mut self, request: &Request) -> Result<(), super::Fault> {
+        let tx = self.tx.clone();
+        self.adapter.handle(request.clone(), move |r| {
+            let _ = tx.send(r);
+        });
+        Ok(())
+    }
+
+    fn recv(&mut self, deadline: Instant) -> Result<Option<Response>, super::Fault> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.rx.recv_timeout(left) {
+            Ok(r) => Ok(Some(r)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => unreachable!("the session holds a sender"),
+        }
+    }
+
+    fn close(self: Box<Self>) -> Vec<String> {
+        match self.adapter.shutdown(TEARDOWN_GRACE) {
+            0 => Vec::new(),
+            n => vec![format!("{n} blocked call(s) of the reference adapter did not end within {TEARDOWN_GRACE:?}")],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Session;
+
+    fn call(s: &mut InProcess, id: u64, call: Call) -> Response {
+        s.send(&Request { id, call }).unwrap();
+        s.recv(Instant::now() + Duration::from_secs(5))
+            .unwrap()
+            .expect("answer")
+    }
+
+    fn done(r: Response) -> Done {
+        match r.result {
+            protocol::Reply::Ok(d) => d,
+            protocol::Reply::Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+
+    #[test]
+    fn teardown_wakes_a_blocked_accept_and_a_stalled_connect() {
+        let mut s = InProcess::new();
+        let l = done(call(
+            &mut s,
+            1,
+            Call::Socket {
+                family: Family::Ipv4,
+            },
+        ))
+        .sock
+        .unwrap();
+        call(
+            &mut s,
+            2,
+            Call::Bind {
+                sock: l,
+                addr: "127.0.0.1:0".into(),
+            },
+        );
+        call(
+            &mut s,
+            3,
+            Call::Listen {
+                sock: l,
+                backlog: 0,
+            },
+        );
+        let addr = done(call(&mut s, 4, Call::Getsockname { sock: l }))
+            .addr
+            .unwrap();
+        // listen(0) queues one connection; the second connect stalls in SYN_SENT.
+        for id in [5, 7] {
+            let c = done(call(
+                &mut s,
+                id,
+                Call::Socket {
+                    family: Family::Ipv4,
+                },
+            ))
+            .sock
+            .unwrap();
+            s.send(&Request {
+                id: id + 1,
+                call: Call::Connect {
+                    sock: c,
+                    addr: addr.clone(),
+                },
+            })
+            .unwrap();
+        }
+        s.send(&Request {
+            id: 9,
+            call: Call::Recv {
+                sock: l + 1,
+                max: 1,
+                flags: vec![],
+            },
+        })
+        .unwrap();
+        let started = Instant::now();
+        assert!(
+            Box::new(s).close().is_empty(),
+            "blocked calls must end at teardown"
+        );
+        assert!(started.elapsed() < TEARDOWN_GRACE);
+    }
+
+    #[test]
+    fn closed_handles_answer_ebadf() {
+        let mut s = InProcess::new();
+        let a = done(call(
+            &mut s,
+            1,
+            Call::Socket {
+                family: Family::Ipv4,
+            },
+        ))
+        .sock
+        .unwrap();
+        call(&mut s, 2, Call::Close { sock: a });
+        match call(
+            &mut s,
+            3,
+            Call::Listen {
+                sock: a,
+                backlog: 1,
+            },
+        )
+        .result
+        {
+            protocol::Reply::Err(e) => assert_eq!(e.errno, "EBADF"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

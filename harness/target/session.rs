@@ -1,0 +1,60 @@
+//! The interface between the runner and a target, and the ways a target can misbehave.
+
+use crate::protocol::{Request, Response};
+use std::time::Instant;
+
+/// One protocol conversation with an implementation under test.
+pub trait Session: Send {
+    /// Sends a request without waiting for its answer.
+    fn send(&mut self, request: &Request) -> Result<(), Fault>;
+    /// The next response, or `None` once `deadline` passes without one.
+    fn recv(&mut self, deadline: Instant) -> Result<Option<Response>, Fault>;
+    /// Ends the session and everything it started. Returns problems found on the way
+    /// out (threads or processes that would not stop), for the report.
+    fn close(self: Box<Self>) -> Vec<String>;
+}
+
+/// A target that broke the protocol or died. Ends the scenario as an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    #[error("failed to start the adapter: {0}")]
+    Spawn(String),
+    #[error("the adapter exited ({status}){stderr}")]
+    Exited { status: String, stderr: String },
+    #[error("the adapter closed its stdout but kept running{stderr}")]
+    ClosedOutput { stderr: String },
+    #[error(
+        "the adapter printed a line that is not a protocol response: {line:?} ({reason}){stderr}"
+    )]
+    Garbage {
+        line: String,
+        reason: String,
+        stderr: String,
+    },
+    #[error("the adapter printed a line longer than {limit} bytes")]
+    LineTooLong { limit: usize },
+    #[error("the adapter answered id {id}, which has no request waiting")]
+    UnknownId { id: u64 },
+    #[error("the adapter did not answer `hello` within {0:?}")]
+    NoHello(std::time::Duration),
+    #[error("the adapter's hello is unusable: {0}")]
+    BadHello(String),
+    #[error("the adapter's answer to `{op}` lacks `{field}`")]
+    MissingField {
+        op: &'static str,
+        field: &'static str,
+    },
+    #[error("the adapter's answer to `{op}` has an invalid `{field}`: {value:?}")]
+    InvalidField {
+        op: &'static str,
+        field: &'static str,
+        value: String,
+    },
+    #[error("the adapter never answered `{op}`, a call that cannot block, within {after:?}")]
+    NoAnswer {
+        op: &'static str,
+        after: std::time::Duration,
+    },
+    #[error("failed to write to the adapter's stdin: {0}")]
+    Write(String),
+}
