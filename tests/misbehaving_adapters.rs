@@ -158,3 +158,27 @@ fn an_adapter_that_does_not_exist_is_an_error_not_a_hang() {
         "{r}"
     );
 }
+
+/// An adapter that declares few capabilities gets skips with reasons, never failures.
+#[test]
+fn missing_capabilities_skip_with_the_reason() {
+    let (code, report) = run_json(&["--adapter", &bad_adapter("ipv4-only")]);
+    assert_eq!(not_passed(&report), Vec::<String>::new());
+    assert_eq!(code, 0, "skips are not failures");
+    let results = report["scenarios"].as_array().unwrap();
+    let reason = |name: &str| {
+        results.iter().find(|r| r["name"] == name).unwrap()["skip_reason"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(reason("connect/connect-over-ipv6-loopback").contains("lacks capability ipv6"));
+    assert!(reason("stream/recv-blocks-until-data-arrives").contains("lacks capability concurrent"));
+    assert!(reason("sockopt/linger-is-off-by-default").contains("lacks capability SO_LINGER"));
+    assert!(reason("listen/listen-makes-listener-readable").contains("lacks capability poll"));
+    let passed = report["summary"]["passed"].as_u64().unwrap();
+    assert!(
+        passed >= 20,
+        "scenarios with plain calls still run: {passed}"
+    );
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Adapters that break the protocol in one way each, for tests/misbehaving_adapters.rs.
+"""Adapters that break the protocol in one way each (and `ipv4-only`, which declares
+the fewest capabilities allowed), for tests/misbehaving_adapters.rs.
 
 Usage: bad_adapter.py MODE. The adapter behaves (it is the Python adapter) until the
 scenario calls `listen` (missing-field: the socket() after it), then misbehaves as MODE says; `hang-before-hello` misbehaves
@@ -76,6 +77,13 @@ class Bad(base.Adapter):
         return super().op_listen(req)
 
     listened = False
+
+    def op_hello(self, req):
+        done = super().op_hello(req)
+        if self.mode == "ipv4-only":
+            # Honest but minimal: no concurrency, no IPv6, no options, no poll.
+            done["capabilities"] = ["ipv4"]
+        return done
 
     def op_socket(self, req):
         done = super().op_socket(req)
