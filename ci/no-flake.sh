@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the corpus N times (default 20) while busy processes load every core, and fails
+# if any scenario's verdict differs between runs. Usage: ci/no-flake.sh [N] [run args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-20}
+shift || true
+cargo build --release --quiet
+work=$(mktemp -d)
+# A copy, so a rebuild during a long run does not change what is being tested.
+cp target/release/sockspec "$work/sockspec"
+bin=$work/sockspec
+load_pids=()
+cleanup() {
+  for p in "${load_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+cores=$(nproc)
+for _ in $(seq "$cores"); do
+  # A busy loop per core, bounded in time so nothing outlives a killed script.
+  timeout 3600 sh -c 'while :; do :; done' &
+  load_pids+=($!)
+done
+echo "no-flake: $runs runs of the corpus with $cores busy processes loading $cores cores"
+
+verdicts() {
+  python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+for s in report["scenarios"]:
+    print(s["name"], s["status"])
+print("interrupted", report["interrupted"])
+'
+}
+
+started=$(date +%s)
+for i in $(seq "$runs"); do
+  "$bin" run --format json --no-progress "$@" > "$work/run.json" || true
+  verdicts < "$work/run.json" > "$work/verdicts-$i"
+  if [ "$i" -gt 1 ] && ! diff -u "$work/verdicts-1" "$work/verdicts-$i" > "$work/diff"; then
+    echo "no-flake: run $i differs from run 1:"
+    cat "$work/diff"
+    python3 -c '
+import json, sys
+for s in json.load(open(sys.argv[1]))["scenarios"]:
+    if s["status"] not in ("passed", "skipped"):
+        print(s["name"], json.dumps(s.get("failure")))' "$work/run.json"
+    exit 1
+  fi
+done
+total=$(wc -l < "$work/verdicts-1")
+echo "no-flake: $runs runs, $((total - 1)) scenarios each, identical verdicts, in $(( $(date +%s) - started )) s"
+grep -v ' passed$' "$work/verdicts-1" | grep -v '^interrupted False$' && echo "(the verdicts above are not 'passed' but are stable)" || true
