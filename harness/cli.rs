@@ -6,6 +6,7 @@
 
 use crate::report::{self, Format, Human};
 use crate::run::{self, Event, Selection, Settings, Shard};
+use crate::sandbox::{Limits, Sandbox, SandboxSpec};
 use crate::script::{self, Scenario};
 use crate::target::{self, TargetSpec};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -100,6 +101,49 @@ pub struct RunArgs {
     /// Never show a progress bar
     #[arg(long)]
     pub no_progress: bool,
+    /// Per-scenario namespaces and limits: auto (use them when the machine allows, else
+    /// say so and run without), require (fail when unavailable), off
+    #[arg(long, value_enum, default_value_t = SandboxChoice::Auto, env = "SOCKSPEC_SANDBOX")]
+    pub sandbox: SandboxChoice,
+    /// CPU time an adapter may use (sandbox only)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub cpu_limit: Duration,
+    /// Memory an adapter may allocate, e.g. 512M, 2G (sandbox only)
+    #[arg(long, value_name = "BYTES", default_value = "1G", value_parser = parse_bytes)]
+    pub memory_limit: u64,
+    /// Open files an adapter may hold (sandbox only)
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub files_limit: u64,
+    /// Processes and threads a scenario may run (sandbox only)
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub procs_limit: u64,
+    /// Bytes an adapter may print on stdout and stderr together (sandbox only)
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_bytes)]
+    pub output_limit: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxChoice {
+    Auto,
+    Require,
+    Off,
+}
+
+/// `512`, `64k`, `256M`, `1G` (powers of 1024).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let err = || format!("invalid size `{s}`: write e.g. 65536, 64k, 256M or 1G");
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1u64 << 10),
+        Some((i, 'M')) => (&s[..i], 1 << 20),
+        Some((i, 'G')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n > 0)
+        .ok_or_else(err)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -143,6 +187,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn main() -> i32 {
+    // The sandbox's holder and trampoline must run before anything could start a
+    // thread, so they are taken here, before argument parsing. Internal, not in --help.
+    let mut args = std::env::args_os().skip(1);
+    match (args.next(), args.next()) {
+        (Some(a), None) if a == "sandbox-init" => return crate::sandbox::init_main(),
+        (Some(a), Some(command)) if a == "sandbox-exec" => {
+            return crate::sandbox::exec_main(&command)
+        }
+        _ => {}
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Adapter => {
@@ -249,6 +303,10 @@ fn run_command(args: RunArgs) -> i32 {
         eprintln!("error: no scenario matches the filters");
         return EXIT_USAGE;
     }
+    let sandbox = match sandbox_spec(&args) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let settings = Settings {
         target: match &args.adapter {
             Some(cmd) => TargetSpec::Adapter {
@@ -259,6 +317,7 @@ fn run_command(args: RunArgs) -> i32 {
         profile: args.profile.clone(),
         block_window: args.block_window,
         timeout: args.timeout,
+        sandbox,
         ..Settings::default()
     };
     let jobs = args
@@ -293,7 +352,7 @@ fn run_command(args: RunArgs) -> i32 {
             "running {} scenario{} against {}, profile {}, {jobs} job{}",
             scenarios.len(),
             if scenarios.len() == 1 { "" } else { "s" },
-            settings.target.describe(),
+            settings.describe_target(),
             settings.profile,
             if jobs == 1 { "" } else { "s" }
         ));
@@ -353,6 +412,48 @@ fn run_command(args: RunArgs) -> i32 {
     }
 }
 
+/// The sandbox a run uses, after one probe: with `auto`, a machine that cannot make
+/// namespaces gets one clear note and a run without them; with `require`, an error.
+fn sandbox_spec(args: &RunArgs) -> Result<Option<SandboxSpec>, i32> {
+    if args.sandbox == SandboxChoice::Off {
+        return Ok(None);
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("error: failed to find the sockspec binary for the sandbox: {e}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    match Sandbox::create(&exe, Duration::from_secs(10)) {
+        Ok(probe) => {
+            for problem in probe.close() {
+                eprintln!("warning: sandbox probe: {problem}");
+            }
+            let limits = Limits {
+                cpu: args.cpu_limit,
+                memory: args.memory_limit,
+                open_files: args.files_limit,
+                processes: args.procs_limit,
+                output: args.output_limit,
+            };
+            Ok(Some(SandboxSpec { exe, limits }))
+        }
+        Err(e) if args.sandbox == SandboxChoice::Require => {
+            eprintln!("error: --sandbox require, but {e}");
+            Err(EXIT_USAGE)
+        }
+        Err(e) => {
+            eprintln!(
+                "note: running without a sandbox ({e}): scenarios share this machine's loopback, adapters run \
+                 without resource limits, and their child processes are not contained; \
+                 enable unprivileged user namespaces or run as root to isolate, or pass --sandbox off to silence this"
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// Writes beside the target and renames, so a reader never sees half a report.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path
@@ -382,6 +483,15 @@ mod tests {
         assert_eq!(parse_duration("250"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_bytes("64k"), Ok(65536));
+        assert_eq!(parse_bytes("1G"), Ok(1 << 30));
+        assert_eq!(parse_bytes("512"), Ok(512));
+        assert!(parse_bytes("0").is_err());
+        assert!(parse_bytes("lots").is_err());
     }
 
     #[test]

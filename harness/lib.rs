@@ -4,11 +4,15 @@
 //! protocol's wire types; [`target`] runs socket calls (the in-process Linux reference,
 //! or an adapter process); [`run`] executes scenarios against targets and checks
 //! expectations; [`report`] turns results into human, JSON, JUnit and TAP output. The
-//! `sockspec` binary ([`cli`]) is a thin layer over these.
+//! `sockspec` binary ([`cli`]) is a thin layer over these. [`sandbox`] gives every
+//! scenario its own namespaces and limits; [`process`] holds the process helpers both
+//! it and [`target`] use.
 
 pub mod cli;
+pub mod process;
 pub mod protocol;
 pub mod report;
 pub mod run;
+pub mod sandbox;
 pub mod script;
 pub mod target;

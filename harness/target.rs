@@ -14,7 +14,17 @@ pub mod stdio;
 pub use external::External;
 pub use session::{Fault, Session};
 
+use crate::sandbox::{Sandbox, SandboxSpec};
+use std::path::Path;
 use std::time::Duration;
+
+/// `'EXE' adapter`, quoted for `/bin/sh`.
+fn reference_command(exe: &Path) -> String {
+    format!(
+        "'{}' adapter",
+        exe.display().to_string().replace('\'', r"'\''")
+    )
+}
 
 /// What the scenarios run against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,10 +37,48 @@ pub enum TargetSpec {
 
 impl TargetSpec {
     /// Starts a fresh session: one per scenario, so no state leaks between scenarios.
-    pub fn open(&self, grace: Duration) -> Result<Box<dyn Session>, Fault> {
-        match self {
-            TargetSpec::Reference => Ok(Box::new(reference::InProcess::new())),
-            TargetSpec::Adapter { command } => Ok(Box::new(External::spawn(command, grace)?)),
+    /// In a sandbox the reference runs as `sockspec adapter` inside it, since this
+    /// process's threads cannot enter the scenario's namespaces.
+    pub fn open(
+        &self,
+        grace: Duration,
+        sandbox: Option<(&Sandbox, &SandboxSpec)>,
+    ) -> Result<Box<dyn Session>, Fault> {
+        match (self, sandbox) {
+            (TargetSpec::Reference, None) => Ok(Box::new(reference::InProcess::new())),
+            (TargetSpec::Adapter { command }, None) => {
+                Ok(Box::new(External::spawn(command, grace, None)?))
+            }
+            (TargetSpec::Reference, Some((sb, spec))) => {
+                let join = sb.join(&spec.exe, Some(spec.limits));
+                Ok(Box::new(External::spawn(
+                    &reference_command(&spec.exe),
+                    grace,
+                    Some(join),
+                )?))
+            }
+            (TargetSpec::Adapter { command }, Some((sb, spec))) => {
+                let join = sb.join(&spec.exe, Some(spec.limits));
+                Ok(Box::new(External::spawn(command, grace, Some(join))?))
+            }
+        }
+    }
+
+    /// The peer: the reference, in this process or (sandboxed) as a process inside.
+    pub fn open_peer(
+        grace: Duration,
+        sandbox: Option<(&Sandbox, &SandboxSpec)>,
+    ) -> Result<Box<dyn Session>, Fault> {
+        match sandbox {
+            None => Ok(Box::new(reference::InProcess::new())),
+            Some((sb, spec)) => {
+                let join = sb.join(&spec.exe, None);
+                Ok(Box::new(External::spawn(
+                    &reference_command(&spec.exe),
+                    grace,
+                    Some(join),
+                )?))
+            }
         }
     }
 

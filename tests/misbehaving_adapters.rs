@@ -62,11 +62,18 @@ fn alive(pid: u32) -> bool {
 #[case::ignore_sigterm("ignore-sigterm", "never answered `listen`")]
 #[case::flood("flood", "longer than")]
 #[case::missing_field("missing-field", "lacks `sock`")]
+#[case::fork_setsid("fork-setsid", "never answered `listen`")]
+#[case::memory_hog("memory-hog", "MemoryError")]
 fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(
     #[case] mode: &str,
     #[case] cause: &str,
 ) {
+    if !sandbox_available() {
+        return;
+    }
     let pids = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let ns_mounts = nsfs_mounts();
     // One scenario that reaches `listen` (where the adapter misbehaves), one that never does.
     let child = sockspec()
         .args([
@@ -83,7 +90,9 @@ fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(
             "json",
             "--no-progress",
         ])
+        .args(["--sandbox", "require", "--memory-limit", "256M"])
         .env("BAD_ADAPTER_PIDS", pids.path())
+        .env("TMPDIR", tmp.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -138,6 +147,46 @@ fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(
     assert!(!recorded.is_empty(), "the adapter recorded its pid");
     let left: Vec<u32> = recorded.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "adapter processes left running: {left:?}");
+    let files: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(files.is_empty(), "temporary files left behind: {files:?}");
+    assert_eq!(nsfs_mounts(), ns_mounts, "namespace mounts left behind");
+}
+
+/// Namespace files mounted somewhere (what `ip netns add` would leave): none may appear.
+fn nsfs_mounts() -> usize {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(" nsfs "))
+        .count()
+}
+
+/// These tests need the sandbox. Where the machine cannot make namespaces they say so
+/// and pass, except in CI, which must be able to run them.
+fn sandbox_available() -> bool {
+    let out = sockspec()
+        .args([
+            "run",
+            &scenario("bind/bind-nonlocal-address-fails"),
+            "--sandbox",
+            "require",
+            "--no-progress",
+        ])
+        .output()
+        .unwrap();
+    if out.status.success() {
+        return true;
+    }
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must be able to sandbox: {why}"
+    );
+    eprintln!("skipped: no sandbox on this machine: {why}");
+    false
 }
 
 #[test]

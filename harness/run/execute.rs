@@ -5,11 +5,12 @@
 use super::describe::{self, Actual, Value};
 use super::outcome::{Failure, ScenarioResult, Status, StepRecord};
 use crate::protocol::{self, errno, Call, Done, Reply, Request, Response};
+use crate::sandbox::{Sandbox, SandboxSpec};
 use crate::script::{
     AddrExpr, Expect, Family, Ident, Op, OptValue, Outcome, PollEvent, Scenario, ShutdownHow, Side,
     Step, StepKind, Yield,
 };
-use crate::target::{reference::InProcess, Fault, Session, TargetSpec};
+use crate::target::{Fault, Session, TargetSpec};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -27,6 +28,20 @@ pub struct Settings {
     pub timeout: Duration,
     /// How long teardown waits for an adapter to exit before it signals.
     pub grace: Duration,
+    /// Per-scenario namespaces and limits; `None` runs everything in this process's
+    /// network namespace without limits.
+    pub sandbox: Option<SandboxSpec>,
+}
+
+impl Settings {
+    /// The target in words, for reports.
+    pub fn describe_target(&self) -> String {
+        match (&self.target, &self.sandbox) {
+            (TargetSpec::Reference, Some(_)) => "the Linux reference (sandboxed)".into(),
+            (t, Some(_)) => format!("{} (sandboxed)", t.describe()),
+            (t, None) => t.describe(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -37,6 +52,7 @@ impl Default for Settings {
             block_window: Duration::from_millis(200),
             timeout: Duration::from_secs(10),
             grace: Duration::from_secs(1),
+            sandbox: None,
         }
     }
 }
@@ -175,12 +191,38 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         return (result, None);
     }
     let first = scenario.steps.first().map_or((1, 1), |s| (s.line, 1));
-    let session = match settings.target.open(settings.grace) {
-        Ok(s) => s,
+    let sandbox = match &settings.sandbox {
+        None => None,
+        Some(spec) => match Sandbox::create(&spec.exe, settings.timeout) {
+            Ok(sb) => Some(sb),
+            Err(e) => {
+                result.status = Status::Error;
+                let f = Fault::Sandbox(e.to_string());
+                result.failure = Some(fault_failure(
+                    first,
+                    "(creating the sandbox)",
+                    &f,
+                    "no adapter was started",
+                ));
+                result.duration = started.elapsed();
+                return (result, None);
+            }
+        },
+    };
+    let boxed = sandbox.as_ref().zip(settings.sandbox.as_ref());
+    let sessions = settings
+        .target
+        .open(settings.grace, boxed)
+        .and_then(|t| Ok((t, TargetSpec::open_peer(settings.grace, boxed)?)));
+    let (session, peer) = match sessions {
+        Ok(pair) => pair,
         Err(f) => {
             result.status = Status::Error;
-            let detail = format!("{}; nothing was exchanged yet", settings.target.describe());
+            let detail = format!("{}; nothing was exchanged yet", settings.describe_target());
             result.failure = Some(fault_failure(first, "(starting the adapter)", &f, &detail));
+            result
+                .teardown
+                .extend(sandbox.map(Sandbox::close).unwrap_or_default());
             result.duration = started.elapsed();
             return (result, None);
         }
@@ -188,7 +230,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     let mut runner = Runner {
         settings,
         target: Conn::new(session),
-        peer: Conn::new(Box::new(InProcess::new())),
+        peer: Conn::new(peer),
         names: HashMap::new(),
         records: Vec::new(),
     };
@@ -233,7 +275,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                         Err(Stop::Fault(side, fault, mut f)) => {
                             result.status = Status::Error;
                             let who = match side {
-                                Side::Target => settings.target.describe(),
+                                Side::Target => settings.describe_target(),
                                 Side::Peer => "the peer (reference adapter)".into(),
                             };
                             let conn = if side == Side::Target {
@@ -253,6 +295,9 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     }
     result.teardown.extend(runner.target.close());
     result.teardown.extend(runner.peer.close());
+    result
+        .teardown
+        .extend(sandbox.map(Sandbox::close).unwrap_or_default());
     result.steps = runner.records;
     result.duration = started.elapsed();
     (result, implementation)

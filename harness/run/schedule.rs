@@ -85,7 +85,7 @@ pub fn run_all(
     });
     let interrupted = results.iter().any(Option::is_none);
     RunReport {
-        target: settings.target.describe(),
+        target: settings.describe_target(),
         implementation,
         profile: settings.profile.clone(),
         duration: started.elapsed(),

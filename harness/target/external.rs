@@ -8,10 +8,13 @@
 //! for error messages.
 
 use super::session::{Fault, Session};
+use crate::process::{describe_status, wait_exit};
 use crate::protocol::Response;
+use crate::sandbox::Join;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,20 +42,39 @@ pub struct External {
 }
 
 impl External {
-    pub fn spawn(command: &str, grace: Duration) -> Result<Self, Fault> {
+    /// Starts `command`; with `join`, inside that sandbox and under its limits.
+    pub fn spawn(command: &str, grace: Duration, join: Option<Join>) -> Result<Self, Fault> {
         // `exec` makes the adapter the shell's replacement rather than its child, so
         // its exit status and signals reach us unchanged and no shell holds its pipes.
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(format!("exec {command}"))
-            .stdin(Stdio::piped())
+        // In a sandbox the trampoline `sockspec sandbox-exec` does the same from inside.
+        let mut cmd = match &join {
+            None => {
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c").arg(format!("exec {command}"));
+                c
+            }
+            Some(j) => {
+                let mut c = Command::new(&j.exe);
+                c.arg("sandbox-exec").arg(command).env("TMPDIR", &j.tmpdir);
+                c
+            }
+        };
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // SAFETY: prctl is async-signal-safe; it only sets a flag on the new process.
+        let output_limit = join
+            .as_ref()
+            .and_then(|j| j.limits)
+            .map_or(u64::MAX, |l| l.output);
+        // SAFETY: prctl, setns, chdir and setrlimit are async-signal-safe, and the child
+        // is single-threaded between fork and exec.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                if let Some(j) = &join {
+                    j.enter()?;
+                }
                 Ok(())
             });
         }
@@ -67,13 +89,17 @@ impl External {
         let (tx, rx) = mpsc::channel();
         let (done_tx, threads_done) = mpsc::channel();
         let tail = Arc::new(Mutex::new(Vec::new()));
+        let printed = Arc::new(Printed {
+            bytes: AtomicU64::new(0),
+            limit: output_limit,
+        });
         spawn_pipe_thread("adapter-stdout", done_tx.clone(), {
-            let tx = tx.clone();
-            move || read_responses(stdout, &tx)
+            let (tx, printed) = (tx.clone(), printed.clone());
+            move || read_responses(stdout, &tx, &printed)
         });
         spawn_pipe_thread("adapter-stderr", done_tx.clone(), {
-            let tail = tail.clone();
-            move || drain_stderr(stderr, &tail)
+            let (tx, tail) = (tx.clone(), tail.clone());
+            move || drain_stderr(stderr, &tail, &tx, &printed)
         });
         let (wtx, wrx) = mpsc::channel::<Vec<u8>>();
         spawn_pipe_thread("adapter-stdin", done_tx, move || {
@@ -135,7 +161,25 @@ fn spawn_pipe_thread(name: &str, done: Sender<()>, f: impl FnOnce() + Send + 'st
     }
 }
 
-fn read_responses(stdout: impl Read, tx: &Sender<Incoming>) {
+/// Bytes the adapter printed on stdout and stderr together, against its limit.
+struct Printed {
+    bytes: AtomicU64,
+    limit: u64,
+}
+
+impl Printed {
+    /// Counts `n` more bytes; true while within the limit.
+    fn add(&self, n: usize, tx: &Sender<Incoming>) -> bool {
+        let total = self.bytes.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if total > self.limit {
+            let _ = tx.send(Incoming::Fault(Fault::OutputLimit { limit: self.limit }));
+            return false;
+        }
+        true
+    }
+}
+
+fn read_responses(stdout: impl Read, tx: &Sender<Incoming>, printed: &Printed) {
     let mut reader = BufReader::with_capacity(1 << 16, stdout);
     loop {
         let mut line = Vec::new();
@@ -149,6 +193,9 @@ fn read_responses(stdout: impl Read, tx: &Sender<Incoming>) {
         }
         if line.len() > MAX_LINE {
             let _ = tx.send(Incoming::Fault(Fault::LineTooLong { limit: MAX_LINE }));
+            return;
+        }
+        if !printed.add(line.len(), tx) {
             return;
         }
         let text = String::from_utf8_lossy(&line);
@@ -170,10 +217,15 @@ fn read_responses(stdout: impl Read, tx: &Sender<Incoming>) {
     }
 }
 
-fn drain_stderr(mut stderr: impl Read, tail: &Mutex<Vec<u8>>) {
+fn drain_stderr(
+    mut stderr: impl Read,
+    tail: &Mutex<Vec<u8>>,
+    tx: &Sender<Incoming>,
+    printed: &Printed,
+) {
     let mut buf = [0u8; 4096];
     while let Ok(n) = stderr.read(&mut buf) {
-        if n == 0 {
+        if n == 0 || !printed.add(n, tx) {
             return;
         }
         let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
@@ -181,69 +233,6 @@ fn drain_stderr(mut stderr: impl Read, tail: &Mutex<Vec<u8>>) {
         let excess = t.len().saturating_sub(STDERR_TAIL);
         t.drain(..excess);
     }
-}
-
-/// Waits up to `timeout` for `pid` to exit without reaping it (a pidfd becomes
-/// readable when the process exits). True when it has exited.
-fn wait_exit(pid: i32, timeout: Duration) -> bool {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    if fd < 0 {
-        return true; // already gone
-    }
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let deadline = Instant::now() + timeout;
-    let exited = loop {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis()
-            .min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut pfd, 1, left) };
-        if r > 0 {
-            break true;
-        }
-        if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break false;
-        }
-    };
-    // SAFETY: fd is ours.
-    unsafe { libc::close(fd) };
-    exited
-}
-
-/// Words for an exit status: `exit status 3`, `killed by SIGSEGV`.
-pub fn describe_status(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(c), _) => format!("exit status {c}"),
-        (None, Some(s)) => format!("killed by {}", signal_name(s)),
-        _ => "unknown status".into(),
-    }
-}
-
-pub fn signal_name(sig: i32) -> String {
-    let name = match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGXFSZ => "SIGXFSZ",
-        _ => return format!("signal {sig}"),
-    };
-    name.to_string()
 }
 
 impl Session for External {
@@ -265,8 +254,9 @@ impl Session for External {
                 reason,
                 stderr: self.stderr_note(),
             }),
-            Ok(Incoming::Fault(f)) => Err(f),
-            Ok(Incoming::Eof) | Err(RecvTimeoutError::Disconnected) => {
+            // A write fails when the adapter is gone: report how it went, like EOF.
+            Ok(Incoming::Fault(f)) if !matches!(f, Fault::Write(_)) => Err(f),
+            Ok(Incoming::Fault(_)) | Ok(Incoming::Eof) | Err(RecvTimeoutError::Disconnected) => {
                 if wait_exit(self.pid(), self.grace) {
                     // Let the stderr thread take the last words before quoting them.
                     if self

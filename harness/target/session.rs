@@ -55,6 +55,10 @@ pub enum Fault {
         op: &'static str,
         after: std::time::Duration,
     },
+    #[error("the adapter printed more than {limit} bytes (the output limit)")]
+    OutputLimit { limit: u64 },
+    #[error("failed to create the sandbox: {0}")]
+    Sandbox(String),
     #[error("failed to write to the adapter's stdin: {0}")]
     Write(String),
 }

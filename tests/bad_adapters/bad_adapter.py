@@ -11,6 +11,7 @@ forks) writes its pid there, so the test can check that nothing survives the run
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 
@@ -21,7 +22,10 @@ import sockspec_adapter as base  # noqa: E402
 def record_pid():
     folder = os.environ.get("BAD_ADAPTER_PIDS")
     if folder:
-        open(os.path.join(folder, str(os.getpid())), "w").close()
+        # In a sandbox os.getpid() is the PID namespace's number; /proc is the host's
+        # mount, so /proc/self names the pid the test can check from outside.
+        pid = os.readlink("/proc/self")
+        open(os.path.join(folder, pid), "w").close()
 
 
 def hang():
@@ -68,12 +72,19 @@ class Bad(base.Adapter):
                 self.out.flush()
             hang()
         if mode == "fork-setsid":
-            # A child that leaves the process group and keeps a socket listening.
+            # A daemon: leaves the process group and keeps a socket listening.
             if os.fork() == 0:
                 os.setsid()
+                daemon = socket.socket()
+                daemon.bind(("127.0.0.1", 0))
+                daemon.listen(1)
                 record_pid()
                 hang()
             hang()
+        if mode == "memory-hog":
+            hoard = []
+            while True:
+                hoard.append(bytearray(16 << 20))
         return super().op_listen(req)
 
     listened = False

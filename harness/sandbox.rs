@@ -1,0 +1,39 @@
+//! Per-scenario isolation: a fresh user, network and PID namespace for every scenario,
+//! resource limits on the adapter, and a temporary working directory.
+//!
+//! Why this shape:
+//! - Namespaces are made by a small holder process (`sockspec sandbox-init`), not by the
+//!   harness: `unshare(CLONE_NEWUSER)` fails in a multi-threaded process, and the holder
+//!   is single-threaded. It brings loopback up and forks the PID namespace's init, then
+//!   waits for its stdin to close. Closing it (or the harness dying: parent-death signal)
+//!   kills init, and with it every process in the namespace, `setsid()` daemons included.
+//! - Adapters (the target, and the reference peer) join with `setns` between fork and
+//!   exec, where the child is single-threaded. A process that joins a PID namespace
+//!   stays outside it and can no longer start threads (clone(CLONE_THREAD) fails), so
+//!   the joined process is a trampoline, `sockspec sandbox-exec`, that forks the real
+//!   adapter inside the namespace and mirrors its exit. Both share a process group.
+//! - A user namespace is made even as root: RLIMIT_NPROC does not bind root in the
+//!   initial user namespace, but binds inside a fresh one, where it counts only this
+//!   scenario's processes. Inside, the adapter is uid 0 mapped to the harness's own uid,
+//!   so it gains no rights on the host.
+//! - The fresh network namespace holds only `lo`: a program under test reaches its own
+//!   loopback and nothing else, and scenarios running in parallel cannot see each
+//!   other's ports (TIME_WAIT included).
+
+mod holder;
+mod join;
+mod limits;
+
+pub use holder::{init_main, Sandbox, SandboxError};
+pub use join::{exec_main, Join};
+pub use limits::Limits;
+
+use std::path::PathBuf;
+
+/// How a run isolates its scenarios.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxSpec {
+    /// The `sockspec` binary: runs `sandbox-init` and the reference adapter.
+    pub exe: PathBuf,
+    pub limits: Limits,
+}

@@ -1,0 +1,277 @@
+//! The namespace holder: `sockspec sandbox-init` on its side, [`Sandbox`] on ours.
+
+use super::{Join, Limits};
+use crate::process::wait_exit;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("failed to start the sandbox holder `{exe} sandbox-init`: {source}")]
+    Spawn { exe: String, source: std::io::Error },
+    #[error("failed to create namespaces: {0}")]
+    Holder(String),
+    #[error("the sandbox holder did not report within {0:?}")]
+    Timeout(Duration),
+    #[error("failed to open the sandbox's {what} namespace: {source}")]
+    Open {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("failed to create the working directory: {0}")]
+    Workdir(std::io::Error),
+}
+
+/// One scenario's namespaces and working directory, alive until [`Sandbox::close`].
+pub struct Sandbox {
+    holder: Child,
+    stdin: Option<ChildStdin>,
+    user: OwnedFd,
+    net: OwnedFd,
+    pid: OwnedFd,
+    workdir: Option<tempfile::TempDir>,
+}
+
+impl Sandbox {
+    /// Starts a holder and opens its namespaces.
+    pub fn create(exe: &Path, timeout: Duration) -> Result<Self, SandboxError> {
+        let mut cmd = Command::new(exe);
+        cmd.arg("sandbox-init")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0);
+        // SAFETY: prctl only sets a flag on the child.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                Ok(())
+            });
+        }
+        let mut holder = cmd.spawn().map_err(|source| SandboxError::Spawn {
+            exe: exe.display().to_string(),
+            source,
+        })?;
+        let stdin = holder.stdin.take();
+        let stdout = holder.stdout.take().expect("piped");
+        let id = holder.id();
+        let opened = (|| {
+            let line = first_line(stdout, timeout)?;
+            let init: u32 = match line.split_once(' ') {
+                Some(("ready", pid)) => pid
+                    .trim()
+                    .parse()
+                    .map_err(|_| SandboxError::Holder(line.clone()))?,
+                Some(("error", msg)) => return Err(SandboxError::Holder(msg.trim().to_string())),
+                _ => return Err(SandboxError::Holder(format!("unexpected report {line:?}"))),
+            };
+            let open = |what: &'static str, path: String| {
+                File::open(path)
+                    .map(OwnedFd::from)
+                    .map_err(|source| SandboxError::Open { what, source })
+            };
+            let workdir = tempfile::Builder::new()
+                .prefix("sockspec-")
+                .tempdir()
+                .map_err(SandboxError::Workdir)?;
+            Ok((
+                open("user", format!("/proc/{id}/ns/user"))?,
+                open("network", format!("/proc/{id}/ns/net"))?,
+                open("PID", format!("/proc/{init}/ns/pid"))?,
+                workdir,
+            ))
+        })();
+        match opened {
+            Ok((user, net, pid, workdir)) => Ok(Sandbox {
+                holder,
+                stdin,
+                user,
+                net,
+                pid,
+                workdir: Some(workdir),
+            }),
+            Err(e) => {
+                let _ = holder.kill();
+                let _ = holder.wait();
+                Err(e)
+            }
+        }
+    }
+
+    /// What a child needs to enter this sandbox; `limits` for untrusted adapters.
+    pub fn join(&self, exe: &Path, limits: Option<Limits>) -> Join {
+        Join {
+            user: self.user.as_raw_fd(),
+            net: self.net.as_raw_fd(),
+            pid: self.pid.as_raw_fd(),
+            exe: exe.to_path_buf(),
+            tmpdir: self.workdir().to_path_buf(),
+            limits,
+        }
+    }
+
+    pub fn workdir(&self) -> &Path {
+        self.workdir.as_ref().expect("open until close").path()
+    }
+
+    /// Kills every process in the PID namespace (by closing the holder's stdin, which
+    /// makes it kill init), reaps the holder, and removes the working directory.
+    pub fn close(mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        drop(self.stdin.take());
+        let pid = self.holder.id() as i32;
+        if !wait_exit(pid, Duration::from_secs(2)) {
+            problems.push("the sandbox holder did not exit when asked and was killed".to_string());
+        }
+        // SAFETY: signalling our own child's process group; the unreaped leader keeps
+        // the group id from being reused.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        let _ = self.holder.wait();
+        if let Some(dir) = self.workdir.take() {
+            let path = dir.path().display().to_string();
+            if let Err(e) = dir.close() {
+                problems.push(format!(
+                    "failed to remove the working directory {path}: {e}"
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// The holder's one-line report, waited for with a deadline.
+fn first_line(
+    stdout: std::process::ChildStdout,
+    timeout: Duration,
+) -> Result<String, SandboxError> {
+    let mut pfd = libc::pollfd {
+        fd: stdout.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd.
+    if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+        return Err(SandboxError::Timeout(timeout));
+    }
+    let mut line = String::new();
+    BufReader::new(stdout.take(4096))
+        .read_line(&mut line)
+        .map_err(|e| SandboxError::Holder(e.to_string()))?;
+    if line.is_empty() {
+        return Err(SandboxError::Holder(
+            "the holder exited without a report".into(),
+        ));
+    }
+    Ok(line.trim_end().to_string())
+}
+
+/// `sockspec sandbox-init`: make the namespaces, report `ready <init pid>` on stdout,
+/// and hold them until stdin closes. Must run before any thread exists.
+pub fn init_main() -> i32 {
+    let mut out = std::io::stdout();
+    match hold() {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(out, "error {e}");
+            1
+        }
+    }
+}
+
+fn os_err(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+fn hold() -> Result<(), String> {
+    // SAFETY: plain syscalls in a single-threaded process.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET | libc::CLONE_NEWPID) } != 0
+    {
+        return Err(os_err(
+            "unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID)",
+        ));
+    }
+    // Map uid/gid 0 inside to our own ids outside: no rights beyond what we had.
+    let write = |path: &str, text: &str| {
+        std::fs::write(path, text).map_err(|e| format!("writing {path}: {e}"))
+    };
+    if Path::new("/proc/self/setgroups").exists() {
+        write("/proc/self/setgroups", "deny")?;
+    }
+    write("/proc/self/uid_map", &format!("0 {uid} 1"))?;
+    write("/proc/self/gid_map", &format!("0 {gid} 1"))?;
+    loopback_up()?;
+    // SAFETY: single-threaded, so fork is safe and the child may run Rust code.
+    let init = unsafe { libc::fork() };
+    if init < 0 {
+        return Err(os_err("fork"));
+    }
+    if init == 0 {
+        reap_forever();
+    }
+    let mut out = std::io::stdout();
+    writeln!(out, "ready {init}")
+        .and_then(|_| out.flush())
+        .map_err(|e| e.to_string())?;
+    // Hold until the harness closes our stdin (or dies: parent-death signal).
+    let mut buf = [0u8; 256];
+    let mut stdin = std::io::stdin();
+    while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+    // SAFETY: our own child. Killing the PID namespace's init kills the namespace.
+    unsafe {
+        libc::kill(init, libc::SIGKILL);
+        libc::waitpid(init, std::ptr::null_mut(), 0);
+    }
+    Ok(())
+}
+
+extern "C" fn on_child(_: libc::c_int) {}
+
+/// PID 1 of the namespace: reap orphans until killed.
+fn reap_forever() -> ! {
+    // SAFETY: plain syscalls in the forked child.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+        let devnull = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        for fd in 0..3 {
+            libc::dup2(devnull, fd);
+        }
+        libc::signal(libc::SIGCHLD, on_child as *const () as libc::sighandler_t);
+        loop {
+            if libc::waitpid(-1, std::ptr::null_mut(), 0) < 0 {
+                libc::pause();
+            }
+        }
+    }
+}
+
+fn loopback_up() -> Result<(), String> {
+    // SAFETY: an ifreq for "lo", read then written back with IFF_UP.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(os_err("socket"));
+        }
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo".iter().enumerate() {
+            ifr.ifr_name[i] = *b as libc::c_char;
+        }
+        let ok = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr) == 0 && {
+            ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr) == 0
+        };
+        let err = os_err("bringing up lo");
+        libc::close(fd);
+        if ok {
+            Ok(())
+        } else {
+            Err(err)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Resource limits of a sandboxed adapter (setrlimit between fork and exec), and the
+//! harness-side cap on what it may print.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU time: SIGXCPU at the limit, SIGKILL a second later (RLIMIT_CPU).
+    pub cpu: Duration,
+    /// Private writable memory, heap and thread stacks included (RLIMIT_DATA).
+    pub memory: u64,
+    /// Open file descriptors (RLIMIT_NOFILE).
+    pub open_files: u64,
+    /// Processes and threads of the scenario's user namespace (RLIMIT_NPROC).
+    pub processes: u64,
+    /// Bytes the adapter may print on stdout and stderr together; also the largest file
+    /// it may write (RLIMIT_FSIZE).
+    pub output: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            cpu: Duration::from_secs(60),
+            memory: 1 << 30,
+            open_files: 1024,
+            processes: 512,
+            output: 64 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// Applies the limits to the calling process. Only async-signal-safe calls: this
+    /// runs between fork and exec.
+    pub fn apply(&self) -> std::io::Result<()> {
+        let set = |resource, soft: u64, hard: u64| {
+            // A limit can only be lowered: stay within the current hard limit.
+            let mut cur = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: a valid rlimit struct to fill.
+            if unsafe { libc::getrlimit(resource, &mut cur) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let max = cur.rlim_max;
+            let lim = libc::rlimit {
+                rlim_cur: soft.min(max) as libc::rlim_t,
+                rlim_max: hard.min(max) as libc::rlim_t,
+            };
+            // SAFETY: a valid rlimit struct.
+            if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        };
+        let cpu = self.cpu.as_secs().max(1);
+        set(libc::RLIMIT_CPU, cpu, cpu + 1)?;
+        set(libc::RLIMIT_DATA, self.memory, self.memory)?;
+        set(libc::RLIMIT_NOFILE, self.open_files, self.open_files)?;
+        set(libc::RLIMIT_NPROC, self.processes, self.processes)?;
+        set(libc::RLIMIT_FSIZE, self.output, self.output)?;
+        Ok(())
+    }
+}
