@@ -9,7 +9,6 @@ use sockspec::run::{run_all, RunReport, Settings, Status};
 use sockspec::script::load_all;
 use sockspec::target::TargetSpec;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -44,7 +43,6 @@ fn main() {
         "corpus: {} scenarios, {rounds} rounds, jobs {jobs} and 1",
         scenarios.len()
     );
-    let stop = AtomicBool::new(false);
     let mut wall: Vec<Vec<Duration>> = vec![Vec::new(); 4];
     let mut per_scenario: Vec<Vec<Duration>> = vec![Vec::new(); 2];
     for _ in 0..rounds {
@@ -54,7 +52,7 @@ fn main() {
                 ..Settings::default()
             };
             for (j, jobs) in [jobs, 1].into_iter().enumerate() {
-                let report: RunReport = run_all(&scenarios, &settings, jobs, &stop, |_| {});
+                let report: RunReport = run_all(&scenarios, &settings, jobs, |_| {});
                 assert!(
                     report.results.iter().all(|r| r.status == Status::Passed),
                     "the corpus must pass to be timed"

@@ -13,12 +13,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// SIGINT or SIGTERM stopped the run (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -357,8 +358,8 @@ fn run_command(args: RunArgs) -> i32 {
             if jobs == 1 { "" } else { "s" }
         ));
     }
-    let stop = AtomicBool::new(false);
-    let report = run::run_all(&scenarios, &settings, jobs, &stop, |event| match event {
+    interrupt::install(settings.cancel.clone());
+    let report = run::run_all(&scenarios, &settings, jobs, |event| match event {
         Event::Started { scenario, .. } => {
             if let Some(pb) = &progress {
                 pb.set_message(scenario.name.clone());
@@ -405,10 +406,42 @@ fn run_command(args: RunArgs) -> i32 {
         }
         None => {}
     }
-    if report.all_passed() {
+    if report.interrupted {
+        EXIT_INTERRUPTED
+    } else if report.all_passed() {
         EXIT_OK
     } else {
         EXIT_FAILED
+    }
+}
+
+/// SIGINT and SIGTERM stop the run cleanly: the first sets the run's cancel flag (every
+/// wait notices within 50 ms, adapters are killed, the report of what finished is still
+/// written); a second one exits at once, and parent-death signals end the adapters.
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+    use std::sync::Arc;
+
+    static FLAG: AtomicPtr<AtomicBool> = AtomicPtr::new(std::ptr::null_mut());
+
+    extern "C" fn on_signal(_: libc::c_int) {
+        let flag = FLAG.load(Ordering::SeqCst);
+        // SAFETY: the flag is leaked below, so it lives for the whole process; only
+        // atomics and _exit (async-signal-safe) are used here.
+        unsafe {
+            if flag.is_null() || (*flag).swap(true, Ordering::SeqCst) {
+                libc::_exit(super::EXIT_INTERRUPTED);
+            }
+        }
+    }
+
+    pub fn install(cancel: Arc<AtomicBool>) {
+        // One reference is leaked on purpose: the handler may run until exit.
+        FLAG.store(Arc::into_raw(cancel) as *mut AtomicBool, Ordering::SeqCst);
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: installing a handler that only touches atomics.
+            unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
+        }
     }
 }
 
@@ -427,7 +460,7 @@ fn sandbox_spec(args: &RunArgs) -> Result<Option<SandboxSpec>, i32> {
     };
     match Sandbox::create(&exe, Duration::from_secs(10)) {
         Ok(probe) => {
-            for problem in probe.close() {
+            for problem in probe.close(false) {
                 eprintln!("warning: sandbox probe: {problem}");
             }
             let limits = Limits {

@@ -5,20 +5,13 @@ mod support;
 
 use sockspec::run::{run_all, Settings, Status};
 use sockspec::script::load_all;
-use std::sync::atomic::AtomicBool;
 use support::*;
 
 #[test]
 fn corpus_passes_against_the_in_process_reference() {
     let loaded = load_all(&[root().join("scenarios")]).expect("corpus loads");
     assert!(loaded.failures.is_empty(), "corpus has invalid scenarios");
-    let report = run_all(
-        &loaded.scenarios,
-        &Settings::default(),
-        2,
-        &AtomicBool::new(false),
-        |_| {},
-    );
+    let report = run_all(&loaded.scenarios, &Settings::default(), 2, |_| {});
     let bad: Vec<_> = report
         .results
         .iter()

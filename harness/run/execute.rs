@@ -13,6 +13,8 @@ use crate::script::{
 use crate::target::{Fault, Session, TargetSpec};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How a run executes scenarios.
@@ -31,7 +33,13 @@ pub struct Settings {
     /// Per-scenario namespaces and limits; `None` runs everything in this process's
     /// network namespace without limits.
     pub sandbox: Option<SandboxSpec>,
+    /// Set to stop the run: every wait notices within [`CANCEL_POLL`], scenarios end
+    /// early and teardown kills without grace.
+    pub cancel: Arc<AtomicBool>,
 }
+
+/// How often a wait looks at [`Settings::cancel`].
+pub const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 impl Settings {
     /// The target in words, for reports.
@@ -53,6 +61,7 @@ impl Default for Settings {
             timeout: Duration::from_secs(10),
             grace: Duration::from_secs(1),
             sandbox: None,
+            cancel: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -72,6 +81,7 @@ impl Stop {
 /// One side's protocol session with request bookkeeping.
 struct Conn {
     session: Option<Box<dyn Session>>,
+    cancel: Arc<AtomicBool>,
     next_id: u64,
     outstanding: HashSet<u64>,
     arrived: HashMap<u64, Response>,
@@ -81,9 +91,10 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(session: Box<dyn Session>) -> Self {
+    fn new(session: Box<dyn Session>, cancel: Arc<AtomicBool>) -> Self {
         Conn {
             session: Some(session),
+            cancel,
             next_id: 0,
             outstanding: HashSet::new(),
             arrived: HashMap::new(),
@@ -116,8 +127,15 @@ impl Conn {
             if let Some(r) = self.arrived.remove(&id) {
                 return Ok(Some(r));
             }
-            let Some(r) = self.session().recv(deadline)? else {
-                return Ok(None);
+            if self.cancel.load(Ordering::SeqCst) {
+                return Err(Fault::Cancelled);
+            }
+            let slice = deadline.min(Instant::now() + CANCEL_POLL);
+            let Some(r) = self.session().recv(slice)? else {
+                if Instant::now() >= deadline {
+                    return Ok(None);
+                }
+                continue;
             };
             self.last_response = serde_json::to_string(&r).unwrap_or_default();
             if !self.outstanding.remove(&r.id) {
@@ -144,7 +162,11 @@ impl Conn {
     }
 
     fn close(&mut self) -> Vec<String> {
-        self.session.take().map(|s| s.close()).unwrap_or_default()
+        let hurry = self.cancel.load(Ordering::SeqCst);
+        self.session
+            .take()
+            .map(|s| s.close(hurry))
+            .unwrap_or_default()
     }
 }
 
@@ -220,17 +242,19 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
             result.status = Status::Error;
             let detail = format!("{}; nothing was exchanged yet", settings.describe_target());
             result.failure = Some(fault_failure(first, "(starting the adapter)", &f, &detail));
-            result
-                .teardown
-                .extend(sandbox.map(Sandbox::close).unwrap_or_default());
+            result.teardown.extend(
+                sandbox
+                    .map(|sb| sb.close(settings.cancel.load(Ordering::SeqCst)))
+                    .unwrap_or_default(),
+            );
             result.duration = started.elapsed();
             return (result, None);
         }
     };
     let mut runner = Runner {
         settings,
-        target: Conn::new(session),
-        peer: Conn::new(peer),
+        target: Conn::new(session, settings.cancel.clone()),
+        peer: Conn::new(peer, settings.cancel.clone()),
         names: HashMap::new(),
         records: Vec::new(),
     };
@@ -295,9 +319,11 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     }
     result.teardown.extend(runner.target.close());
     result.teardown.extend(runner.peer.close());
-    result
-        .teardown
-        .extend(sandbox.map(Sandbox::close).unwrap_or_default());
+    result.teardown.extend(
+        sandbox
+            .map(|sb| sb.close(settings.cancel.load(Ordering::SeqCst)))
+            .unwrap_or_default(),
+    );
     result.steps = runner.records;
     result.duration = started.elapsed();
     (result, implementation)

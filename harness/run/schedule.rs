@@ -5,7 +5,7 @@ use super::execute::{run_scenario, Settings};
 use super::outcome::{Failure, RunReport, ScenarioResult, Status};
 use crate::script::Scenario;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -21,15 +21,16 @@ pub enum Event<'a> {
     },
 }
 
-/// Runs every scenario and returns the report, results in input order. `stop` ends the
-/// run early: running scenarios finish their current step, queued ones are not started.
+/// Runs every scenario and returns the report, results in input order. Setting
+/// `settings.cancel` ends the run early: queued scenarios are not started, running ones
+/// stop at their next wait and are left out of the report, which is marked interrupted.
 pub fn run_all(
     scenarios: &[Scenario],
     settings: &Settings,
     jobs: usize,
-    stop: &AtomicBool,
     mut on_event: impl FnMut(Event),
 ) -> RunReport {
+    let stop = &*settings.cancel;
     let started = Instant::now();
     let next = AtomicUsize::new(0);
     let mut results: Vec<Option<ScenarioResult>> = vec![None; scenarios.len()];
@@ -55,6 +56,10 @@ pub fn run_all(
                     let outcome =
                         catch_unwind(AssertUnwindSafe(|| run_scenario(scenario, settings)))
                             .unwrap_or_else(|panic| (panicked(scenario, panic), None));
+                    // A scenario the interrupt cut short has no verdict: leave it out.
+                    if stop.load(Ordering::SeqCst) && outcome.0.status == Status::Error {
+                        return;
+                    }
                     if tx.send((index, Some(outcome))).is_err() {
                         return;
                     }

@@ -30,6 +30,8 @@ pub enum SandboxError {
 /// One scenario's namespaces and working directory, alive until [`Sandbox::close`].
 pub struct Sandbox {
     holder: Child,
+    /// PID 1 of the namespace, as this process sees it.
+    init: i32,
     stdin: Option<ChildStdin>,
     user: OwnedFd,
     net: OwnedFd,
@@ -80,6 +82,7 @@ impl Sandbox {
                 .tempdir()
                 .map_err(SandboxError::Workdir)?;
             Ok((
+                init as i32,
                 open("user", format!("/proc/{id}/ns/user"))?,
                 open("network", format!("/proc/{id}/ns/net"))?,
                 open("PID", format!("/proc/{init}/ns/pid"))?,
@@ -87,8 +90,9 @@ impl Sandbox {
             ))
         })();
         match opened {
-            Ok((user, net, pid, workdir)) => Ok(Sandbox {
+            Ok((init, user, net, pid, workdir)) => Ok(Sandbox {
                 holder,
+                init,
                 stdin,
                 user,
                 net,
@@ -119,18 +123,28 @@ impl Sandbox {
         self.workdir.as_ref().expect("open until close").path()
     }
 
-    /// Kills every process in the PID namespace (by closing the holder's stdin, which
-    /// makes it kill init), reaps the holder, and removes the working directory.
-    pub fn close(mut self) -> Vec<String> {
+    /// Kills every process in the PID namespace and removes the working directory.
+    ///
+    /// The holder is killed outright: it keeps no state, its parent-death signal kills
+    /// init, and the kernel then kills everything else in the namespace. Waiting on
+    /// init (a pidfd, readable once init has exited, which it does only after the
+    /// namespace is empty) makes "closed" mean "no process left". With `hurry` (an
+    /// interrupted run) that wait is skipped: everything has been sent SIGKILL, but an
+    /// adapter killed together with its trampoline is a zombie that the host's init
+    /// reaps, which can take a second.
+    pub fn close(mut self, hurry: bool) -> Vec<String> {
         let mut problems = Vec::new();
         drop(self.stdin.take());
         let pid = self.holder.id() as i32;
-        if !wait_exit(pid, Duration::from_secs(2)) {
-            problems.push("the sandbox holder did not exit when asked and was killed".to_string());
-        }
         // SAFETY: signalling our own child's process group; the unreaped leader keeps
         // the group id from being reused.
         unsafe { libc::kill(-pid, libc::SIGKILL) };
+        if !hurry && !wait_exit(self.init, Duration::from_secs(5)) {
+            problems.push(format!(
+                "the sandbox's PID namespace (init {}) did not empty within 5 s",
+                self.init
+            ));
+        }
         let _ = self.holder.wait();
         if let Some(dir) = self.workdir.take() {
             let path = dir.path().display().to_string();

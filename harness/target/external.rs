@@ -286,11 +286,11 @@ impl Session for External {
         }
     }
 
-    fn close(mut self: Box<Self>) -> Vec<String> {
+    fn close(mut self: Box<Self>, hurry: bool) -> Vec<String> {
         let mut problems = Vec::new();
         drop(self.writer.take()); // EOF on stdin: the adapter should exit by itself.
         let pid = self.pid();
-        let mut exited = wait_exit(pid, self.grace);
+        let mut exited = hurry || wait_exit(pid, self.grace);
         if !exited {
             // SAFETY: signalling our own child's process group.
             unsafe { libc::kill(-pid, libc::SIGTERM) };

@@ -476,7 +476,7 @@ impl super::Session for InProcess {
         }
     }
 
-    fn close(self: Box<Self>) -> Vec<String> {
+    fn close(self: Box<Self>, _hurry: bool) -> Vec<String> {
         match self.adapter.shutdown(TEARDOWN_GRACE) {
             0 => Vec::new(),
             n => vec![format!("{n} blocked call(s) of the reference adapter did not end within {TEARDOWN_GRACE:?}")],
@@ -565,7 +565,7 @@ mod tests {
         .unwrap();
         let started = Instant::now();
         assert!(
-            Box::new(s).close().is_empty(),
+            Box::new(s).close(false).is_empty(),
             "blocked calls must end at teardown"
         );
         assert!(started.elapsed() < TEARDOWN_GRACE);

@@ -10,8 +10,9 @@ pub trait Session: Send {
     /// The next response, or `None` once `deadline` passes without one.
     fn recv(&mut self, deadline: Instant) -> Result<Option<Response>, Fault>;
     /// Ends the session and everything it started. Returns problems found on the way
-    /// out (threads or processes that would not stop), for the report.
-    fn close(self: Box<Self>) -> Vec<String>;
+    /// out (threads or processes that would not stop), for the report. `hurry` (the run
+    /// was interrupted) skips the grace periods: everything is killed at once.
+    fn close(self: Box<Self>, hurry: bool) -> Vec<String>;
 }
 
 /// A target that broke the protocol or died. Ends the scenario as an error.
@@ -59,6 +60,8 @@ pub enum Fault {
     OutputLimit { limit: u64 },
     #[error("failed to create the sandbox: {0}")]
     Sandbox(String),
+    #[error("the run was interrupted")]
+    Cancelled,
     #[error("failed to write to the adapter's stdin: {0}")]
     Write(String),
 }
