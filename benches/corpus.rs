@@ -1,11 +1,14 @@
-//! `cargo bench`: the corpus's wall time against the in-process reference and through
-//! `sockspec adapter` (a process per scenario), and the median per-scenario overhead.
+//! `cargo bench`: the corpus's wall time against the in-process reference, through
+//! `sockspec adapter` (a process per scenario), and sandboxed (namespaces, limits, the
+//! reference and the peer as processes inside), each with `--jobs` = cores and 1; and
+//! the median per-scenario cost of an adapter process and of the sandbox.
 //!
-//! Both targets are measured in the same run, interleaved, so the ratio holds on a
-//! noisy shared machine even when the absolute figures move. `SOCKSPEC_BENCH_ROUNDS`
-//! sets the number of rounds (default 5).
+//! All configurations are measured in the same run, interleaved round by round, so the
+//! ratios hold on a noisy shared machine even when absolute figures move.
+//! `SOCKSPEC_BENCH_ROUNDS` sets the number of rounds (default 5).
 
-use sockspec::run::{run_all, RunReport, Settings, Status};
+use sockspec::run::{run_all, Settings, Status};
+use sockspec::sandbox::{Limits, Sandbox, SandboxSpec};
 use sockspec::script::load_all;
 use sockspec::target::TargetSpec;
 use std::path::PathBuf;
@@ -26,42 +29,59 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_sockspec"));
     let scenarios = load_all(&[root.join("scenarios")])
         .expect("corpus loads")
         .scenarios;
-    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let targets = [
-        ("in-process reference", TargetSpec::Reference),
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut configs = vec![
+        ("in-process reference", Settings::default()),
         (
             "sockspec adapter (process)",
-            TargetSpec::Adapter {
-                command: format!("{} adapter", env!("CARGO_BIN_EXE_sockspec")),
+            Settings {
+                target: TargetSpec::Adapter {
+                    command: format!("{} adapter", exe.display()),
+                },
+                ..Settings::default()
             },
         ),
     ];
+    match Sandbox::create(&exe, Duration::from_secs(10)) {
+        Ok(probe) => {
+            probe.close(false);
+            let spec = SandboxSpec {
+                exe: exe.clone(),
+                limits: Limits::default(),
+            };
+            configs.push((
+                "sandboxed reference",
+                Settings {
+                    sandbox: Some(spec),
+                    ..Settings::default()
+                },
+            ));
+        }
+        Err(e) => println!("sandbox not measured: {e}"),
+    }
     println!(
-        "corpus: {} scenarios, {rounds} rounds, jobs {jobs} and 1",
+        "corpus: {} scenarios, {rounds} rounds, --jobs {cores} and 1",
         scenarios.len()
     );
-    let mut wall: Vec<Vec<Duration>> = vec![Vec::new(); 4];
-    let mut per_scenario: Vec<Vec<Duration>> = vec![Vec::new(); 2];
+    let mut wall: Vec<[Vec<Duration>; 2]> = vec![Default::default(); configs.len()];
+    let mut per_scenario: Vec<Vec<Duration>> = vec![Vec::new(); configs.len()];
     for _ in 0..rounds {
-        for (t, (_, target)) in targets.iter().enumerate() {
-            let settings = Settings {
-                target: target.clone(),
-                ..Settings::default()
-            };
-            for (j, jobs) in [jobs, 1].into_iter().enumerate() {
-                let report: RunReport = run_all(&scenarios, &settings, jobs, |_| {});
+        for (c, (_, settings)) in configs.iter().enumerate() {
+            for (j, jobs) in [cores, 1].into_iter().enumerate() {
+                let report = run_all(&scenarios, settings, jobs, |_| {});
                 assert!(
                     report.results.iter().all(|r| r.status == Status::Passed),
                     "the corpus must pass to be timed"
                 );
-                wall[t * 2 + j].push(report.duration);
+                wall[c][j].push(report.duration);
                 if jobs == 1 {
                     // Scenarios that wait on purpose (blocking windows, SYN retransmits)
                     // measure the kernel's timers, not the harness: leave them out.
-                    per_scenario[t].extend(
+                    per_scenario[c].extend(
                         report
                             .results
                             .iter()
@@ -72,28 +92,20 @@ fn main() {
             }
         }
     }
-    for (t, (name, _)) in targets.iter().enumerate() {
+    for (c, (name, _)) in configs.iter().enumerate() {
         println!(
-            "{name:<28} corpus wall time: median {} with --jobs {jobs}, {} with --jobs 1",
-            ms(median(wall[t * 2].clone())),
-            ms(median(wall[t * 2 + 1].clone()))
+            "{name:<28} corpus wall time: median {} with --jobs {cores}, {} with --jobs 1; median quick scenario {}",
+            ms(median(wall[c][0].clone())),
+            ms(median(wall[c][1].clone())),
+            ms(median(per_scenario[c].clone()))
         );
     }
-    let (inproc, external) = (
-        median(per_scenario[0].clone()),
-        median(per_scenario[1].clone()),
-    );
-    println!(
-        "median duration of a scenario that does not wait on purpose: in-process {}, through an adapter process {}",
-        ms(inproc),
-        ms(external)
-    );
-    println!(
-        "median per-scenario overhead of an adapter process (spawn, handshake, teardown): {}",
-        ms(external.saturating_sub(inproc))
-    );
-    println!(
-        "wall-time ratio adapter process / in-process (--jobs {jobs}): {:.2}",
-        median(wall[2].clone()).as_secs_f64() / median(wall[0].clone()).as_secs_f64()
-    );
+    let base = median(per_scenario[0].clone());
+    for (c, (name, _)) in configs.iter().enumerate().skip(1) {
+        println!(
+            "per-scenario cost of {name} over in-process: {} (median of quick scenarios); wall-time ratio at --jobs {cores}: {:.2}",
+            ms(median(per_scenario[c].clone()).saturating_sub(base)),
+            median(wall[c][0].clone()).as_secs_f64() / median(wall[0][0].clone()).as_secs_f64()
+        );
+    }
 }
