@@ -1,0 +1,107 @@
+//! What the sandbox guarantees, checked from outside: a scenario cannot reach the host's
+//! loopback, and a machine that cannot make namespaces gets one clear note (`auto`) or
+//! a refusal (`require`), never a silent loss of isolation.
+
+mod support;
+
+use std::net::TcpListener;
+use std::process::Command;
+use support::*;
+
+fn sandbox_works() -> bool {
+    let ok = sockspec()
+        .args([
+            "run",
+            "-f",
+            "bind-twice",
+            "--sandbox",
+            "require",
+            "--no-progress",
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must be able to sandbox"
+        );
+        eprintln!("skipped: this machine cannot make namespaces");
+    }
+    ok
+}
+
+#[test]
+fn a_sandboxed_scenario_cannot_reach_the_hosts_loopback() {
+    if !sandbox_works() {
+        return;
+    }
+    // A listener in the test's own network namespace, on a port the kernel picked.
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = host.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("reach-host.scn");
+    std::fs::write(
+        &file,
+        format!(
+            "+++\ntitle = \"The host's listener is out of reach\"\nrefs = [\"network_namespaces(7)\"]\n+++\nc = socket()\nconnect(c, 127.0.0.1:{port}) -> ECONNREFUSED\n"
+        ),
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let (code, report) = run_json(&[&file, "--sandbox", "require"]);
+    assert_eq!(
+        (code, not_passed(&report)),
+        (0, vec![]),
+        "the sandbox's loopback is its own"
+    );
+    // Without the sandbox the same connect reaches the host listener: the scenario fails.
+    let (code, report) = run_json(&[&file, "--sandbox", "off"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["scenarios"][0]["failure"]["actual"], "success");
+}
+
+/// Inside a user namespace whose limit on nested user namespaces is 0, sockspec cannot
+/// make its sandbox: the per-namespace sysctl simulates a machine that forbids them.
+#[test]
+fn without_namespaces_auto_says_so_once_and_require_refuses() {
+    let probe = Command::new("unshare").args(["-U", "-r", "true"]).status();
+    if !probe.is_ok_and(|s| s.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have unshare and user namespaces"
+        );
+        eprintln!("skipped: cannot make a user namespace to simulate the missing sandbox");
+        return;
+    }
+    let script = format!(
+        "echo 0 > /proc/sys/user/max_user_namespaces && cd '{}' && NO_COLOR=1 '{}' run -f bind/ --no-progress 2>&1; echo \"rc=$?\"; '{}' run -f bind-twice --sandbox require --no-progress 2>&1; echo \"rc=$?\"",
+        root().display(),
+        bin_path(),
+        bin_path()
+    );
+    let out = Command::new("unshare")
+        .args(["-U", "-r", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("note: running without a sandbox").count(),
+        1,
+        "said once per run:\n{text}"
+    );
+    assert!(
+        text.contains("share this machine's loopback"),
+        "says what is lost:\n{text}"
+    );
+    assert!(
+        text.contains("(in-process)") && text.contains("rc=0"),
+        "then runs without:\n{text}"
+    );
+    assert!(
+        text.contains("error: --sandbox require, but failed to create namespaces"),
+        "{text}"
+    );
+    assert!(text.contains("rc=2"), "{text}");
+}
