@@ -16,3 +16,4 @@ pub mod run;
 pub mod sandbox;
 pub mod script;
 pub mod target;
+pub mod wire;

@@ -146,7 +146,9 @@ pub(crate) fn closest<'a>(
         .into_iter()
         .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), c))
         .filter(|(d, c)| *d <= (c.len() / 3).max(1))
-        .min_by_key(|(d, _)| *d)
+        // Ties go to the alphabetically first name, so hints never depend on the
+        // iteration order of the caller's (hashed) names.
+        .min_by_key(|&(d, c)| (d, c))
         .map(|(_, c)| c)
 }
 
