@@ -4,6 +4,7 @@
 //! Exit status: 0 when every scenario passed (or was skipped), 1 when any failed or
 //! errored, 2 for usage errors and invalid scenarios.
 
+use crate::prop::{PropConfig, PropOutcome};
 use crate::report::{self, Format, Human};
 use crate::run::{self, Event, Selection, Settings, Shard};
 use crate::sandbox::{Limits, Sandbox, SandboxSpec};
@@ -50,8 +51,45 @@ pub enum Command {
         #[command(flatten)]
         select: SelectArgs,
     },
+    /// Property tests against the target: random cases, shrunk to a minimal failure
+    #[command(subcommand)]
+    Prop(PropCommand),
     /// Serve the reference adapter (Linux kernel sockets) on stdin/stdout
     Adapter,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PropCommand {
+    /// Stream integrity: the receiver reads exactly the bytes sent, in order, then EOF,
+    /// whatever the write sizes, read sizes, half-closes and directions
+    Stream(PropStreamArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PropStreamArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Cases to try
+    #[arg(long, default_value_t = 64)]
+    pub cases: u32,
+    /// Seed of the case generator; the same seed replays the same cases [default: random, printed]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Largest payload in either direction, e.g. 64k, 4M
+    #[arg(long, value_name = "BYTES", default_value = "4M", value_parser = parse_bytes)]
+    pub max_len: u64,
+    /// Most shrink steps after a failure
+    #[arg(long, default_value_t = 512)]
+    pub shrink_iters: u32,
+    /// Most time spent shrinking a failure
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub shrink_time: Duration,
+    /// Write the minimal failing case to DIR as a scenario file that replays it
+    #[arg(long, value_name = "DIR")]
+    pub write_scenario: Option<PathBuf>,
+    /// Print every case as it runs
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -73,9 +111,6 @@ pub struct RunArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Run against an adapter: a command (run by /bin/sh -c) that speaks the adapter protocol
-    #[arg(long, value_name = "CMD", env = "SOCKSPEC_ADAPTER")]
-    pub adapter: Option<String>,
     /// Which expectations apply: linux, posix, or a profile your scenarios name
     #[arg(long, default_value = "linux", env = "SOCKSPEC_PROFILE")]
     pub profile: String,
@@ -85,9 +120,6 @@ pub struct RunArgs {
     /// How long a call must stay pending to count as blocked (e.g. 200ms, 1s)
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     pub block_window: Duration,
-    /// The longest wait for any one answer (e.g. 10s)
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub timeout: Duration,
     /// Report format
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -102,6 +134,19 @@ pub struct RunArgs {
     /// Never show a progress bar
     #[arg(long)]
     pub no_progress: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Where calls run and how they are contained: shared by `run` and `prop`.
+#[derive(Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// Run against an adapter: a command (run by /bin/sh -c) that speaks the adapter protocol
+    #[arg(long, value_name = "CMD", env = "SOCKSPEC_ADAPTER")]
+    pub adapter: Option<String>,
+    /// The longest wait for any one answer (e.g. 10s)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
     /// Per-scenario namespaces and limits: auto (use them when the machine allows, else
     /// say so and run without), require (fail when unavailable), off
     #[arg(long, value_enum, default_value_t = SandboxChoice::Auto, env = "SOCKSPEC_SANDBOX")]
@@ -224,6 +269,7 @@ pub fn main() -> i32 {
             Err(code) => code,
         },
         Command::Run(args) => run_command(args),
+        Command::Prop(PropCommand::Stream(args)) => prop_stream(args),
     }
 }
 
@@ -304,12 +350,12 @@ fn run_command(args: RunArgs) -> i32 {
         eprintln!("error: no scenario matches the filters");
         return EXIT_USAGE;
     }
-    let sandbox = match sandbox_spec(&args) {
+    let sandbox = match sandbox_spec(&args.target) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let settings = Settings {
-        target: match &args.adapter {
+        target: match &args.target.adapter {
             Some(cmd) => TargetSpec::Adapter {
                 command: cmd.clone(),
             },
@@ -317,7 +363,7 @@ fn run_command(args: RunArgs) -> i32 {
         },
         profile: args.profile.clone(),
         block_window: args.block_window,
-        timeout: args.timeout,
+        timeout: args.target.timeout,
         sandbox,
         ..Settings::default()
     };
@@ -447,7 +493,7 @@ mod interrupt {
 
 /// The sandbox a run uses, after one probe: with `auto`, a machine that cannot make
 /// namespaces gets one clear note and a run without them; with `require`, an error.
-fn sandbox_spec(args: &RunArgs) -> Result<Option<SandboxSpec>, i32> {
+fn sandbox_spec(args: &TargetArgs) -> Result<Option<SandboxSpec>, i32> {
     if args.sandbox == SandboxChoice::Off {
         return Ok(None);
     }
@@ -483,6 +529,112 @@ fn sandbox_spec(args: &RunArgs) -> Result<Option<SandboxSpec>, i32> {
                  enable unprivileged user namespaces or run as root to isolate, or pass --sandbox off to silence this"
             );
             Ok(None)
+        }
+    }
+}
+
+/// `sockspec prop stream`.
+fn prop_stream(args: PropStreamArgs) -> i32 {
+    let sandbox = match sandbox_spec(&args.target) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let settings = Settings {
+        target: match &args.target.adapter {
+            Some(cmd) => TargetSpec::Adapter {
+                command: cmd.clone(),
+            },
+            None => TargetSpec::Reference,
+        },
+        timeout: args.target.timeout,
+        sandbox,
+        ..Settings::default()
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        crate::protocol::pattern::splitmix64(t.as_nanos() as u64 ^ u64::from(std::process::id()))
+    });
+    let cfg = PropConfig {
+        cases: args.cases,
+        seed,
+        max_len: args.max_len.min(usize::MAX as u64) as usize,
+        max_shrink_iters: args.shrink_iters,
+        max_shrink_time: args.shrink_time,
+        scenario_dir: args.write_scenario.clone(),
+    };
+    println!(
+        "stream integrity against {}: {} cases up to {} bytes, seed {seed}",
+        settings.describe_target(),
+        cfg.cases,
+        cfg.max_len
+    );
+    interrupt::install(settings.cancel.clone());
+    let verbose = args.verbose;
+    let outcome = crate::prop::run_stream(&settings, &cfg, |case, result| {
+        if verbose {
+            let verdict = match result {
+                Ok(()) => "ok".to_string(),
+                Err(e) => format!("FAILED: {e}"),
+            };
+            println!("  {}: {verdict}", case.describe());
+        }
+    });
+    let replay = match &args.target.adapter {
+        Some(cmd) => format!(
+            "sockspec prop stream --seed {seed} --cases {} --adapter '{cmd}'",
+            cfg.cases
+        ),
+        None => format!("sockspec prop stream --seed {seed} --cases {}", cfg.cases),
+    };
+    match outcome {
+        PropOutcome::Passed { cases, elapsed } => {
+            println!(
+                "{cases} passed, 0 failed in {:.2} s (seed {seed})",
+                elapsed.as_secs_f64()
+            );
+            EXIT_OK
+        }
+        PropOutcome::Failed {
+            minimal,
+            reason,
+            cases_before,
+            shrink_steps,
+            shrink_time,
+            scenario,
+        } => {
+            println!(
+                "FAIL after {} passing case{} (seed {seed})",
+                cases_before,
+                if cases_before == 1 { "" } else { "s" }
+            );
+            println!(
+                "minimal case, after {shrink_steps} shrink steps in {:.2} s:",
+                shrink_time.as_secs_f64()
+            );
+            println!("  {}", minimal.describe());
+            println!("what went wrong:\n  {reason}");
+            println!("replay: {replay}");
+            match scenario {
+                Some(path) => println!(
+                    "scenario written: {} (run it with `sockspec run`)",
+                    path.display()
+                ),
+                None if args.write_scenario.is_some() => {
+                    println!("the minimal case is too large to write as a scenario")
+                }
+                None => {}
+            }
+            EXIT_FAILED
+        }
+        PropOutcome::Error(e) if e == "interrupted" => {
+            eprintln!("interrupted (seed {seed})");
+            EXIT_INTERRUPTED
+        }
+        PropOutcome::Error(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
         }
     }
 }

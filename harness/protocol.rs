@@ -8,6 +8,7 @@
 pub mod errno;
 mod hex;
 mod message;
+pub mod pattern;
 
 pub use hex::{decode as hex_decode, encode as hex_encode};
 pub use message::*;

@@ -11,8 +11,10 @@ mod execute;
 mod outcome;
 mod schedule;
 mod select;
+mod sessions;
 
 pub use execute::{run_scenario, Settings};
 pub use outcome::{Failure, RunReport, ScenarioResult, Status, StepRecord};
 pub use schedule::{run_all, Event};
 pub use select::{Selection, Shard};
+pub use sessions::{close_sandbox, OpenError, Sessions};

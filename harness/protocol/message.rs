@@ -86,6 +86,20 @@ pub enum Call {
         events: Vec<String>,
         timeout_ms: u64,
     },
+    /// `bulk`: one send of pattern bytes `[offset, offset + len)`; may be partial.
+    SendPattern {
+        sock: u64,
+        seed: u64,
+        offset: u64,
+        len: u64,
+    },
+    /// `bulk`: one recv of up to `max` bytes, checked against the pattern from `offset`.
+    RecvPattern {
+        sock: u64,
+        seed: u64,
+        offset: u64,
+        max: u64,
+    },
 }
 
 impl Call {
@@ -107,6 +121,8 @@ impl Call {
             Call::Getsockopt { .. } => "getsockopt",
             Call::Nonblocking { .. } => "nonblocking",
             Call::Poll { .. } => "poll",
+            Call::SendPattern { .. } => "send_pattern",
+            Call::RecvPattern { .. } => "recv_pattern",
         }
     }
 }
@@ -171,6 +187,12 @@ pub struct Done {
         deserialize_with = "present_nullable"
     )]
     pub value: Option<Option<i64>>,
+    /// recv_pattern: bytes received (0 is end of stream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
+    /// recv_pattern: the first received byte that differs from the pattern, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mismatch: Option<Mismatch>,
     /// poll: the events that are ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revents: Option<Vec<String>>,
@@ -181,6 +203,13 @@ pub struct Done {
     pub protocol: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Vec<String>>,
+}
+
+/// Where a `recv_pattern` first saw a wrong byte: its stream offset, and the byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mismatch {
+    pub at: u64,
+    pub got: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +245,8 @@ pub mod capability {
     pub const IPV6: &str = "ipv6";
     pub const NONBLOCKING: &str = "nonblocking";
     pub const POLL: &str = "poll";
+    /// `send_pattern` and `recv_pattern`: bulk data generated and checked by the adapter.
+    pub const BULK: &str = "bulk";
 }
 
 fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {

@@ -4,8 +4,9 @@
 
 use super::describe::{self, Actual, Value};
 use super::outcome::{Failure, ScenarioResult, Status, StepRecord};
+use super::sessions::{close_sandbox, Sessions};
 use crate::protocol::{self, errno, Call, Done, Reply, Request, Response};
-use crate::sandbox::{Sandbox, SandboxSpec};
+use crate::sandbox::SandboxSpec;
 use crate::script::{
     AddrExpr, Expect, Family, Ident, Op, OptValue, Outcome, PollEvent, Scenario, ShutdownHow, Side,
     Step, StepKind, Yield,
@@ -213,40 +214,17 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         return (result, None);
     }
     let first = scenario.steps.first().map_or((1, 1), |s| (s.line, 1));
-    let sandbox = match &settings.sandbox {
-        None => None,
-        Some(spec) => match Sandbox::create(&spec.exe, settings.timeout) {
-            Ok(sb) => Some(sb),
-            Err(e) => {
-                result.status = Status::Error;
-                let f = Fault::Sandbox(e.to_string());
-                result.failure = Some(fault_failure(
-                    first,
-                    "(creating the sandbox)",
-                    &f,
-                    "no adapter was started",
-                ));
-                result.duration = started.elapsed();
-                return (result, None);
-            }
-        },
-    };
-    let boxed = sandbox.as_ref().zip(settings.sandbox.as_ref());
-    let sessions = settings
-        .target
-        .open(settings.grace, boxed)
-        .and_then(|t| Ok((t, TargetSpec::open_peer(settings.grace, boxed)?)));
-    let (session, peer) = match sessions {
-        Ok(pair) => pair,
-        Err(f) => {
+    let (sandbox, session, peer) = match Sessions::open(settings) {
+        Ok(Sessions {
+            sandbox,
+            target,
+            peer,
+        }) => (sandbox, target, peer),
+        Err(e) => {
             result.status = Status::Error;
             let detail = format!("{}; nothing was exchanged yet", settings.describe_target());
-            result.failure = Some(fault_failure(first, "(starting the adapter)", &f, &detail));
-            result.teardown.extend(
-                sandbox
-                    .map(|sb| sb.close(settings.cancel.load(Ordering::SeqCst)))
-                    .unwrap_or_default(),
-            );
+            result.failure = Some(fault_failure(first, e.stage, &e.fault, &detail));
+            result.teardown.extend(e.teardown);
             result.duration = started.elapsed();
             return (result, None);
         }
@@ -319,11 +297,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     }
     result.teardown.extend(runner.target.close());
     result.teardown.extend(runner.peer.close());
-    result.teardown.extend(
-        sandbox
-            .map(|sb| sb.close(settings.cancel.load(Ordering::SeqCst)))
-            .unwrap_or_default(),
-    );
+    result.teardown.extend(close_sandbox(sandbox, settings));
     result.steps = runner.records;
     result.duration = started.elapsed();
     (result, implementation)

@@ -25,7 +25,7 @@ pub const MAX_RECV: u64 = 16 << 20;
 
 /// The capabilities of the reference adapter: everything protocol v1 defines.
 pub fn capabilities() -> Vec<String> {
-    let mut caps: Vec<String> = ["concurrent", "ipv4", "ipv6", "nonblocking", "poll"]
+    let mut caps: Vec<String> = ["bulk", "concurrent", "ipv4", "ipv6", "nonblocking", "poll"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -92,6 +92,8 @@ impl ReferenceAdapter {
                 | Call::Send { .. }
                 | Call::Recv { .. }
                 | Call::Poll { .. }
+                | Call::SendPattern { .. }
+                | Call::RecvPattern { .. }
         );
         if !blocking {
             reply(to_response(id, self.execute(request.call)));
@@ -297,6 +299,46 @@ impl ReferenceAdapter {
             Call::Nonblocking { sock, on } => {
                 self.get(sock)?.set_nonblocking(on).map_err(os)?;
                 Ok(done)
+            }
+            Call::SendPattern {
+                sock,
+                seed,
+                offset,
+                len,
+            } => {
+                let s = self.get(sock)?;
+                let bytes = protocol::pattern::fill(seed, offset, len.min(MAX_RECV) as usize);
+                let n = s.send_with_flags(&bytes, libc::MSG_NOSIGNAL).map_err(os)?;
+                Ok(Done {
+                    sent: Some(n as u64),
+                    ..done
+                })
+            }
+            Call::RecvPattern {
+                sock,
+                seed,
+                offset,
+                max,
+            } => {
+                let s = self.get(sock)?;
+                let mut buf = vec![MaybeUninit::<u8>::uninit(); max.min(MAX_RECV) as usize];
+                let n = s.recv(&mut buf).map_err(os)?;
+                // SAFETY: recv initialised the first n bytes.
+                let bytes: Vec<u8> = buf[..n]
+                    .iter()
+                    .map(|b| unsafe { b.assume_init() })
+                    .collect();
+                let mismatch = protocol::pattern::first_mismatch(seed, offset, &bytes).map(|i| {
+                    protocol::Mismatch {
+                        at: offset + i as u64,
+                        got: bytes[i],
+                    }
+                });
+                Ok(Done {
+                    received: Some(n as u64),
+                    mismatch,
+                    ..done
+                })
             }
             Call::Poll {
                 sock,

@@ -1,0 +1,13 @@
+//! Property engines: proptest's `TestRunner`, driven at run time against any target
+//! through its adapter, with shrinking, so a failure comes back as a minimal case.
+//!
+//! The configuration is always built explicitly (no `PROPTEST_*` environment, no
+//! persistence files), the seed is printed and replayable, and cases, shrink iterations
+//! and shrink time are bounded.
+
+mod case;
+mod runner;
+mod stream;
+
+pub use case::{Ending, StreamCase};
+pub use runner::{run_stream, PropConfig, PropOutcome};

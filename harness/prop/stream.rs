@@ -1,0 +1,363 @@
+//! Running one [`StreamCase`]: the target connects to a peer listener, then each
+//! direction's writer and reader run on their own threads (a writer may block until the
+//! reader drains the window) and the reader checks every byte against the pattern.
+//!
+//! With the `bulk` capability the bytes are made and checked inside the adapters
+//! (`send_pattern`, `recv_pattern`); without it they cross the protocol as hex.
+
+use super::case::{Ending, StreamCase};
+use crate::protocol::{self, capability, pattern, Call, Done, Reply, Request, Response};
+use crate::run::{close_sandbox, Sessions, Settings};
+use crate::target::Session;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A session shared by the threads of one side: a request's answer may be read by
+/// whichever thread is waiting, and is handed to the one that asked.
+struct Link {
+    name: &'static str,
+    inner: Mutex<LinkInner>,
+    timeout: Duration,
+}
+
+struct LinkInner {
+    session: Box<dyn Session>,
+    next_id: u64,
+    outstanding: HashSet<u64>,
+    arrived: HashMap<u64, Response>,
+}
+
+/// How long a waiting thread holds the session before letting another look.
+const SLICE: Duration = Duration::from_millis(20);
+
+impl Link {
+    fn new(name: &'static str, session: Box<dyn Session>, timeout: Duration) -> Self {
+        Link {
+            name,
+            inner: Mutex::new(LinkInner {
+                session,
+                next_id: 0,
+                outstanding: HashSet::new(),
+                arrived: HashMap::new(),
+            }),
+            timeout,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LinkInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Calls and waits; an errno, a timeout or a broken adapter is an `Err` in words.
+    fn call(&self, call: Call) -> Result<Done, String> {
+        let op = call.op_name();
+        let id = {
+            let mut inner = self.lock();
+            inner.next_id += 1;
+            let id = inner.next_id;
+            inner
+                .session
+                .send(&Request { id, call })
+                .map_err(|f| format!("{}: {f}", self.name))?;
+            inner.outstanding.insert(id);
+            id
+        };
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let mut inner = self.lock();
+            if let Some(r) = inner.arrived.remove(&id) {
+                return match r.result {
+                    Reply::Ok(done) => Ok(done),
+                    Reply::Err(e) => Err(format!("{} `{op}` failed with {}", self.name, e.errno)),
+                };
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} `{op}` still blocked after {:?}",
+                    self.name, self.timeout
+                ));
+            }
+            let slice = deadline.min(Instant::now() + SLICE);
+            match inner.session.recv(slice) {
+                Ok(Some(r)) => {
+                    if !inner.outstanding.remove(&r.id) {
+                        return Err(format!(
+                            "{}: answered id {}, which has no request waiting",
+                            self.name, r.id
+                        ));
+                    }
+                    inner.arrived.insert(r.id, r);
+                }
+                Ok(None) => {}
+                Err(f) => return Err(format!("{}: {f}", self.name)),
+            }
+        }
+    }
+
+    fn sock(&self, call: Call) -> Result<u64, String> {
+        let op = call.op_name();
+        self.call(call)?
+            .sock
+            .ok_or_else(|| format!("{}: `{op}` answered without `sock`", self.name))
+    }
+
+    fn into_session(self) -> Box<dyn Session> {
+        self.inner
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .session
+    }
+}
+
+/// One side of a connection: its link, socket, and whether it has `bulk`.
+struct End<'a> {
+    link: &'a Link,
+    sock: u64,
+    bulk: bool,
+}
+
+impl End<'_> {
+    /// Sends pattern bytes `[0, total)` with the write sizes, retrying partial sends.
+    fn send_all(&self, seed: u64, sizes: &[usize], total: usize) -> Result<(), String> {
+        let mut off = 0;
+        for n in StreamCase::pieces(sizes, total) {
+            let end = off + n;
+            while off < end {
+                let len = (end - off) as u64;
+                let call = if self.bulk {
+                    Call::SendPattern {
+                        sock: self.sock,
+                        seed,
+                        offset: off as u64,
+                        len,
+                    }
+                } else {
+                    Call::Send {
+                        sock: self.sock,
+                        data: protocol::hex_encode(&pattern::fill(seed, off as u64, len as usize)),
+                    }
+                };
+                let sent =
+                    self.link.call(call)?.sent.ok_or_else(|| {
+                        format!("{}: send answered without `sent`", self.link.name)
+                    })?;
+                if sent == 0 || sent > len {
+                    return Err(format!(
+                        "{} send of {len} bytes reported {sent} sent",
+                        self.link.name
+                    ));
+                }
+                off += sent as usize;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads with the read sizes until end of stream; every byte must match the pattern
+    /// and the stream must end exactly after `total` bytes.
+    fn recv_all(&self, seed: u64, sizes: &[usize], total: usize) -> Result<(), String> {
+        let mut off = 0u64;
+        let mut i = 0;
+        loop {
+            let max = sizes[i % sizes.len()].max(1) as u64;
+            i += 1;
+            let (received, mismatch) = if self.bulk {
+                let d = self.link.call(Call::RecvPattern {
+                    sock: self.sock,
+                    seed,
+                    offset: off,
+                    max,
+                })?;
+                (
+                    d.received.ok_or_else(|| {
+                        format!(
+                            "{}: recv_pattern answered without `received`",
+                            self.link.name
+                        )
+                    })?,
+                    d.mismatch,
+                )
+            } else {
+                let d = self.link.call(Call::Recv {
+                    sock: self.sock,
+                    max,
+                    flags: vec![],
+                })?;
+                let data = d
+                    .data
+                    .as_deref()
+                    .and_then(protocol::hex_decode)
+                    .ok_or_else(|| {
+                        format!("{}: recv answered without valid `data`", self.link.name)
+                    })?;
+                let mismatch =
+                    pattern::first_mismatch(seed, off, &data).map(|k| protocol::Mismatch {
+                        at: off + k as u64,
+                        got: data[k],
+                    });
+                (data.len() as u64, mismatch)
+            };
+            if let Some(m) = mismatch {
+                return Err(format!(
+                    "byte {} of the stream differs: expected {:#04x}, got {:#04x} (in a read of {max} that returned {received} bytes from offset {off})",
+                    m.at,
+                    pattern::byte(seed, m.at),
+                    m.got
+                ));
+            }
+            if received == 0 {
+                return if off == total as u64 {
+                    Ok(())
+                } else {
+                    Err(format!("end of stream after {off} of {total} bytes"))
+                };
+            }
+            off += received;
+            if off > total as u64 {
+                return Err(format!("received {off} bytes, more than the {total} sent"));
+            }
+        }
+    }
+}
+
+/// Runs the case against a fresh session; `Err` says what went wrong, in words.
+pub fn run_case(settings: &Settings, case: &StreamCase) -> Result<(), String> {
+    let sessions = Sessions::open(settings).map_err(|e| format!("{} {}", e.stage, e.fault))?;
+    let target = Link::new("target", sessions.target, settings.timeout);
+    let peer = Link::new("peer", sessions.peer, settings.timeout);
+    let outcome = exercise(&target, &peer, case);
+    let hurry = outcome.is_err();
+    let _ = target.into_session().close(hurry);
+    let _ = peer.into_session().close(hurry);
+    let _ = close_sandbox(sessions.sandbox, settings);
+    outcome
+}
+
+fn exercise(target: &Link, peer: &Link, case: &StreamCase) -> Result<(), String> {
+    let hello = Call::Hello {
+        protocol: protocol::VERSION,
+    };
+    let caps = target.call(hello.clone())?.capabilities.unwrap_or_default();
+    peer.call(hello)?;
+    if !caps.iter().any(|c| c == capability::CONCURRENT) {
+        return Err(
+            "the target lacks the `concurrent` capability, which stream properties need".into(),
+        );
+    }
+    let bulk = caps.iter().any(|c| c == capability::BULK);
+    let l = peer.sock(Call::Socket {
+        family: protocol::Family::Ipv4,
+    })?;
+    peer.call(Call::Bind {
+        sock: l,
+        addr: "127.0.0.1:0".into(),
+    })?;
+    peer.call(Call::Listen {
+        sock: l,
+        backlog: 1,
+    })?;
+    let addr = peer
+        .call(Call::Getsockname { sock: l })?
+        .addr
+        .ok_or("peer getsockname answered without `addr`")?;
+    let c = target.sock(Call::Socket {
+        family: protocol::Family::Ipv4,
+    })?;
+    if case.nodelay {
+        target.call(Call::Setsockopt {
+            sock: c,
+            opt: "TCP_NODELAY".into(),
+            value: Some(1),
+        })?;
+    }
+    target.call(Call::Connect { sock: c, addr })?;
+    let s = peer.sock(Call::Accept { sock: l })?;
+    let (t, p) = (
+        End {
+            link: target,
+            sock: c,
+            bulk,
+        },
+        End {
+            link: peer,
+            sock: s,
+            bulk: true,
+        },
+    );
+    let out = |r: Result<(), String>| r.map_err(|e| format!("target to peer: {e}"));
+    let back = |r: Result<(), String>| r.map_err(|e| format!("peer to target: {e}"));
+    match case.ending {
+        Ending::Close => std::thread::scope(|scope| {
+            let writer = scope.spawn(|| {
+                t.send_all(case.seed, &case.writes, case.len)
+                    .and_then(|_| target.call(Call::Close { sock: c }).map(drop))
+            });
+            let read = out(p.recv_all(case.seed, &case.reads, case.len));
+            let wrote = writer
+                .join()
+                .unwrap_or_else(|_| Err("writer panicked".into()));
+            read.and(out(wrote))
+        }),
+        Ending::HalfCloseThenReply { reply } => {
+            std::thread::scope(|scope| {
+                let writer = scope.spawn(|| {
+                    t.send_all(case.seed, &case.writes, case.len).and_then(|_| {
+                        target
+                            .call(Call::Shutdown {
+                                sock: c,
+                                how: protocol::How::Wr,
+                            })
+                            .map(drop)
+                    })
+                });
+                let read = out(p.recv_all(case.seed, &case.reads, case.len));
+                read.and(out(writer
+                    .join()
+                    .unwrap_or_else(|_| Err("writer panicked".into()))))
+            })?;
+            std::thread::scope(|scope| {
+                let writer = scope.spawn(|| {
+                    p.send_all(case.seed ^ 1, &case.writes, reply)
+                        .and_then(|_| peer.call(Call::Close { sock: s }).map(drop))
+                });
+                let read = back(t.recv_all(case.seed ^ 1, &case.reads, reply));
+                read.and(back(
+                    writer
+                        .join()
+                        .unwrap_or_else(|_| Err("writer panicked".into())),
+                ))
+            })
+        }
+        Ending::BothDirections { back: n } => std::thread::scope(|scope| {
+            let w1 = scope.spawn(|| {
+                t.send_all(case.seed, &case.writes, case.len).and_then(|_| {
+                    target
+                        .call(Call::Shutdown {
+                            sock: c,
+                            how: protocol::How::Wr,
+                        })
+                        .map(drop)
+                })
+            });
+            let w2 = scope.spawn(|| {
+                p.send_all(case.seed ^ 1, &case.writes, n).and_then(|_| {
+                    peer.call(Call::Shutdown {
+                        sock: s,
+                        how: protocol::How::Wr,
+                    })
+                    .map(drop)
+                })
+            });
+            let r1 = scope.spawn(|| out(p.recv_all(case.seed, &case.reads, case.len)));
+            let r2 = back(t.recv_all(case.seed ^ 1, &case.reads, n));
+            let joined = |h: std::thread::ScopedJoinHandle<'_, Result<(), String>>| {
+                h.join().unwrap_or_else(|_| Err("a flow panicked".into()))
+            };
+            joined(r1)
+                .and(r2)
+                .and(out(joined(w1)))
+                .and(back(joined(w2)))
+        }),
+    }
+}

@@ -1,0 +1,64 @@
+//! Opening what a scenario (or a property case) talks to: the sandbox, if any, the
+//! target session and the peer session; and closing all three in the right order.
+
+use super::execute::Settings;
+use crate::sandbox::Sandbox;
+use crate::target::{Fault, Session, TargetSpec};
+use std::sync::atomic::Ordering;
+
+pub struct Sessions {
+    pub sandbox: Option<Sandbox>,
+    pub target: Box<dyn Session>,
+    pub peer: Box<dyn Session>,
+}
+
+/// Where opening failed, for the report.
+pub struct OpenError {
+    pub fault: Fault,
+    /// `(creating the sandbox)` or `(starting the adapter)`.
+    pub stage: &'static str,
+    pub teardown: Vec<String>,
+}
+
+impl Sessions {
+    pub fn open(settings: &Settings) -> Result<Sessions, OpenError> {
+        let sandbox = match &settings.sandbox {
+            None => None,
+            Some(spec) => {
+                Some(
+                    Sandbox::create(&spec.exe, settings.timeout).map_err(|e| OpenError {
+                        fault: Fault::Sandbox(e.to_string()),
+                        stage: "(creating the sandbox)",
+                        teardown: Vec::new(),
+                    })?,
+                )
+            }
+        };
+        let boxed = sandbox.as_ref().zip(settings.sandbox.as_ref());
+        let opened = settings
+            .target
+            .open(settings.grace, boxed)
+            .and_then(|t| Ok((t, TargetSpec::open_peer(settings.grace, boxed)?)));
+        match opened {
+            Ok((target, peer)) => Ok(Sessions {
+                sandbox,
+                target,
+                peer,
+            }),
+            Err(fault) => Err(OpenError {
+                fault,
+                stage: "(starting the adapter)",
+                teardown: sandbox
+                    .map(|sb| sb.close(settings.cancel.load(Ordering::SeqCst)))
+                    .unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+/// Closes the sandbox after its sessions, which must already be closed.
+pub fn close_sandbox(sandbox: Option<Sandbox>, settings: &Settings) -> Vec<String> {
+    sandbox
+        .map(|sb| sb.close(settings.cancel.load(Ordering::SeqCst)))
+        .unwrap_or_default()
+}
