@@ -20,7 +20,8 @@ import sys
 import threading
 
 PROTOCOL = 1
-BLOCKING = {"accept", "connect", "send", "recv", "poll"}
+BLOCKING = {"accept", "connect", "send", "recv", "poll", "send_pattern", "recv_pattern"}
+MASK = (1 << 64) - 1
 OPTIONS = {
     "SO_REUSEADDR": (socket.SOL_SOCKET, socket.SO_REUSEADDR),
     "SO_REUSEPORT": (socket.SOL_SOCKET, socket.SO_REUSEPORT),
@@ -58,6 +59,21 @@ def parse_addr(text):
     if host.startswith("["):
         return socket.AF_INET6, (host[1:-1], int(port))
     return socket.AF_INET, (host, int(port))
+
+
+def splitmix64(x):
+    z = (x + 0x9E3779B97F4A7C15) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def pattern(seed, offset, length):
+    """Bytes [offset, offset + length) of the bulk pattern (docs/adapter-protocol.md)."""
+    first, last = offset // 8, (offset + length + 7) // 8
+    words = b"".join(splitmix64(seed ^ splitmix64(k)).to_bytes(8, "little") for k in range(first, last))
+    start = offset - first * 8
+    return words[start:start + length]
 
 
 def format_addr(sockaddr):
@@ -128,7 +144,7 @@ class Adapter:
     def op_hello(self, req):
         if req["protocol"] != PROTOCOL:
             raise Error("EPROTO", "this adapter speaks protocol %d" % PROTOCOL)
-        caps = ["concurrent", "ipv4", "ipv6", "nonblocking", "poll"] + sorted(OPTIONS)
+        caps = ["bulk", "concurrent", "ipv4", "ipv6", "nonblocking", "poll"] + sorted(OPTIONS)
         name = "python %d.%d socket module" % sys.version_info[:2]
         return {"name": name, "protocol": PROTOCOL, "capabilities": caps}
 
@@ -155,16 +171,37 @@ class Adapter:
             raise OSError(err, errno.errorcode.get(err, "error"))
         return {}
 
+    # All data goes through these two, so that a subclass can change how bytes move.
+    def _send(self, sock, data):
+        return sock.send(data, socket.MSG_NOSIGNAL)
+
+    def _recv(self, sock, size, flags=0):
+        return sock.recv(size, flags)
+
     def op_send(self, req):
-        sock = self.get(req["sock"])
-        return {"sent": sock.send(bytes.fromhex(req["data"]), socket.MSG_NOSIGNAL)}
+        return {"sent": self._send(self.get(req["sock"]), bytes.fromhex(req["data"]))}
 
     def op_recv(self, req):
         sock = self.get(req["sock"])
         flags = 0
         for f in req.get("flags", []):
             flags |= RECV_FLAGS[f]
-        return {"data": sock.recv(min(req["max"], MAX_RECV), flags).hex()}
+        return {"data": self._recv(sock, min(req["max"], MAX_RECV), flags).hex()}
+
+    def op_send_pattern(self, req):
+        sock = self.get(req["sock"])
+        data = pattern(req["seed"], req["offset"], min(req["len"], MAX_RECV))
+        return {"sent": self._send(sock, data)}
+
+    def op_recv_pattern(self, req):
+        sock = self.get(req["sock"])
+        data = self._recv(sock, min(req["max"], MAX_RECV))
+        done = {"received": len(data)}
+        expected = pattern(req["seed"], req["offset"], len(data))
+        if data != expected:
+            i = next(k for k in range(len(data)) if data[k] != expected[k])
+            done["mismatch"] = {"at": req["offset"] + i, "got": data[i]}
+        return done
 
     def op_shutdown(self, req):
         how = {"rd": socket.SHUT_RD, "wr": socket.SHUT_WR, "rdwr": socket.SHUT_RDWR}[req["how"]]

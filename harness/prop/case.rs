@@ -42,6 +42,10 @@ fn chunk() -> impl Strategy<Value = usize> {
     prop_oneof![3 => 1..=16usize, 3 => 1..=4096usize, 2 => 1..=(256usize << 10)]
 }
 
+/// At most this many writes (or reads) per direction: small pieces go with small
+/// payloads, so no case needs a million protocol calls.
+pub const MAX_PIECES: usize = 256;
+
 /// Cases up to `max_len` bytes each way.
 pub fn strategy(max_len: usize) -> impl Strategy<Value = StreamCase> {
     let ending = prop_oneof![
@@ -57,17 +61,34 @@ pub fn strategy(max_len: usize) -> impl Strategy<Value = StreamCase> {
         any::<bool>(),
         ending,
     )
-        .prop_map(|(len, seed, writes, reads, nodelay, ending)| StreamCase {
-            len,
-            seed,
-            writes,
-            reads,
-            nodelay,
-            ending,
+        .prop_map(|(len, seed, writes, reads, nodelay, ending)| {
+            let mut case = StreamCase {
+                len,
+                seed,
+                writes,
+                reads,
+                nodelay,
+                ending,
+            };
+            let floor = case.largest().div_ceil(MAX_PIECES).max(1);
+            for n in case.writes.iter_mut().chain(case.reads.iter_mut()) {
+                *n = (*n).max(floor);
+            }
+            case
         })
 }
 
 impl StreamCase {
+    /// The longest direction's byte count.
+    pub fn largest(&self) -> usize {
+        match self.ending {
+            Ending::Close => self.len,
+            Ending::HalfCloseThenReply { reply: n } | Ending::BothDirections { back: n } => {
+                self.len.max(n)
+            }
+        }
+    }
+
     /// The sizes of the writes (or reads) that carry `total` bytes with sizes `sizes`.
     pub fn pieces(sizes: &[usize], total: usize) -> Vec<usize> {
         let mut out = Vec::new();
@@ -103,14 +124,14 @@ impl StreamCase {
     }
 
     /// A scenario file that replays this case with literal data, or `None` when the
-    /// case is too large to write out (more than 16 KiB in either direction).
+    /// case is too large to write out (more than 256 KiB in either direction).
     pub fn to_scenario(&self, failure: &str) -> Option<String> {
         let back = match self.ending {
             Ending::Close => 0,
             Ending::HalfCloseThenReply { reply } => reply,
             Ending::BothDirections { back } => back,
         };
-        if self.len > 16 << 10 || back > 16 << 10 {
+        if self.len > 256 << 10 || back > 256 << 10 {
             return None;
         }
         let hex = |seed: u64, off: usize, n: usize| {

@@ -10,15 +10,19 @@ use crate::protocol::{self, capability, pattern, Call, Done, Reply, Request, Res
 use crate::run::{close_sandbox, Sessions, Settings};
 use crate::target::Session;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A session shared by the threads of one side: a request's answer may be read by
 /// whichever thread is waiting, and is handed to the one that asked.
-struct Link {
+struct Link<'a> {
     name: &'static str,
     inner: Mutex<LinkInner>,
     timeout: Duration,
+    /// Set by the first flow that fails: the others stop at their next slice instead
+    /// of waiting out a send that nobody will ever read.
+    abort: &'a AtomicBool,
 }
 
 struct LinkInner {
@@ -31,10 +35,16 @@ struct LinkInner {
 /// How long a waiting thread holds the session before letting another look.
 const SLICE: Duration = Duration::from_millis(20);
 
-impl Link {
-    fn new(name: &'static str, session: Box<dyn Session>, timeout: Duration) -> Self {
+impl<'a> Link<'a> {
+    fn new(
+        name: &'static str,
+        session: Box<dyn Session>,
+        timeout: Duration,
+        abort: &'a AtomicBool,
+    ) -> Self {
         Link {
             name,
+            abort,
             inner: Mutex::new(LinkInner {
                 session,
                 next_id: 0,
@@ -78,6 +88,9 @@ impl Link {
                     self.name, self.timeout
                 ));
             }
+            if self.abort.load(Ordering::SeqCst) {
+                return Err(ABORTED.into());
+            }
             let slice = deadline.min(Instant::now() + SLICE);
             match inner.session.recv(slice) {
                 Ok(Some(r)) => {
@@ -110,9 +123,12 @@ impl Link {
     }
 }
 
+/// What a flow stopped by another flow's failure reports; never the case's verdict.
+const ABORTED: &str = "stopped because another flow failed";
+
 /// One side of a connection: its link, socket, and whether it has `bulk`.
 struct End<'a> {
-    link: &'a Link,
+    link: &'a Link<'a>,
     sock: u64,
     bulk: bool,
 }
@@ -224,17 +240,23 @@ impl End<'_> {
 /// Runs the case against a fresh session; `Err` says what went wrong, in words.
 pub fn run_case(settings: &Settings, case: &StreamCase) -> Result<(), String> {
     let sessions = Sessions::open(settings).map_err(|e| format!("{} {}", e.stage, e.fault))?;
-    let target = Link::new("target", sessions.target, settings.timeout);
-    let peer = Link::new("peer", sessions.peer, settings.timeout);
-    let outcome = exercise(&target, &peer, case);
+    let abort = AtomicBool::new(false);
+    let target = Link::new("target", sessions.target, settings.timeout, &abort);
+    let peer = Link::new("peer", sessions.peer, settings.timeout, &abort);
+    let outcome = exercise(&target, &peer, case, &abort);
     let hurry = outcome.is_err();
     let _ = target.into_session().close(hurry);
     let _ = peer.into_session().close(hurry);
-    let _ = close_sandbox(sessions.sandbox, settings);
+    let _ = close_sandbox(sessions.sandbox, hurry);
     outcome
 }
 
-fn exercise(target: &Link, peer: &Link, case: &StreamCase) -> Result<(), String> {
+fn exercise(
+    target: &Link,
+    peer: &Link,
+    case: &StreamCase,
+    abort: &AtomicBool,
+) -> Result<(), String> {
     let hello = Call::Hello {
         protocol: protocol::VERSION,
     };
@@ -285,8 +307,19 @@ fn exercise(target: &Link, peer: &Link, case: &StreamCase) -> Result<(), String>
             bulk: true,
         },
     );
-    let out = |r: Result<(), String>| r.map_err(|e| format!("target to peer: {e}"));
-    let back = |r: Result<(), String>| r.map_err(|e| format!("peer to target: {e}"));
+    // A failing flow stops the others; their "stopped" never hides the real cause.
+    let note = |r: Result<(), String>, dir: &str| {
+        r.map_err(|e| {
+            abort.store(true, Ordering::SeqCst);
+            if e == ABORTED {
+                e
+            } else {
+                format!("{dir}: {e}")
+            }
+        })
+    };
+    let out = |r: Result<(), String>| note(r, "target to peer");
+    let back = |r: Result<(), String>| note(r, "peer to target");
     match case.ending {
         Ending::Close => std::thread::scope(|scope| {
             let writer = scope.spawn(|| {
@@ -297,7 +330,7 @@ fn exercise(target: &Link, peer: &Link, case: &StreamCase) -> Result<(), String>
             let wrote = writer
                 .join()
                 .unwrap_or_else(|_| Err("writer panicked".into()));
-            read.and(out(wrote))
+            verdict([read, out(wrote)])
         }),
         Ending::HalfCloseThenReply { reply } => {
             std::thread::scope(|scope| {
@@ -312,9 +345,10 @@ fn exercise(target: &Link, peer: &Link, case: &StreamCase) -> Result<(), String>
                     })
                 });
                 let read = out(p.recv_all(case.seed, &case.reads, case.len));
-                read.and(out(writer
+                let wrote = writer
                     .join()
-                    .unwrap_or_else(|_| Err("writer panicked".into()))))
+                    .unwrap_or_else(|_| Err("writer panicked".into()));
+                verdict([read, out(wrote)])
             })?;
             std::thread::scope(|scope| {
                 let writer = scope.spawn(|| {
@@ -322,11 +356,10 @@ fn exercise(target: &Link, peer: &Link, case: &StreamCase) -> Result<(), String>
                         .and_then(|_| peer.call(Call::Close { sock: s }).map(drop))
                 });
                 let read = back(t.recv_all(case.seed ^ 1, &case.reads, reply));
-                read.and(back(
-                    writer
-                        .join()
-                        .unwrap_or_else(|_| Err("writer panicked".into())),
-                ))
+                let wrote = writer
+                    .join()
+                    .unwrap_or_else(|_| Err("writer panicked".into()));
+                verdict([read, back(wrote)])
             })
         }
         Ending::BothDirections { back: n } => std::thread::scope(|scope| {
@@ -354,10 +387,17 @@ fn exercise(target: &Link, peer: &Link, case: &StreamCase) -> Result<(), String>
             let joined = |h: std::thread::ScopedJoinHandle<'_, Result<(), String>>| {
                 h.join().unwrap_or_else(|_| Err("a flow panicked".into()))
             };
-            joined(r1)
-                .and(r2)
-                .and(out(joined(w1)))
-                .and(back(joined(w2)))
+            verdict([joined(r1), r2, out(joined(w1)), back(joined(w2))])
         }),
+    }
+}
+
+/// The case's verdict from its flows: the first real failure, not a flow that was only
+/// stopped because of it.
+fn verdict<const N: usize>(results: [Result<(), String>; N]) -> Result<(), String> {
+    let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    match errors.iter().find(|e| *e != ABORTED).or(errors.first()) {
+        Some(e) => Err(e.clone()),
+        None => Ok(()),
     }
 }

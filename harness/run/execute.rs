@@ -297,7 +297,10 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     }
     result.teardown.extend(runner.target.close());
     result.teardown.extend(runner.peer.close());
-    result.teardown.extend(close_sandbox(sandbox, settings));
+    result.teardown.extend(close_sandbox(
+        sandbox,
+        settings.cancel.load(Ordering::SeqCst),
+    ));
     result.steps = runner.records;
     result.duration = started.elapsed();
     (result, implementation)

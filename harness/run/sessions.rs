@@ -56,9 +56,9 @@ impl Sessions {
     }
 }
 
-/// Closes the sandbox after its sessions, which must already be closed.
-pub fn close_sandbox(sandbox: Option<Sandbox>, settings: &Settings) -> Vec<String> {
-    sandbox
-        .map(|sb| sb.close(settings.cancel.load(Ordering::SeqCst)))
-        .unwrap_or_default()
+/// Closes the sandbox after its sessions, which must already be closed. `hurry` must
+/// match how the sessions were closed: adapters killed outright leave zombies that only
+/// the host reaps, and waiting for the namespace to empty would wait for that.
+pub fn close_sandbox(sandbox: Option<Sandbox>, hurry: bool) -> Vec<String> {
+    sandbox.map(|sb| sb.close(hurry)).unwrap_or_default()
 }

@@ -147,7 +147,112 @@ class NotConcurrent(base.Adapter):
                 self.execute(base.json.loads(line))
 
 
+# Stream mutants: each corrupts the byte stream only past amounts of data that no
+# plain scenario moves, so `sockspec prop stream` must find and shrink them.
+
+
+def pending(sock):
+    """Bytes queued for reading (FIONREAD)."""
+    import array
+    import fcntl
+    import termios
+
+    buf = array.array("i", [0])
+    fcntl.ioctl(sock.fileno(), termios.FIONREAD, buf)
+    return buf[0]
+
+
+class DropByteOnShortRead(base.Adapter):
+    """A read smaller than the queued data (with over 1 KiB queued) loses its last byte."""
+
+    def _recv(self, sock, size, flags=0):
+        if size > 1 and not flags and pending(sock) > max(size, 1024):
+            return sock.recv(size)[:-1]
+        return super()._recv(sock, size, flags)
+
+
+class ReorderAfter64k(base.Adapter):
+    """After the first 64 KiB, the next write is held back and sent after the one following it."""
+
+    sent = {}
+    held = {}
+
+    def _send(self, sock, data):
+        total = self.sent.get(sock, 0)
+        self.sent[sock] = total + len(data)
+        if total >= 65536 and sock not in self.held and len(data) > 0:
+            self.held[sock] = data
+            return len(data)
+        n = super()._send(sock, data)
+        if sock in self.held:
+            sock.sendall(self.held.pop(sock), socket.MSG_NOSIGNAL)
+        return n
+
+    def _flush(self, req):
+        sock = self.socks.get(req["sock"])
+        if sock in self.held:
+            sock.sendall(self.held.pop(sock), socket.MSG_NOSIGNAL)
+
+    def op_close(self, req):
+        self._flush(req)
+        return super().op_close(req)
+
+    def op_shutdown(self, req):
+        self._flush(req)
+        return super().op_shutdown(req)
+
+
+class DuplicatePartialTail(base.Adapter):
+    """Writes over 32 KiB go out in two parts, and the first part's last byte goes out twice."""
+
+    def _send(self, sock, data):
+        if len(data) <= 32768:
+            return super()._send(sock, data)
+        half = len(data) // 2
+        sock.sendall(data[:half], socket.MSG_NOSIGNAL)
+        sock.sendall(data[half - 1:], socket.MSG_NOSIGNAL)
+        return len(data)
+
+
+class LoseAfterHalfClose(base.Adapter):
+    """After shutdown(SHUT_WR), data received beyond the first 1 KiB loses a byte per read."""
+
+    shut = {}
+
+    def op_shutdown(self, req):
+        if req["how"] == "wr":
+            self.shut[self.get(req["sock"])] = 0
+        return super().op_shutdown(req)
+
+    def _recv(self, sock, size, flags=0):
+        data = super()._recv(sock, size, flags)
+        if sock in self.shut:
+            self.shut[sock] += len(data)
+            if self.shut[sock] > 1024 and len(data) > 1:
+                return data[1:]
+        return data
+
+
+class TruncateAt64k(base.Adapter):
+    """Everything written past byte 65536 of a connection is silently discarded."""
+
+    sent = {}
+
+    def _send(self, sock, data):
+        total = self.sent.get(sock, 0)
+        keep = max(0, min(len(data), 65536 - total))
+        self.sent[sock] = total + len(data)
+        if keep:
+            super()._send(sock, data[:keep]) if keep == len(data) else sock.sendall(data[:keep], socket.MSG_NOSIGNAL)
+        return len(data)
+
+
 MUTANTS = {
+    "drop-byte-on-short-read": DropByteOnShortRead,
+    "reorder-after-64k": ReorderAfter64k,
+    "duplicate-partial-tail": DuplicatePartialTail,
+    "lose-after-half-close": LoseAfterHalfClose,
+    "truncate-at-64k": TruncateAt64k,
     "not-concurrent": NotConcurrent,
     "bind-never-fails": BindNeverFails,
     "recv-drops-last-byte": RecvDropsLastByte,
