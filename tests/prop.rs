@@ -129,3 +129,24 @@ fn stream_mutant_is_caught_shrunk_replayed_and_written(
         "the scenario passes against Linux"
     );
 }
+
+/// Without the `bulk` capability the bytes cross the protocol as hex, and the property
+/// still holds (and still checks every byte).
+#[test]
+fn adapters_without_bulk_fall_back_to_send_and_recv() {
+    let adapter = format!(
+        "python3 {} no-bulk",
+        root().join("tests/bad_adapters/bad_adapter.py").display()
+    );
+    let (code, text) = prop(&[
+        "--seed",
+        "13",
+        "--cases",
+        "16",
+        "--max-len",
+        "256k",
+        "--adapter",
+        &adapter,
+    ]);
+    assert_eq!(code, 0, "{text}");
+}

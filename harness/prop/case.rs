@@ -29,6 +29,9 @@ pub struct StreamCase {
     /// Read sizes, used in turn (cycled).
     pub reads: Vec<usize>,
     pub nodelay: bool,
+    /// Milliseconds the writer waits between writes (0: none), so that segments also
+    /// leave one by one instead of coalescing in the send buffer.
+    pub pause_ms: u64,
     pub ending: Ending,
 }
 
@@ -59,15 +62,17 @@ pub fn strategy(max_len: usize) -> impl Strategy<Value = StreamCase> {
         proptest::collection::vec(chunk(), 1..5),
         proptest::collection::vec(chunk(), 1..5),
         any::<bool>(),
+        prop_oneof![3 => Just(0u64), 1 => 1..=20u64],
         ending,
     )
-        .prop_map(|(len, seed, writes, reads, nodelay, ending)| {
+        .prop_map(|(len, seed, writes, reads, nodelay, pause_ms, ending)| {
             let mut case = StreamCase {
                 len,
                 seed,
                 writes,
                 reads,
                 nodelay,
+                pause_ms,
                 ending,
             };
             let floor = case.largest().div_ceil(MAX_PIECES).max(1);
@@ -119,8 +124,8 @@ impl StreamCase {
             self.seed,
             self.writes,
             self.reads,
-            if self.nodelay { ", TCP_NODELAY on" } else { "" }
-        )
+            if self.nodelay { ", TCP_NODELAY on" } else { "" },
+        ) + &if self.pause_ms > 0 { format!(", pausing {} ms between writes", self.pause_ms) } else { String::new() }
     }
 
     /// A scenario file that replays this case with literal data, or `None` when the

@@ -135,9 +135,20 @@ struct End<'a> {
 
 impl End<'_> {
     /// Sends pattern bytes `[0, total)` with the write sizes, retrying partial sends.
-    fn send_all(&self, seed: u64, sizes: &[usize], total: usize) -> Result<(), String> {
+    fn send_all(
+        &self,
+        seed: u64,
+        sizes: &[usize],
+        total: usize,
+        pause: Duration,
+    ) -> Result<(), String> {
         let mut off = 0;
-        for n in StreamCase::pieces(sizes, total) {
+        for (k, n) in StreamCase::pieces(sizes, total).into_iter().enumerate() {
+            if k > 0 && !pause.is_zero() {
+                // The pause is the case's point (segments leave one by one), not a wait
+                // for an event.
+                std::thread::sleep(pause);
+            }
             let end = off + n;
             while off < end {
                 let len = (end - off) as u64;
@@ -295,6 +306,7 @@ fn exercise(
     }
     target.call(Call::Connect { sock: c, addr })?;
     let s = peer.sock(Call::Accept { sock: l })?;
+    let pause = Duration::from_millis(case.pause_ms);
     let (t, p) = (
         End {
             link: target,
@@ -323,7 +335,7 @@ fn exercise(
     match case.ending {
         Ending::Close => std::thread::scope(|scope| {
             let writer = scope.spawn(|| {
-                t.send_all(case.seed, &case.writes, case.len)
+                t.send_all(case.seed, &case.writes, case.len, pause)
                     .and_then(|_| target.call(Call::Close { sock: c }).map(drop))
             });
             let read = out(p.recv_all(case.seed, &case.reads, case.len));
@@ -335,14 +347,15 @@ fn exercise(
         Ending::HalfCloseThenReply { reply } => {
             std::thread::scope(|scope| {
                 let writer = scope.spawn(|| {
-                    t.send_all(case.seed, &case.writes, case.len).and_then(|_| {
-                        target
-                            .call(Call::Shutdown {
-                                sock: c,
-                                how: protocol::How::Wr,
-                            })
-                            .map(drop)
-                    })
+                    t.send_all(case.seed, &case.writes, case.len, pause)
+                        .and_then(|_| {
+                            target
+                                .call(Call::Shutdown {
+                                    sock: c,
+                                    how: protocol::How::Wr,
+                                })
+                                .map(drop)
+                        })
                 });
                 let read = out(p.recv_all(case.seed, &case.reads, case.len));
                 let wrote = writer
@@ -352,7 +365,7 @@ fn exercise(
             })?;
             std::thread::scope(|scope| {
                 let writer = scope.spawn(|| {
-                    p.send_all(case.seed ^ 1, &case.writes, reply)
+                    p.send_all(case.seed ^ 1, &case.writes, reply, pause)
                         .and_then(|_| peer.call(Call::Close { sock: s }).map(drop))
                 });
                 let read = back(t.recv_all(case.seed ^ 1, &case.reads, reply));
@@ -364,23 +377,25 @@ fn exercise(
         }
         Ending::BothDirections { back: n } => std::thread::scope(|scope| {
             let w1 = scope.spawn(|| {
-                t.send_all(case.seed, &case.writes, case.len).and_then(|_| {
-                    target
-                        .call(Call::Shutdown {
-                            sock: c,
+                t.send_all(case.seed, &case.writes, case.len, pause)
+                    .and_then(|_| {
+                        target
+                            .call(Call::Shutdown {
+                                sock: c,
+                                how: protocol::How::Wr,
+                            })
+                            .map(drop)
+                    })
+            });
+            let w2 = scope.spawn(|| {
+                p.send_all(case.seed ^ 1, &case.writes, n, pause)
+                    .and_then(|_| {
+                        peer.call(Call::Shutdown {
+                            sock: s,
                             how: protocol::How::Wr,
                         })
                         .map(drop)
-                })
-            });
-            let w2 = scope.spawn(|| {
-                p.send_all(case.seed ^ 1, &case.writes, n).and_then(|_| {
-                    peer.call(Call::Shutdown {
-                        sock: s,
-                        how: protocol::How::Wr,
                     })
-                    .map(drop)
-                })
             });
             let r1 = scope.spawn(|| out(p.recv_all(case.seed, &case.reads, case.len)));
             let r2 = back(t.recv_all(case.seed ^ 1, &case.reads, n));

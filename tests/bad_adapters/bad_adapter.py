@@ -94,6 +94,9 @@ class Bad(base.Adapter):
         if self.mode == "ipv4-only":
             # Honest but minimal: no concurrency, no IPv6, no options, no poll.
             done["capabilities"] = ["ipv4"]
+        if self.mode == "no-bulk":
+            # Everything but bulk data: stream properties fall back to send/recv.
+            done["capabilities"] = [c for c in done["capabilities"] if c != "bulk"]
         return done
 
     def op_socket(self, req):
