@@ -11,3 +11,4 @@ mod stream;
 
 pub use case::{Ending, StreamCase};
 pub use runner::{run_stream, PropConfig, PropOutcome};
+pub use stream::run_case;
