@@ -200,7 +200,13 @@ class Adapter:
         expected = pattern(req["seed"], req["offset"], len(data))
         if data != expected:
             i = next(k for k in range(len(data)) if data[k] != expected[k])
-            done["mismatch"] = {"at": req["offset"] + i, "got": data[i]}
+            lo, hi = max(0, i - 8), min(len(data), i + 9)
+            done["mismatch"] = {
+                "at": req["offset"] + i,
+                "got": data[i],
+                "context_at": req["offset"] + lo,
+                "context": data[lo:hi].hex(),
+            }
         return done
 
     def op_shutdown(self, req):

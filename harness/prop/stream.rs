@@ -218,20 +218,29 @@ impl End<'_> {
                     .ok_or_else(|| {
                         format!("{}: recv answered without valid `data`", self.link.name)
                     })?;
-                let mismatch =
-                    pattern::first_mismatch(seed, off, &data).map(|k| protocol::Mismatch {
-                        at: off + k as u64,
-                        got: data[k],
-                    });
+                let mismatch = pattern::first_mismatch(seed, off, &data)
+                    .map(|k| protocol::Mismatch::found(off, &data, k));
                 (data.len() as u64, mismatch)
             };
             if let Some(m) = mismatch {
-                return Err(format!(
+                let mut text = format!(
                     "byte {} of the stream differs: expected {:#04x}, got {:#04x} (in a read of {max} that returned {received} bytes from offset {off})",
                     m.at,
                     pattern::byte(seed, m.at),
                     m.got
-                ));
+                );
+                if let (Some(at), Some(got)) = (
+                    m.context_at,
+                    m.context.as_deref().and_then(protocol::hex_decode),
+                ) {
+                    let want = pattern::fill(seed, at, got.len());
+                    text.push_str(&format!(
+                        "; around it, from byte {at}: expected {}, received {}",
+                        protocol::hex_encode(&want),
+                        protocol::hex_encode(&got)
+                    ));
+                }
+                return Err(text);
             }
             if received == 0 {
                 return if off == total as u64 {

@@ -205,11 +205,31 @@ pub struct Done {
     pub capabilities: Option<Vec<String>>,
 }
 
-/// Where a `recv_pattern` first saw a wrong byte: its stream offset, and the byte.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a `recv_pattern` first saw a wrong byte: its stream offset and value, and
+/// optionally the received bytes around it (hex, starting at stream offset
+/// `context_at`) so that a report can show expected against received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mismatch {
     pub at: u64,
     pub got: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
+impl Mismatch {
+    /// The mismatch at index `i` of `data`, which holds stream bytes from `offset`,
+    /// with up to 8 bytes of context either side.
+    pub fn found(offset: u64, data: &[u8], i: usize) -> Self {
+        let (from, to) = (i.saturating_sub(8), (i + 9).min(data.len()));
+        Mismatch {
+            at: offset + i as u64,
+            got: data[i],
+            context_at: Some(offset + from as u64),
+            context: Some(super::hex_encode(&data[from..to])),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

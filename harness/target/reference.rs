@@ -328,12 +328,8 @@ impl ReferenceAdapter {
                     .iter()
                     .map(|b| unsafe { b.assume_init() })
                     .collect();
-                let mismatch = protocol::pattern::first_mismatch(seed, offset, &bytes).map(|i| {
-                    protocol::Mismatch {
-                        at: offset + i as u64,
-                        got: bytes[i],
-                    }
-                });
+                let mismatch = protocol::pattern::first_mismatch(seed, offset, &bytes)
+                    .map(|i| protocol::Mismatch::found(offset, &bytes, i));
                 Ok(Done {
                     received: Some(n as u64),
                     mismatch,
