@@ -355,12 +355,7 @@ fn run_command(args: RunArgs) -> i32 {
         Err(code) => return code,
     };
     let settings = Settings {
-        target: match &args.target.adapter {
-            Some(cmd) => TargetSpec::Adapter {
-                command: cmd.clone(),
-            },
-            None => TargetSpec::Reference,
-        },
+        target: target_spec(&args.target),
         profile: args.profile.clone(),
         block_window: args.block_window,
         timeout: args.target.timeout,
@@ -533,6 +528,16 @@ fn sandbox_spec(args: &TargetArgs) -> Result<Option<SandboxSpec>, i32> {
     }
 }
 
+/// The reference, or the adapter that `--adapter` names.
+fn target_spec(args: &TargetArgs) -> TargetSpec {
+    match &args.adapter {
+        Some(command) => TargetSpec::Adapter {
+            command: command.clone(),
+        },
+        None => TargetSpec::Reference,
+    }
+}
+
 /// `sockspec prop stream`.
 fn prop_stream(args: PropStreamArgs) -> i32 {
     let sandbox = match sandbox_spec(&args.target) {
@@ -540,12 +545,7 @@ fn prop_stream(args: PropStreamArgs) -> i32 {
         Err(code) => return code,
     };
     let settings = Settings {
-        target: match &args.target.adapter {
-            Some(cmd) => TargetSpec::Adapter {
-                command: cmd.clone(),
-            },
-            None => TargetSpec::Reference,
-        },
+        target: target_spec(&args.target),
         timeout: args.target.timeout,
         sandbox,
         ..Settings::default()

@@ -134,6 +134,16 @@ struct End<'a> {
 }
 
 impl End<'_> {
+    /// shutdown(SHUT_WR): the other side reads end of stream, this side can still read.
+    fn shutdown_write(&self) -> Result<(), String> {
+        self.link
+            .call(Call::Shutdown {
+                sock: self.sock,
+                how: protocol::How::Wr,
+            })
+            .map(drop)
+    }
+
     /// Sends pattern bytes `[0, total)` with the write sizes, retrying partial sends.
     fn send_all(
         &self,
@@ -357,14 +367,7 @@ fn exercise(
             std::thread::scope(|scope| {
                 let writer = scope.spawn(|| {
                     t.send_all(case.seed, &case.writes, case.len, pause)
-                        .and_then(|_| {
-                            target
-                                .call(Call::Shutdown {
-                                    sock: c,
-                                    how: protocol::How::Wr,
-                                })
-                                .map(drop)
-                        })
+                        .and_then(|_| t.shutdown_write())
                 });
                 let read = out(p.recv_all(case.seed, &case.reads, case.len));
                 let wrote = writer
@@ -387,24 +390,11 @@ fn exercise(
         Ending::BothDirections { back: n } => std::thread::scope(|scope| {
             let w1 = scope.spawn(|| {
                 t.send_all(case.seed, &case.writes, case.len, pause)
-                    .and_then(|_| {
-                        target
-                            .call(Call::Shutdown {
-                                sock: c,
-                                how: protocol::How::Wr,
-                            })
-                            .map(drop)
-                    })
+                    .and_then(|_| t.shutdown_write())
             });
             let w2 = scope.spawn(|| {
                 p.send_all(case.seed ^ 1, &case.writes, n, pause)
-                    .and_then(|_| {
-                        peer.call(Call::Shutdown {
-                            sock: s,
-                            how: protocol::How::Wr,
-                        })
-                        .map(drop)
-                    })
+                    .and_then(|_| p.shutdown_write())
             });
             let r1 = scope.spawn(|| out(p.recv_all(case.seed, &case.reads, case.len)));
             let r2 = back(t.recv_all(case.seed ^ 1, &case.reads, n));
