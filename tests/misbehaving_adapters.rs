@@ -164,31 +164,6 @@ fn nsfs_mounts() -> usize {
         .count()
 }
 
-/// These tests need the sandbox. Where the machine cannot make namespaces they say so
-/// and pass, except in CI, which must be able to run them.
-fn sandbox_available() -> bool {
-    let out = sockspec()
-        .args([
-            "run",
-            &scenario("bind/bind-nonlocal-address-fails"),
-            "--sandbox",
-            "require",
-            "--no-progress",
-        ])
-        .output()
-        .unwrap();
-    if out.status.success() {
-        return true;
-    }
-    let why = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must be able to sandbox: {why}"
-    );
-    eprintln!("skipped: no sandbox on this machine: {why}");
-    false
-}
-
 #[test]
 fn an_adapter_that_does_not_exist_is_an_error_not_a_hang() {
     let (code, report) = run_json(&[

@@ -2,11 +2,14 @@
 //! consumers reading what we write: Python's junitparser for JUnit XML and Perl's
 //! TAP::Parser (`prove`) for TAP.
 
+mod support;
+
 use sockspec::report::{json, junit, tap, Human};
 use sockspec::run::{Failure, RunReport, ScenarioResult, Status, StepRecord};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
+use support::required;
 
 fn result(name: &str, status: Status) -> ScenarioResult {
     ScenarioResult {
@@ -144,24 +147,14 @@ fn write_temp(text: &str, ext: &str) -> tempfile::NamedTempFile {
     f
 }
 
-/// Fails loudly where CI must have the consumer; elsewhere says what to install.
-fn consumer_available(probe: &mut Command, install: &str) -> bool {
-    let ok = probe.output().is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide this consumer: {install}"
-        );
-        eprintln!("skipped: consumer missing; {install}");
-    }
-    ok
-}
-
 #[test]
 fn junit_is_read_by_junitparser() {
-    if !consumer_available(
-        Command::new("python3").args(["-c", "import junitparser"]),
-        "pip install junitparser",
+    if !required(
+        Command::new("python3")
+            .args(["-c", "import junitparser"])
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "junitparser (pip install junitparser)",
     ) {
         return;
     }
@@ -198,9 +191,12 @@ print("ok")
 
 #[test]
 fn tap_is_read_by_perls_tap_parser() {
-    if !consumer_available(
-        Command::new("perl").args(["-MTAP::Parser", "-e", "1"]),
-        "apt-get install perl",
+    if !required(
+        Command::new("perl")
+            .args(["-MTAP::Parser", "-e", "1"])
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "Perl\'s TAP::Parser (apt-get install perl)",
     ) {
         return;
     }

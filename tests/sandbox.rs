@@ -8,33 +8,9 @@ use std::net::TcpListener;
 use std::process::Command;
 use support::*;
 
-fn sandbox_works() -> bool {
-    let ok = sockspec()
-        .args([
-            "run",
-            "-f",
-            "bind-twice",
-            "--sandbox",
-            "require",
-            "--no-progress",
-        ])
-        .output()
-        .unwrap()
-        .status
-        .success();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must be able to sandbox"
-        );
-        eprintln!("skipped: this machine cannot make namespaces");
-    }
-    ok
-}
-
 #[test]
 fn a_sandboxed_scenario_cannot_reach_the_hosts_loopback() {
-    if !sandbox_works() {
+    if !sandbox_available() {
         return;
     }
     // A listener in the test's own network namespace, on a port the kernel picked.
@@ -67,12 +43,10 @@ fn a_sandboxed_scenario_cannot_reach_the_hosts_loopback() {
 #[test]
 fn without_namespaces_auto_says_so_once_and_require_refuses() {
     let probe = Command::new("unshare").args(["-U", "-r", "true"]).status();
-    if !probe.is_ok_and(|s| s.success()) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have unshare and user namespaces"
-        );
-        eprintln!("skipped: cannot make a user namespace to simulate the missing sandbox");
+    if !required(
+        probe.is_ok_and(|s| s.success()),
+        "unshare and user namespaces to simulate a missing sandbox",
+    ) {
         return;
     }
     let script = format!(

@@ -190,19 +190,7 @@ struct Runner<'a> {
 /// Runs one scenario against a fresh session of `settings.target`.
 pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult, Option<String>) {
     let started = Instant::now();
-    let mut result = ScenarioResult {
-        name: scenario.name.clone(),
-        path: scenario.path.clone(),
-        title: scenario.meta.title.clone(),
-        tags: scenario.meta.tags.clone(),
-        refs: scenario.meta.refs.clone(),
-        status: Status::Passed,
-        duration: Duration::ZERO,
-        failure: None,
-        skip_reason: None,
-        steps: Vec::new(),
-        teardown: Vec::new(),
-    };
+    let mut result = ScenarioResult::new(scenario);
     let profiles = &scenario.meta.profiles;
     if !profiles.is_empty() && !profiles.contains(&settings.profile) {
         result.status = Status::Skipped;
@@ -390,14 +378,16 @@ impl Runner<'_> {
         });
     }
 
+    /// The adapter broke (crashed, hung, garbled) during `step`.
+    fn broke(&self, step: &Step, side: Side, fault: Fault) -> Stop {
+        Stop::fault(
+            side,
+            fault,
+            self.failure(step, "an answer".into(), String::new(), None),
+        )
+    }
+
     fn step(&mut self, step: &Step) -> Result<(), Stop> {
-        let fault = |me: &Self, side: Side, f: Fault| {
-            Stop::fault(
-                side,
-                f,
-                me.failure(step, "an answer".into(), String::new(), None),
-            )
-        };
         match &step.kind {
             StepKind::Call {
                 bind,
@@ -410,7 +400,7 @@ impl Runner<'_> {
                 let id = self
                     .conn(*side)
                     .start(call)
-                    .map_err(|f| fault(self, *side, f))?;
+                    .map_err(|f| self.broke(step, *side, f))?;
                 let name = bind.as_ref().expect("parser requires a name").name.clone();
                 self.names.insert(
                     name,
@@ -441,15 +431,15 @@ impl Runner<'_> {
                         let r = self
                             .conn(*side)
                             .call(call, deadline)
-                            .map_err(|f| fault(self, *side, f))?;
+                            .map_err(|f| self.broke(step, *side, f))?;
                         if r.is_none() && !op.can_block() {
                             let f = Fault::NoAnswer {
                                 op: op.name(),
                                 after: self.settings.timeout,
                             };
-                            return Err(fault(self, *side, f));
+                            return Err(self.broke(step, *side, f));
                         }
-                        self.actual(op, r).map_err(|f| fault(self, *side, f))?
+                        self.actual(op, r).map_err(|f| self.broke(step, *side, f))?
                     }
                 };
                 self.check(step, op.yields(), expect.as_ref(), &actual)?;
@@ -477,7 +467,7 @@ impl Runner<'_> {
                 match self
                     .conn(side)
                     .wait(id, started + window)
-                    .map_err(|f| fault(self, side, f))?
+                    .map_err(|f| self.broke(step, side, f))?
                 {
                     None => {
                         self.record(step, describe::blocked_window(window), true);
@@ -486,7 +476,7 @@ impl Runner<'_> {
                     Some(r) => {
                         let actual = self
                             .actual(&op, Some(r))
-                            .map_err(|f| fault(self, side, f))?;
+                            .map_err(|f| self.broke(step, side, f))?;
                         let text = describe::returned_within(&actual, started.elapsed());
                         self.record(step, text.clone(), false);
                         Err(self.fail(step, describe::blocked_window(window), text, None))
@@ -503,27 +493,15 @@ impl Runner<'_> {
                 let r = self
                     .conn(side)
                     .wait(id, deadline)
-                    .map_err(|f| fault(self, side, f))?;
-                let yields = if matches!(op, Op::FillBacklog { .. }) {
-                    Yield::Nothing
-                } else {
-                    op.yields()
+                    .map_err(|f| self.broke(step, side, f))?;
+                // Awaiting a fill awaits its stalled connect, which yields nothing.
+                let (name, yields) = match &op {
+                    Op::FillBacklog { .. } => ("connect", Yield::Nothing),
+                    _ => (op.name(), op.yields()),
                 };
-                let actual = if matches!(op, Op::FillBacklog { .. }) {
-                    match r {
-                        None => Actual::Blocked(self.settings.timeout),
-                        Some(r) => self
-                            .actual(
-                                &Op::Close {
-                                    sock: handle.clone(),
-                                },
-                                Some(r),
-                            )
-                            .map_err(|f| fault(self, side, f))?,
-                    }
-                } else {
-                    self.actual(&op, r).map_err(|f| fault(self, side, f))?
-                };
+                let actual = self
+                    .decode(name, yields, r)
+                    .map_err(|f| self.broke(step, side, f))?;
                 self.check(step, yields, expect.as_ref(), &actual)?;
                 if let (Some(b), Actual::Done(Value::Socket(h))) = (bind, &actual) {
                     self.names
@@ -712,6 +690,16 @@ impl Runner<'_> {
 
     /// Reads the answer to `op` into what it yielded, checking the fields it must have.
     fn actual(&self, op: &Op, r: Option<Response>) -> Result<Actual, Fault> {
+        self.decode(op.name(), op.yields(), r)
+    }
+
+    /// Reads an answer as a call named `name` that yields `yields`.
+    fn decode(
+        &self,
+        name: &'static str,
+        yields: Yield,
+        r: Option<Response>,
+    ) -> Result<Actual, Fault> {
         let Some(r) = r else {
             return Ok(Actual::Blocked(self.settings.timeout));
         };
@@ -724,14 +712,13 @@ impl Runner<'_> {
             }
             Reply::Ok(d) => d,
         };
-        let name = op.name();
         let missing = |field| Fault::MissingField { op: name, field };
         let invalid = |field, value: String| Fault::InvalidField {
             op: name,
             field,
             value,
         };
-        let value = match op.yields() {
+        let value = match yields {
             Yield::Nothing | Yield::Backlog => Value::Nothing,
             Yield::Socket => Value::Socket(done.sock.ok_or_else(|| missing("sock"))?),
             Yield::Count => Value::Sent(done.sent.ok_or_else(|| missing("sent"))?),
@@ -825,25 +812,16 @@ impl Runner<'_> {
                 max: len - got.len() as u64,
                 flags: vec![],
             };
-            let r = self.conn(side).call(call, deadline).map_err(|f| {
-                Stop::fault(
-                    side,
-                    f,
-                    self.failure(step, "an answer".into(), String::new(), None),
-                )
-            })?;
+            let r = self
+                .conn(side)
+                .call(call, deadline)
+                .map_err(|f| self.broke(step, side, f))?;
             let op = Op::Recv {
                 sock: sock.clone(),
                 max: len,
                 flags: Default::default(),
             };
-            match self.actual(&op, r).map_err(|f| {
-                Stop::fault(
-                    side,
-                    f,
-                    self.failure(step, "an answer".into(), String::new(), None),
-                )
-            })? {
+            match self.actual(&op, r).map_err(|f| self.broke(step, side, f))? {
                 Actual::Done(Value::Data(d)) if d.is_empty() => break,
                 Actual::Done(Value::Data(d)) => got.extend_from_slice(&d),
                 other if got.is_empty() => return Ok(other),
@@ -890,20 +868,13 @@ impl Runner<'_> {
         } else {
             protocol::Family::Ipv6
         };
-        let fault = |me: &Self, f: Fault| {
-            Stop::fault(
-                Side::Peer,
-                f,
-                me.failure(step, "an answer".into(), String::new(), None),
-            )
-        };
         let window = self.settings.block_window;
         for completed in 0..limit {
             let deadline = self.deadline();
             let r = self
                 .peer
                 .call(Call::Socket { family }, deadline)
-                .map_err(|f| fault(self, f))?;
+                .map_err(|f| self.broke(step, Side::Peer, f))?;
             let sock = match self
                 .actual(
                     &Op::Socket {
@@ -911,7 +882,7 @@ impl Runner<'_> {
                     },
                     r,
                 )
-                .map_err(|f| fault(self, f))?
+                .map_err(|f| self.broke(step, Side::Peer, f))?
             {
                 Actual::Done(Value::Socket(s)) => s,
                 other => return Ok(other),
@@ -922,11 +893,11 @@ impl Runner<'_> {
                     sock,
                     addr: addr.to_string(),
                 })
-                .map_err(|f| fault(self, f))?;
+                .map_err(|f| self.broke(step, Side::Peer, f))?;
             match self
                 .peer
                 .wait(id, Instant::now() + window)
-                .map_err(|f| fault(self, f))?
+                .map_err(|f| self.broke(step, Side::Peer, f))?
             {
                 None => {
                     if let Some(b) = bind {

@@ -69,6 +69,25 @@ pub struct ScenarioResult {
     pub teardown: Vec<String>,
 }
 
+impl ScenarioResult {
+    /// A passing result with nothing run yet: the scenario's identity and metadata.
+    pub fn new(scenario: &crate::script::Scenario) -> Self {
+        ScenarioResult {
+            name: scenario.name.clone(),
+            path: scenario.path.clone(),
+            title: scenario.meta.title.clone(),
+            tags: scenario.meta.tags.clone(),
+            refs: scenario.meta.refs.clone(),
+            status: Status::Passed,
+            duration: Duration::ZERO,
+            failure: None,
+            skip_reason: None,
+            steps: Vec::new(),
+            teardown: Vec::new(),
+        }
+    }
+}
+
 /// A whole run, for reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {

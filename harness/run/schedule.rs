@@ -7,7 +7,7 @@ use crate::script::Scenario;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Progress of a run, in the order things happen.
 pub enum Event<'a> {
@@ -106,13 +106,7 @@ fn panicked(scenario: &Scenario, panic: Box<dyn std::any::Any + Send>) -> Scenar
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "unknown panic".into());
     ScenarioResult {
-        name: scenario.name.clone(),
-        path: scenario.path.clone(),
-        title: scenario.meta.title.clone(),
-        tags: scenario.meta.tags.clone(),
-        refs: scenario.meta.refs.clone(),
         status: Status::Error,
-        duration: Duration::ZERO,
         failure: Some(Failure {
             line: 1,
             column: 1,
@@ -121,8 +115,6 @@ fn panicked(scenario: &Scenario, panic: Box<dyn std::any::Any + Send>) -> Scenar
             actual: format!("the harness panicked: {msg}"),
             detail: Some("this is a bug in sockspec; please report it with this scenario".into()),
         }),
-        skip_reason: None,
-        steps: Vec::new(),
-        teardown: Vec::new(),
+        ..ScenarioResult::new(scenario)
     }
 }

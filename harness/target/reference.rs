@@ -25,7 +25,8 @@ pub const MAX_RECV: u64 = 16 << 20;
 
 /// The capabilities of the reference adapter: everything protocol v1 defines.
 pub fn capabilities() -> Vec<String> {
-    let mut caps: Vec<String> = ["bulk", "concurrent", "ipv4", "ipv6", "nonblocking", "poll"]
+    use protocol::capability::{BULK, CONCURRENT, IPV4, IPV6, NONBLOCKING, POLL};
+    let mut caps: Vec<String> = [BULK, CONCURRENT, IPV4, IPV6, NONBLOCKING, POLL]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -233,7 +234,6 @@ impl ReferenceAdapter {
             }
             Call::Recv { sock, max, flags } => {
                 let s = self.get(sock)?;
-                let mut buf = vec![MaybeUninit::<u8>::uninit(); max.min(MAX_RECV) as usize];
                 let mut f = 0;
                 for flag in flags {
                     f |= match flag {
@@ -242,12 +242,7 @@ impl ReferenceAdapter {
                         RecvFlag::Dontwait => libc::MSG_DONTWAIT,
                     };
                 }
-                let n = s.recv_with_flags(&mut buf, f).map_err(os)?;
-                // SAFETY: recv initialised the first n bytes.
-                let bytes: Vec<u8> = buf[..n]
-                    .iter()
-                    .map(|b| unsafe { b.assume_init() })
-                    .collect();
+                let bytes = recv_bytes(&s, max, f).map_err(os)?;
                 Ok(Done {
                     data: Some(protocol::hex_encode(&bytes)),
                     ..done
@@ -321,17 +316,11 @@ impl ReferenceAdapter {
                 max,
             } => {
                 let s = self.get(sock)?;
-                let mut buf = vec![MaybeUninit::<u8>::uninit(); max.min(MAX_RECV) as usize];
-                let n = s.recv(&mut buf).map_err(os)?;
-                // SAFETY: recv initialised the first n bytes.
-                let bytes: Vec<u8> = buf[..n]
-                    .iter()
-                    .map(|b| unsafe { b.assume_init() })
-                    .collect();
+                let bytes = recv_bytes(&s, max, 0).map_err(os)?;
                 let mismatch = protocol::pattern::first_mismatch(seed, offset, &bytes)
                     .map(|i| protocol::Mismatch::found(offset, &bytes, i));
                 Ok(Done {
-                    received: Some(n as u64),
+                    received: Some(bytes.len() as u64),
                     mismatch,
                     ..done
                 })
@@ -360,6 +349,17 @@ fn to_response(id: u64, answer: Answer) -> Response {
 
 fn os(e: io::Error) -> (String, String) {
     errno::describe(&e)
+}
+
+/// One recv of at most `max` bytes (capped at [`MAX_RECV`]).
+fn recv_bytes(s: &Socket, max: u64, flags: libc::c_int) -> io::Result<Vec<u8>> {
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); max.min(MAX_RECV) as usize];
+    let n = s.recv_with_flags(&mut buf, flags)?;
+    // SAFETY: recv initialised the first n bytes.
+    Ok(buf[..n]
+        .iter()
+        .map(|b| unsafe { b.assume_init() })
+        .collect())
 }
 
 fn parse_addr(text: &str) -> Result<SockAddr, (String, String)> {

@@ -1,7 +1,7 @@
 //! Shared helpers of the end-to-end tests.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 pub fn root() -> PathBuf {
@@ -74,6 +74,27 @@ pub fn scenario(name: &str) -> String {
         .to_string()
 }
 
-pub fn exists(p: &Path) -> bool {
-    p.exists()
+/// Whether a test can run here: `available`, or else it says why it is skipped. Under
+/// CI, where everything the tests need is installed, a missing piece is a failure.
+pub fn required(available: bool, what: &str) -> bool {
+    if !available {
+        assert!(std::env::var_os("CI").is_none(), "CI must provide: {what}");
+        eprintln!("skipped: this machine lacks {what}");
+    }
+    available
+}
+
+/// Whether this machine can make sockspec's sandbox (namespaces).
+pub fn sandbox_available() -> bool {
+    let ok = sockspec()
+        .args([
+            "run",
+            &scenario("bind/bind-nonlocal-address-fails"),
+            "--sandbox",
+            "require",
+            "--no-progress",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    required(ok, "user, network and PID namespaces for the sandbox")
 }
