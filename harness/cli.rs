@@ -135,7 +135,38 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_progress: bool,
     #[command(flatten)]
+    pub programs: ProgramArgs,
+    #[command(flatten)]
     pub target: TargetArgs,
+}
+
+/// Programs under test, for scenarios that `start(role)` one.
+#[derive(Args, Debug, Clone)]
+pub struct ProgramArgs {
+    /// Bind a program role to a command run by /bin/sh, e.g. server='./echo_server {port}';
+    /// {port} and {host} are filled in. Repeat for more roles
+    #[arg(long = "program", value_name = "ROLE=CMD", value_parser = parse_program)]
+    pub programs: Vec<(String, String)>,
+    /// Working directory of programs under test [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub program_dir: Option<PathBuf>,
+}
+
+/// `server=./echo_server {port}`.
+pub fn parse_program(s: &str) -> Result<(String, String), String> {
+    let (role, command) = s.split_once('=').ok_or_else(|| {
+        format!("`{s}` is not ROLE=CMD: write e.g. server='./echo_server {{port}}'")
+    })?;
+    let role = role.trim();
+    if role.is_empty() || !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "invalid role name `{role}`: use letters, digits and _"
+        ));
+    }
+    if command.trim().is_empty() {
+        return Err(format!("the command for role `{role}` is empty"));
+    }
+    Ok((role.to_string(), command.to_string()))
 }
 
 /// Where calls run and how they are contained: shared by `run` and `prop`.
@@ -360,6 +391,12 @@ fn run_command(args: RunArgs) -> i32 {
         block_window: args.block_window,
         timeout: args.target.timeout,
         sandbox,
+        programs: args.programs.programs.iter().cloned().collect(),
+        program_dir: args
+            .programs
+            .program_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".")),
         ..Settings::default()
     };
     let jobs = args

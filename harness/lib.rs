@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod process;
+pub mod program;
 pub mod prop;
 pub mod protocol;
 pub mod report;

@@ -1,8 +1,9 @@
 //! Small process helpers shared by the adapter session and the sandbox: waiting for an
 //! exit with a deadline (pidfd, no polling), and exit statuses in words.
 
-use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus;
+use crate::sandbox::Join;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 /// Waits up to `timeout` for `pid` to exit without reaping it (a pidfd becomes
@@ -47,23 +48,64 @@ pub fn describe_status(status: ExitStatus) -> String {
     }
 }
 
+/// Signals known by name, for scenarios and messages.
+const SIGNALS: [(i32, &str); 14] = [
+    (libc::SIGHUP, "SIGHUP"),
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGQUIT, "SIGQUIT"),
+    (libc::SIGILL, "SIGILL"),
+    (libc::SIGABRT, "SIGABRT"),
+    (libc::SIGBUS, "SIGBUS"),
+    (libc::SIGFPE, "SIGFPE"),
+    (libc::SIGKILL, "SIGKILL"),
+    (libc::SIGSEGV, "SIGSEGV"),
+    (libc::SIGPIPE, "SIGPIPE"),
+    (libc::SIGALRM, "SIGALRM"),
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGXCPU, "SIGXCPU"),
+    (libc::SIGXFSZ, "SIGXFSZ"),
+];
+
+pub fn signal_number(name: &str) -> Option<i32> {
+    SIGNALS.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
+}
+
 pub fn signal_name(sig: i32) -> String {
-    let name = match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGXFSZ => "SIGXFSZ",
-        _ => return format!("signal {sig}"),
+    SIGNALS
+        .iter()
+        .find(|(s, _)| *s == sig)
+        .map_or_else(|| format!("signal {sig}"), |(_, n)| n.to_string())
+}
+
+/// A shell command as a child in a process group of its own with a parent-death signal;
+/// with `join`, inside that sandbox and under its limits. `exec` makes the command the
+/// shell's replacement rather than its child, so its exit status and signals reach us
+/// unchanged and no shell holds its pipes; in a sandbox the trampoline
+/// `sockspec sandbox-exec` does the same from inside. Stdio is the caller's to set.
+pub fn group_command(command: &str, join: Option<Join>) -> Command {
+    let mut cmd = match &join {
+        None => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(format!("exec {command}"));
+            c
+        }
+        Some(j) => {
+            let mut c = Command::new(&j.exe);
+            c.arg("sandbox-exec").arg(command).env("TMPDIR", &j.tmpdir);
+            c
+        }
     };
-    name.to_string()
+    cmd.process_group(0);
+    // SAFETY: prctl, setns and setrlimit are async-signal-safe, and the child is
+    // single-threaded between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            if let Some(j) = &join {
+                j.enter()?;
+            }
+            Ok(())
+        });
+    }
+    cmd
 }

@@ -6,14 +6,16 @@
 //! period before it kills. Scenarios share nothing: each gets fresh sessions, and every
 //! address in the corpus is bound to port 0, so the kernel hands out distinct ports.
 
+mod bulk;
 mod describe;
 mod execute;
 mod outcome;
+mod programs;
 mod schedule;
 mod select;
 mod sessions;
 
-pub use execute::{run_scenario, Settings};
+pub use execute::{run_scenario, Settings, CANCEL_POLL};
 pub use outcome::{Failure, RunReport, ScenarioResult, Status, StepRecord};
 pub use schedule::{run_all, Event};
 pub use select::{Selection, Shard};

@@ -29,6 +29,7 @@ OPTIONS = {
     "SO_RCVBUF": (socket.SOL_SOCKET, socket.SO_RCVBUF),
     "SO_SNDBUF": (socket.SOL_SOCKET, socket.SO_SNDBUF),
     "TCP_NODELAY": (socket.IPPROTO_TCP, socket.TCP_NODELAY),
+    "TCP_CORK": (socket.IPPROTO_TCP, socket.TCP_CORK),
     "SO_LINGER": (socket.SOL_SOCKET, socket.SO_LINGER),
 }
 POLL_BITS = [

@@ -269,9 +269,11 @@ impl End<'_> {
 
 /// Runs the case against a fresh session; `Err` says what went wrong, in words.
 pub fn run_case(settings: &Settings, case: &StreamCase) -> Result<(), String> {
-    let sessions = Sessions::open(settings).map_err(|e| format!("{} {}", e.stage, e.fault))?;
+    let sessions =
+        Sessions::open(settings, true).map_err(|e| format!("{} {}", e.stage, e.fault))?;
     let abort = AtomicBool::new(false);
-    let target = Link::new("target", sessions.target, settings.timeout, &abort);
+    let target = sessions.target.expect("opened with a target");
+    let target = Link::new("target", target, settings.timeout, &abort);
     let peer = Link::new("peer", sessions.peer, settings.timeout, &abort);
     let outcome = exercise(&target, &peer, case, &abort);
     let hurry = outcome.is_err();

@@ -31,6 +31,8 @@ pub enum Value {
     Events(Vec<PollEvent>),
     /// Connections that completed before one stalled.
     Backlog(u32),
+    /// How a program ended.
+    Exit(std::process::ExitStatus),
 }
 
 /// `1 byte`, `5 bytes`.
@@ -78,12 +80,14 @@ pub fn duration(d: Duration) -> String {
 /// An expected outcome in words; `addr` is the resolved address of an `Addr` outcome.
 pub fn expected(outcome: &Outcome, yields: Yield, addr: Option<SocketAddr>) -> String {
     match outcome {
+        Outcome::Ok if yields == Yield::Exit => "exit status 0".into(),
         Outcome::Ok => "success".into(),
         Outcome::Errno(e) => e.clone(),
         Outcome::Count(n) => match yields {
             Yield::Count => format!("{} sent", count(*n)),
             Yield::Data => count(*n),
             Yield::Backlog => format!("{n} connections completed, then one stalled"),
+            Yield::Exit => format!("exit status {n}"),
             _ => format!("value {n}"),
         },
         Outcome::Data(d) => bytes(d),
@@ -91,6 +95,9 @@ pub fn expected(outcome: &Outcome, yields: Yield, addr: Option<SocketAddr>) -> S
         Outcome::Off => "off".into(),
         Outcome::Addr(_) => addr.map_or_else(|| "an address".into(), |a| a.to_string()),
         Outcome::Events(e) => events(e),
+        Outcome::Regex(r) => format!("output matching re\"{r}\""),
+        Outcome::Signal(s) => format!("killed by {s}"),
+        Outcome::NonZero => "a non-zero exit status".into(),
     }
 }
 
@@ -106,6 +113,7 @@ pub fn actual(a: &Actual) -> String {
             Value::Opt(o) => format!("value {o}"),
             Value::Events(e) => events(e),
             Value::Backlog(n) => format!("{n} connections completed, then one stalled"),
+            Value::Exit(s) => crate::process::describe_status(*s),
         },
         Actual::Errno {
             name,

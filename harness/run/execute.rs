@@ -5,6 +5,7 @@
 use super::describe::{self, Actual, Value};
 use super::outcome::{Failure, ScenarioResult, Status, StepRecord};
 use super::sessions::{close_sandbox, Sessions};
+use crate::program::Program;
 use crate::protocol::{self, errno, Call, Done, Reply, Request, Response};
 use crate::sandbox::SandboxSpec;
 use crate::script::{
@@ -12,8 +13,9 @@ use crate::script::{
     Step, StepKind, Yield,
 };
 use crate::target::{Fault, Session, TargetSpec};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +39,11 @@ pub struct Settings {
     /// Set to stop the run: every wait notices within [`CANCEL_POLL`], scenarios end
     /// early and teardown kills without grace.
     pub cancel: Arc<AtomicBool>,
+    /// Commands for program roles (`server` -> `./server {port}`); `{port}` and
+    /// `{host}` are filled in when a scenario starts the program.
+    pub programs: BTreeMap<String, String>,
+    /// The working directory of programs under test (a submission's folder).
+    pub program_dir: PathBuf,
 }
 
 /// How often a wait looks at [`Settings::cancel`].
@@ -63,24 +70,26 @@ impl Default for Settings {
             grace: Duration::from_secs(1),
             sandbox: None,
             cancel: Arc::new(AtomicBool::new(false)),
+            programs: BTreeMap::new(),
+            program_dir: PathBuf::from("."),
         }
     }
 }
 
 /// What ends a scenario early.
-enum Stop {
+pub(super) enum Stop {
     Failed(Box<Failure>),
     Fault(Side, Box<Fault>, Box<Failure>),
 }
 
 impl Stop {
-    fn fault(side: Side, fault: Fault, at: Failure) -> Self {
+    pub(super) fn fault(side: Side, fault: Fault, at: Failure) -> Self {
         Stop::Fault(side, Box::new(fault), Box::new(at))
     }
 }
 
 /// One side's protocol session with request bookkeeping.
-struct Conn {
+pub(super) struct Conn {
     session: Option<Box<dyn Session>>,
     cancel: Arc<AtomicBool>,
     next_id: u64,
@@ -104,13 +113,26 @@ impl Conn {
         }
     }
 
+    /// No session: a program scenario has no target.
+    fn absent(cancel: Arc<AtomicBool>) -> Self {
+        Conn {
+            session: None,
+            cancel,
+            next_id: 0,
+            outstanding: HashSet::new(),
+            arrived: HashMap::new(),
+            last_request: String::new(),
+            last_response: String::new(),
+        }
+    }
+
     fn session(&mut self) -> &mut Box<dyn Session> {
         self.session
             .as_mut()
             .expect("session is open until teardown")
     }
 
-    fn start(&mut self, call: Call) -> Result<u64, Fault> {
+    pub(super) fn start(&mut self, call: Call) -> Result<u64, Fault> {
         self.next_id += 1;
         let request = Request {
             id: self.next_id,
@@ -123,7 +145,7 @@ impl Conn {
     }
 
     /// The answer to `id`, or `None` if it has not come by `deadline`.
-    fn wait(&mut self, id: u64, deadline: Instant) -> Result<Option<Response>, Fault> {
+    pub(super) fn wait(&mut self, id: u64, deadline: Instant) -> Result<Option<Response>, Fault> {
         loop {
             if let Some(r) = self.arrived.remove(&id) {
                 return Ok(Some(r));
@@ -146,7 +168,11 @@ impl Conn {
         }
     }
 
-    fn call(&mut self, call: Call, deadline: Instant) -> Result<Option<Response>, Fault> {
+    pub(super) fn call(
+        &mut self,
+        call: Call,
+        deadline: Instant,
+    ) -> Result<Option<Response>, Fault> {
         let id = self.start(call)?;
         self.wait(id, deadline)
     }
@@ -173,18 +199,24 @@ impl Conn {
 
 /// What a name holds at run time.
 #[derive(Debug, Clone)]
-enum Slot {
+pub(super) enum Slot {
     Socket { side: Side, handle: u64 },
     Pending { side: Side, id: u64, op: Op },
     Addr(SocketAddr),
 }
 
-struct Runner<'a> {
-    settings: &'a Settings,
-    target: Conn,
-    peer: Conn,
-    names: HashMap<String, Slot>,
-    records: Vec<StepRecord>,
+pub(super) struct Runner<'a> {
+    pub(super) settings: &'a Settings,
+    pub(super) target: Conn,
+    pub(super) peer: Conn,
+    pub(super) names: HashMap<String, Slot>,
+    pub(super) records: Vec<StepRecord>,
+    /// Started programs by name.
+    pub(super) programs: HashMap<String, Program>,
+    /// How programs enter the scenario's sandbox, if there is one.
+    pub(super) program_join: Option<crate::sandbox::Join>,
+    /// `/proc/PID/net` of the namespace the programs run in.
+    pub(super) net_dir: PathBuf,
 }
 
 /// Runs one scenario against a fresh session of `settings.target`.
@@ -201,8 +233,31 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         ));
         return (result, None);
     }
+    let unbound: Vec<&String> = scenario
+        .roles
+        .iter()
+        .filter(|r| !settings.programs.contains_key(*r))
+        .collect();
+    if !unbound.is_empty() {
+        result.status = Status::Skipped;
+        result.skip_reason = Some(format!(
+            "needs a program for role{} {}: pass {}",
+            if unbound.len() == 1 { "" } else { "s" },
+            unbound
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            unbound
+                .iter()
+                .map(|r| format!("--program {r}='COMMAND {{port}}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        return (result, None);
+    }
     let first = scenario.steps.first().map_or((1, 1), |s| (s.line, 1));
-    let (sandbox, session, peer) = match Sessions::open(settings) {
+    let (sandbox, session, peer) = match Sessions::open(settings, scenario.uses_target()) {
         Ok(Sessions {
             sandbox,
             target,
@@ -217,12 +272,25 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
             return (result, None);
         }
     };
+    let program_join = sandbox
+        .as_ref()
+        .zip(settings.sandbox.as_ref())
+        .map(|(sb, spec)| sb.join(&spec.exe, Some(spec.limits)));
+    let net_dir = sandbox
+        .as_ref()
+        .map_or_else(|| PathBuf::from("/proc/self/net"), |sb| sb.net_dir());
     let mut runner = Runner {
         settings,
-        target: Conn::new(session, settings.cancel.clone()),
+        target: match session {
+            Some(s) => Conn::new(s, settings.cancel.clone()),
+            None => Conn::absent(settings.cancel.clone()),
+        },
         peer: Conn::new(peer, settings.cancel.clone()),
         names: HashMap::new(),
         records: Vec::new(),
+        programs: HashMap::new(),
+        program_join,
+        net_dir,
     };
     let mut implementation = None;
     match runner.hello() {
@@ -267,6 +335,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                             let who = match side {
                                 Side::Target => settings.describe_target(),
                                 Side::Peer => "the peer (reference adapter)".into(),
+                                Side::Harness => "the harness".into(),
                             };
                             let conn = if side == Side::Target {
                                 &runner.target
@@ -283,12 +352,19 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
             }
         }
     }
+    let mut hurry = settings.cancel.load(Ordering::SeqCst);
+    let mut programs: Vec<(String, Program)> = runner.programs.drain().collect();
+    programs.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, program) in programs {
+        let (problems, killed) = program.close(settings.grace, hurry);
+        result.teardown.extend(problems);
+        // A program killed outright leaves a zombie in the PID namespace that only
+        // the host reaps: do not wait for the namespace to empty.
+        hurry |= killed;
+    }
     result.teardown.extend(runner.target.close());
     result.teardown.extend(runner.peer.close());
-    result.teardown.extend(close_sandbox(
-        sandbox,
-        settings.cancel.load(Ordering::SeqCst),
-    ));
+    result.teardown.extend(close_sandbox(sandbox, hurry));
     result.steps = runner.records;
     result.duration = started.elapsed();
     (result, implementation)
@@ -306,14 +382,15 @@ fn fault_failure(at: (u32, u32), step: &str, fault: &Fault, detail: &str) -> Fai
 }
 
 impl Runner<'_> {
-    fn conn(&mut self, side: Side) -> &mut Conn {
+    pub(super) fn conn(&mut self, side: Side) -> &mut Conn {
         match side {
             Side::Target => &mut self.target,
             Side::Peer => &mut self.peer,
+            Side::Harness => unreachable!("harness steps use no adapter"),
         }
     }
 
-    fn deadline(&self) -> Instant {
+    pub(super) fn deadline(&self) -> Instant {
         Instant::now() + self.settings.timeout
     }
 
@@ -323,6 +400,12 @@ impl Runner<'_> {
         let call = Call::Hello {
             protocol: protocol::VERSION,
         };
+        if self.target.session.is_none() {
+            self.peer
+                .call(call, deadline)?
+                .ok_or(Fault::NoHello(timeout))?;
+            return Ok(("programs under test".into(), Vec::new()));
+        }
         let r = self
             .target
             .call(call.clone(), deadline)?
@@ -348,11 +431,17 @@ impl Runner<'_> {
         }
     }
 
-    fn fail(&self, step: &Step, expected: String, actual: String, detail: Option<String>) -> Stop {
+    pub(super) fn fail(
+        &self,
+        step: &Step,
+        expected: String,
+        actual: String,
+        detail: Option<String>,
+    ) -> Stop {
         Stop::Failed(Box::new(self.failure(step, expected, actual, detail)))
     }
 
-    fn failure(
+    pub(super) fn failure(
         &self,
         step: &Step,
         expected: String,
@@ -369,7 +458,7 @@ impl Runner<'_> {
         }
     }
 
-    fn record(&mut self, step: &Step, outcome: String, passed: bool) {
+    pub(super) fn record(&mut self, step: &Step, outcome: String, passed: bool) {
         self.records.push(StepRecord {
             line: step.line,
             step: step.text.clone(),
@@ -379,7 +468,7 @@ impl Runner<'_> {
     }
 
     /// The adapter broke (crashed, hung, garbled) during `step`.
-    fn broke(&self, step: &Step, side: Side, fault: Fault) -> Stop {
+    pub(super) fn broke(&self, step: &Step, side: Side, fault: Fault) -> Stop {
         Stop::fault(
             side,
             fault,
@@ -389,6 +478,13 @@ impl Runner<'_> {
 
     fn step(&mut self, step: &Step) -> Result<(), Stop> {
         match &step.kind {
+            StepKind::Call {
+                bind,
+                side: Side::Harness,
+                op,
+                expect,
+                ..
+            } => self.harness_step(step, bind.as_ref(), op, expect.as_ref()),
             StepKind::Call {
                 bind,
                 side,
@@ -425,6 +521,7 @@ impl Runner<'_> {
                     Op::FillBacklog { sock, limit } => {
                         self.fill_backlog(step, bind.as_ref(), sock, *limit)?
                     }
+                    Op::BulkEcho { sock, len } => self.bulk_echo(step, *side, sock, *len)?,
                     _ => {
                         let call = self.call_for(step, op)?;
                         let deadline = self.deadline();
@@ -521,7 +618,7 @@ impl Runner<'_> {
 
     /// A socket name that the parser knows but whose creating step may have yielded no
     /// socket (an `accept` expected to fail). Using it is a failure, not a panic.
-    fn bound(&self, step: &Step, id: &Ident) -> Result<(Side, u64), Stop> {
+    pub(super) fn bound(&self, step: &Step, id: &Ident) -> Result<(Side, u64), Stop> {
         match self.names.get(&id.name) {
             Some(Slot::Socket { side, handle }) => Ok((*side, *handle)),
             _ => Err(self.fail(
@@ -533,7 +630,7 @@ impl Runner<'_> {
         }
     }
 
-    fn addr(&mut self, step: &Step, expr: &AddrExpr) -> Result<SocketAddr, Stop> {
+    pub(super) fn addr(&mut self, step: &Step, expr: &AddrExpr) -> Result<SocketAddr, Stop> {
         let (id, local) = match expr {
             AddrExpr::Literal(a) => return Ok(*a),
             AddrExpr::Saved(id) => match self.names.get(&id.name) {
@@ -547,6 +644,17 @@ impl Runner<'_> {
                     ))
                 }
             },
+            AddrExpr::ProgramAddr(id) => {
+                return match self.programs.get(&id.name) {
+                    Some(p) => Ok(p.addr),
+                    None => Err(self.fail(
+                        step,
+                        format!("the address of program `{}`", id.name),
+                        "the step that starts it did not start it".into(),
+                        None,
+                    )),
+                }
+            }
             AddrExpr::LocalOf(id) => (id, true),
             AddrExpr::RemoteOf(id) => (id, false),
         };
@@ -682,19 +790,20 @@ impl Runner<'_> {
                 events: events.iter().map(|e| e.name().to_string()).collect(),
                 timeout_ms: *timeout_ms,
             },
-            Op::RecvAll { .. } | Op::FillBacklog { .. } => {
+            Op::RecvAll { .. } | Op::FillBacklog { .. } | Op::BulkEcho { .. } => {
                 unreachable!("composites are not protocol calls")
             }
+            _ => unreachable!("harness steps are not protocol calls"),
         })
     }
 
     /// Reads the answer to `op` into what it yielded, checking the fields it must have.
-    fn actual(&self, op: &Op, r: Option<Response>) -> Result<Actual, Fault> {
+    pub(super) fn actual(&self, op: &Op, r: Option<Response>) -> Result<Actual, Fault> {
         self.decode(op.name(), op.yields(), r)
     }
 
     /// Reads an answer as a call named `name` that yields `yields`.
-    fn decode(
+    pub(super) fn decode(
         &self,
         name: &'static str,
         yields: Yield,
@@ -719,7 +828,9 @@ impl Runner<'_> {
             value,
         };
         let value = match yields {
-            Yield::Nothing | Yield::Backlog => Value::Nothing,
+            Yield::Nothing | Yield::Backlog | Yield::Program | Yield::Output | Yield::Exit => {
+                Value::Nothing
+            }
             Yield::Socket => Value::Socket(done.sock.ok_or_else(|| missing("sock"))?),
             Yield::Count => Value::Sent(done.sent.ok_or_else(|| missing("sent"))?),
             Yield::Data => {
@@ -752,7 +863,7 @@ impl Runner<'_> {
     }
 
     /// Checks `actual` against the step's expectation under the run's profile.
-    fn check(
+    pub(super) fn check(
         &mut self,
         step: &Step,
         yields: Yield,
@@ -934,7 +1045,7 @@ impl Runner<'_> {
     }
 }
 
-fn matches(outcome: &Outcome, actual: &Actual, addr: Option<SocketAddr>) -> bool {
+pub(super) fn matches(outcome: &Outcome, actual: &Actual, addr: Option<SocketAddr>) -> bool {
     let Actual::Done(value) = actual else {
         return match (outcome, actual) {
             (Outcome::Errno(want), Actual::Errno { name, .. }) => {
@@ -944,6 +1055,12 @@ fn matches(outcome: &Outcome, actual: &Actual, addr: Option<SocketAddr>) -> bool
         };
     };
     match (outcome, value) {
+        (Outcome::Ok, Value::Exit(s)) => s.code() == Some(0),
+        (Outcome::Count(n), Value::Exit(s)) => s.code().map(i64::from) == i64::try_from(*n).ok(),
+        (Outcome::NonZero, Value::Exit(s)) => s.code().is_some_and(|c| c != 0),
+        (Outcome::Signal(name), Value::Exit(s)) => {
+            std::os::unix::process::ExitStatusExt::signal(s) == crate::process::signal_number(name)
+        }
         (Outcome::Ok, _) => true,
         (Outcome::Count(n), Value::Sent(m)) => n == m,
         (Outcome::Count(n), Value::Data(d)) => *n == d.len() as u64,

@@ -8,7 +8,8 @@ use std::sync::atomic::Ordering;
 
 pub struct Sessions {
     pub sandbox: Option<Sandbox>,
-    pub target: Box<dyn Session>,
+    /// Absent for scenarios that only start programs and talk to them from the peer.
+    pub target: Option<Box<dyn Session>>,
     pub peer: Box<dyn Session>,
 }
 
@@ -21,7 +22,7 @@ pub struct OpenError {
 }
 
 impl Sessions {
-    pub fn open(settings: &Settings) -> Result<Sessions, OpenError> {
+    pub fn open(settings: &Settings, with_target: bool) -> Result<Sessions, OpenError> {
         let sandbox = match &settings.sandbox {
             None => None,
             Some(spec) => {
@@ -35,9 +36,9 @@ impl Sessions {
             }
         };
         let boxed = sandbox.as_ref().zip(settings.sandbox.as_ref());
-        let opened = settings
-            .target
-            .open(settings.grace, boxed)
+        let opened = with_target
+            .then(|| settings.target.open(settings.grace, boxed))
+            .transpose()
             .and_then(|t| Ok((t, TargetSpec::open_peer(settings.grace, boxed)?)));
         match opened {
             Ok((target, peer)) => Ok(Sessions {

@@ -123,6 +123,12 @@ impl Sandbox {
         self.workdir.as_ref().expect("open until close").path()
     }
 
+    /// `/proc/PID/net` of a process inside: the socket tables of this sandbox's network
+    /// namespace, readable without entering it.
+    pub fn net_dir(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(format!("/proc/{}/net", self.init))
+    }
+
     /// Kills every process in the PID namespace and removes the working directory.
     ///
     /// The holder is killed outright: it keeps no state, its parent-death signal kills

@@ -32,9 +32,22 @@ pub struct Scenario {
     /// Capabilities the adapter must declare: what the front matter requires plus what
     /// the steps need (background calls need `concurrent`, `socket(ipv6)` needs `ipv6` ...).
     pub requires: Vec<String>,
+    /// Program roles the steps start (`start(server)`), in order of first use: each
+    /// needs a command from the user (`--program server='./server {port}'`).
+    pub roles: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+impl Scenario {
+    /// Whether any step talks to the target adapter; program scenarios need none.
+    pub fn uses_target(&self) -> bool {
+        self.steps.iter().any(|s| match &s.kind {
+            StepKind::Call { side, .. } => *side == Side::Target,
+            _ => false,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct FrontMatter {
     pub title: String,
     pub tags: Vec<String>,
@@ -43,6 +56,25 @@ pub struct FrontMatter {
     pub requires: Vec<String>,
     /// Profiles this scenario applies to; empty means all.
     pub profiles: Vec<String>,
+    /// Points the scenario is worth when grading (default 1).
+    pub weight: f64,
+    /// What to check when this scenario fails, written for the author of the program
+    /// under test (a student): shown with every failure in grading reports.
+    pub hint: Option<String>,
+}
+
+impl Default for FrontMatter {
+    fn default() -> Self {
+        FrontMatter {
+            title: String::new(),
+            tags: Vec::new(),
+            refs: Vec::new(),
+            requires: Vec::new(),
+            profiles: Vec::new(),
+            weight: 1.0,
+            hint: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,12 +108,14 @@ pub enum StepKind {
     },
 }
 
-/// Where a call executes: the implementation under test, or the harness's own kernel
-/// sockets (`peer.`), used to talk to the target from the other end.
+/// Where a call executes: the implementation under test, the harness's own kernel
+/// sockets (`peer.`), used to talk to the target from the other end, or the harness
+/// itself (starting and watching programs under test).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
     Target,
     Peer,
+    Harness,
 }
 
 impl fmt::Display for Side {
@@ -89,6 +123,7 @@ impl fmt::Display for Side {
         f.write_str(match self {
             Side::Target => "target",
             Side::Peer => "peer",
+            Side::Harness => "harness",
         })
     }
 }
@@ -115,6 +150,24 @@ pub enum AddrExpr {
     /// `p`, bound by `p = getsockname(s)`: an address saved earlier, still usable after
     /// its socket is closed.
     Saved(Ident),
+    /// `srv.addr`: 127.0.0.1 and the port a started program was given.
+    ProgramAddr(Ident),
+}
+
+/// A program's output stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,10 +193,12 @@ pub enum SockOpt {
     RcvBuf,
     SndBuf,
     KeepAlive,
+    /// Linux: hold partial segments until uncorked or closed (tcp(7)).
+    Cork,
 }
 
 impl SockOpt {
-    pub const ALL: [SockOpt; 7] = [
+    pub const ALL: [SockOpt; 8] = [
         SockOpt::ReuseAddr,
         SockOpt::ReusePort,
         SockOpt::NoDelay,
@@ -151,6 +206,7 @@ impl SockOpt {
         SockOpt::RcvBuf,
         SockOpt::SndBuf,
         SockOpt::KeepAlive,
+        SockOpt::Cork,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -161,6 +217,7 @@ impl SockOpt {
             SockOpt::RcvBuf => "SO_RCVBUF",
             SockOpt::SndBuf => "SO_SNDBUF",
             SockOpt::KeepAlive => "SO_KEEPALIVE",
+            SockOpt::Cork => "TCP_CORK",
         }
     }
     pub fn from_name(name: &str) -> Option<SockOpt> {
@@ -288,6 +345,54 @@ pub enum Op {
         sock: Ident,
         limit: u32,
     },
+    /// Harness composite: send `len` pattern bytes on a connected socket while reading
+    /// `len` bytes back, interleaved (non-blocking, poll), checking every byte.
+    BulkEcho {
+        sock: Ident,
+        len: u64,
+    },
+    /// Starts the program bound to `role`. `{port}` is a fresh free port, or `addr`'s
+    /// port (a second server on the same port; a client's server).
+    Start {
+        role: Ident,
+        addr: Option<AddrExpr>,
+    },
+    /// Waits until the program listens on its port (read from the socket tables of the
+    /// scenario's network namespace: no connection the program could see).
+    Listening {
+        prog: Ident,
+    },
+    /// Writes to the program's stdin.
+    Stdin {
+        prog: Ident,
+        data: Vec<u8>,
+    },
+    /// Closes the program's stdin (end of input).
+    CloseStdin {
+        prog: Ident,
+    },
+    /// Waits for the program's output to contain a text or match a regex, or to close.
+    Output {
+        prog: Ident,
+        stream: Stream,
+    },
+    /// Waits for the program to exit.
+    Exit {
+        prog: Ident,
+    },
+    /// The program is still running after the blocking window.
+    Running {
+        prog: Ident,
+    },
+    /// Stops the program: SIGTERM, a grace period, then SIGKILL.
+    Stop {
+        prog: Ident,
+    },
+    /// Waits until the other end has read every byte sent on this socket (its receive
+    /// queue in the socket table is empty).
+    Consumed {
+        sock: Ident,
+    },
 }
 
 impl Op {
@@ -311,6 +416,16 @@ impl Op {
             Op::SetNonBlocking { .. } => "nonblocking",
             Op::Poll { .. } => "poll",
             Op::FillBacklog { .. } => "fill_backlog",
+            Op::BulkEcho { .. } => "bulk_echo",
+            Op::Start { .. } => "start",
+            Op::Listening { .. } => "listening",
+            Op::Stdin { .. } => "stdin",
+            Op::CloseStdin { .. } => "close_stdin",
+            Op::Output { stream, .. } => stream.name(),
+            Op::Exit { .. } => "exit",
+            Op::Running { .. } => "running",
+            Op::Stop { .. } => "stop",
+            Op::Consumed { .. } => "consumed",
         }
     }
 
@@ -326,6 +441,24 @@ impl Op {
                 | Op::RecvAll { .. }
                 | Op::Poll { .. }
                 | Op::FillBacklog { .. }
+                | Op::BulkEcho { .. }
+        )
+    }
+
+    /// Whether the harness itself runs this step (programs, socket tables) rather than
+    /// an adapter.
+    pub fn on_harness(&self) -> bool {
+        matches!(
+            self,
+            Op::Start { .. }
+                | Op::Listening { .. }
+                | Op::Stdin { .. }
+                | Op::CloseStdin { .. }
+                | Op::Output { .. }
+                | Op::Exit { .. }
+                | Op::Running { .. }
+                | Op::Stop { .. }
+                | Op::Consumed { .. }
         )
     }
 
@@ -333,7 +466,10 @@ impl Op {
     pub fn yields(&self) -> Yield {
         match self {
             Op::Socket { .. } | Op::Accept { .. } => Yield::Socket,
-            Op::Send { .. } => Yield::Count,
+            Op::Send { .. } | Op::BulkEcho { .. } => Yield::Count,
+            Op::Start { .. } => Yield::Program,
+            Op::Output { .. } => Yield::Output,
+            Op::Exit { .. } => Yield::Exit,
             Op::Recv { .. } | Op::RecvAll { .. } => Yield::Data,
             Op::GetSockName { .. } | Op::GetPeerName { .. } => Yield::Addr,
             Op::GetSockOpt { .. } => Yield::OptValue,
@@ -355,6 +491,12 @@ pub enum Yield {
     OptValue,
     Events,
     Backlog,
+    /// A started program, to name.
+    Program,
+    /// A program's output: a text it contains, a regex, or eof.
+    Output,
+    /// How a program ended: an exit status, `nonzero`, or a signal.
+    Exit,
 }
 
 /// `-> alt | alt ...`
@@ -390,6 +532,12 @@ pub enum Outcome {
     Addr(AddrExpr),
     /// `[in, out]`: poll returned exactly these events.
     Events(Vec<PollEvent>),
+    /// `re"..."`: a program's output matches.
+    Regex(String),
+    /// `SIGPIPE`: the program was killed by this signal.
+    Signal(String),
+    /// `nonzero`: the program exited with a status other than 0.
+    NonZero,
 }
 
 impl Expect {

@@ -22,6 +22,11 @@ pub enum Tok {
     Arrow,
     Pipe,
     Dot,
+    /// `re"..."`: a regular expression, matched against a program's output.
+    Regex(String),
+    /// `*` and `+` build data: `"a" * 3000 + "\n"` (folded into one [`Tok::Bytes`]).
+    Star,
+    Plus,
 }
 
 impl Tok {
@@ -41,6 +46,9 @@ impl Tok {
             Tok::Arrow => "`->`".into(),
             Tok::Pipe => "`|`".into(),
             Tok::Dot => "`.`".into(),
+            Tok::Regex(_) => "a regex literal".into(),
+            Tok::Star => "`*`".into(),
+            Tok::Plus => "`+`".into(),
         }
     }
 }
@@ -74,6 +82,8 @@ pub fn lex_line(line: &str, base: usize) -> Result<Vec<Token>, Diagnostic> {
             b'&' => Some(Tok::Amp),
             b'|' => Some(Tok::Pipe),
             b'.' => Some(Tok::Dot),
+            b'*' => Some(Tok::Star),
+            b'+' => Some(Tok::Plus),
             _ => None,
         };
         if let Some(tok) = single {
@@ -152,6 +162,15 @@ pub fn lex_line(line: &str, base: usize) -> Result<Vec<Token>, Diagnostic> {
                 i += 1;
             }
             let word = &line[start..i];
+            if word == "re" && bytes.get(i) == Some(&b'"') {
+                let (pattern, len) = lex_regex(&line[i..], base + start)?;
+                i += len;
+                out.push(Token {
+                    tok: Tok::Regex(pattern),
+                    span: span(start, i),
+                });
+                continue;
+            }
             if word == "hex" && bytes.get(i) == Some(&b'"') {
                 let close = line[i + 1..].find('"').ok_or_else(|| {
                     Diagnostic::new(span(start, line.len()), "unterminated hex literal")
@@ -184,7 +203,159 @@ pub fn lex_line(line: &str, base: usize) -> Result<Vec<Token>, Diagnostic> {
             format!("unexpected character `{ch}`"),
         ));
     }
+    fold_data(out)
+}
+
+/// Folds data expressions into single literals: `"ab" * 3` is `"ababab"`, and `+`
+/// joins literals. Repetition is capped so a typo cannot ask for gigabytes.
+fn fold_data(toks: Vec<Token>) -> Result<Vec<Token>, Diagnostic> {
+    const MAX: usize = 64 << 20;
+    let mut out: Vec<Token> = Vec::with_capacity(toks.len());
+    let mut it = toks.into_iter().peekable();
+    while let Some(t) = it.next() {
+        match t.tok {
+            Tok::Star => {
+                let (
+                    Some(Token {
+                        tok: Tok::Bytes(data),
+                        span: left,
+                    }),
+                    Some(Token {
+                        tok: Tok::Int(n),
+                        span: right,
+                    }),
+                ) = (out.pop(), it.next())
+                else {
+                    return Err(
+                        Diagnostic::new(t.span, "`*` repeats data: write \"ab\" * 3")
+                            .with_hint("`*` goes between a data literal and a count"),
+                    );
+                };
+                let total = usize::try_from(n)
+                    .ok()
+                    .and_then(|n| n.checked_mul(data.len()))
+                    .filter(|&t| t <= MAX)
+                    .ok_or_else(|| {
+                        Diagnostic::new(left.to(right), "repeated data is larger than 64 MiB")
+                    })?;
+                let mut rep = Vec::with_capacity(total);
+                for _ in 0..n {
+                    rep.extend_from_slice(&data);
+                }
+                out.push(Token {
+                    tok: Tok::Bytes(rep),
+                    span: left.to(right),
+                });
+            }
+            Tok::Plus => {
+                let Some(Token {
+                    tok: Tok::Bytes(_), ..
+                }) = out.last()
+                else {
+                    return Err(Diagnostic::new(
+                        t.span,
+                        "`+` joins data: write \"ab\" + \"cd\"",
+                    ));
+                };
+                match it.peek() {
+                    Some(Token {
+                        tok: Tok::Bytes(_), ..
+                    }) => {}
+                    _ => {
+                        return Err(Diagnostic::new(t.span, "`+` needs data on its right")
+                            .with_hint("write \"ab\" + \"cd\""))
+                    }
+                }
+                // Bind `*` tighter than `+`: fold the right operand's repetition first.
+                let Some(Token {
+                    tok: Tok::Bytes(mut right),
+                    span: rspan,
+                }) = it.next()
+                else {
+                    unreachable!()
+                };
+                let mut rspan = rspan;
+                if matches!(it.peek(), Some(Token { tok: Tok::Star, .. })) {
+                    let star = it.next().expect("peeked");
+                    let folded = fold_data(
+                        vec![
+                            Token {
+                                tok: Tok::Bytes(right),
+                                span: rspan,
+                            },
+                            star,
+                        ]
+                        .into_iter()
+                        .chain(it.next())
+                        .collect(),
+                    )?;
+                    let Some(Token {
+                        tok: Tok::Bytes(r),
+                        span,
+                    }) = folded.into_iter().next()
+                    else {
+                        unreachable!()
+                    };
+                    right = r;
+                    rspan = span;
+                }
+                let Some(Token {
+                    tok: Tok::Bytes(left),
+                    span: lspan,
+                }) = out.last_mut()
+                else {
+                    unreachable!()
+                };
+                if left.len() + right.len() > MAX {
+                    return Err(Diagnostic::new(
+                        lspan.to(rspan),
+                        "joined data is larger than 64 MiB",
+                    ));
+                }
+                left.extend_from_slice(&right);
+                *lspan = lspan.to(rspan);
+            }
+            tok => out.push(Token { tok, span: t.span }),
+        }
+    }
     Ok(out)
+}
+
+/// `re"..."` after the `re`: the pattern (only `\"` is unescaped, everything else is
+/// left for the regex engine) and the literal's length from the quote.
+fn lex_regex(s: &str, base: usize) -> Result<(String, usize), Diagnostic> {
+    let mut pattern = String::new();
+    let mut chars = s.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                if let Err(e) = regex_lite::Regex::new(&pattern) {
+                    return Err(Diagnostic::new(
+                        Span::new(base, base + 2 + i + 1),
+                        "invalid regex",
+                    )
+                    .with_hint(
+                        e.to_string()
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                            .trim()
+                            .to_string(),
+                    ));
+                }
+                return Ok((pattern, i + 1));
+            }
+            '\\' if matches!(chars.peek(), Some((_, '"'))) => {
+                pattern.push('"');
+                chars.next();
+            }
+            c => pattern.push(c),
+        }
+    }
+    Err(
+        Diagnostic::new(Span::new(base, base + 2 + s.len()), "unterminated regex")
+            .with_hint("close the regex with `\"`"),
+    )
 }
 
 /// Length of `[v6addr]:port` at the start of `s`, if that is what it holds.

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
 
-const CALLS: [&str; 17] = [
+const CALLS: [&str; 28] = [
     "socket",
     "bind",
     "listen",
@@ -39,6 +39,17 @@ const CALLS: [&str; 17] = [
     "nonblocking",
     "poll",
     "fill_backlog",
+    "bulk_echo",
+    "start",
+    "listening",
+    "stdin",
+    "close_stdin",
+    "stdout",
+    "stderr",
+    "exit",
+    "running",
+    "stop",
+    "consumed",
 ];
 
 /// Calls that may block, and so may run in the background with `&`.
@@ -59,6 +70,8 @@ struct RawFrontMatter {
     requires: Vec<String>,
     #[serde(default)]
     profiles: Vec<String>,
+    weight: Option<f64>,
+    hint: Option<String>,
 }
 
 /// What a name stands for while parsing.
@@ -68,6 +81,7 @@ enum Binding {
         side: Side,
     },
     Addr,
+    Program,
     Pending {
         side: Side,
         op: &'static str,
@@ -81,6 +95,7 @@ struct Parser<'a> {
     errors: Vec<Diagnostic>,
     names: HashMap<String, (Binding, u32)>,
     requires: Vec<String>,
+    roles: Vec<String>,
 }
 
 /// Parses a scenario file. `name` is the scenario's name (its path below the root).
@@ -90,6 +105,7 @@ pub fn parse(src: &SourceFile, name: &str) -> Result<Scenario, Vec<Diagnostic>> 
         errors: Vec::new(),
         names: HashMap::new(),
         requires: Vec::new(),
+        roles: Vec::new(),
     };
     let (meta, body_start) = p.front_matter();
     let mut steps = Vec::new();
@@ -127,6 +143,7 @@ pub fn parse(src: &SourceFile, name: &str) -> Result<Scenario, Vec<Diagnostic>> 
             meta,
             steps,
             requires: p.requires,
+            roles: p.roles,
         })
     } else {
         p.errors.sort_by_key(|d| d.span.start);
@@ -189,7 +206,8 @@ impl Parser<'_> {
                     .unwrap_or(Span::new(body, close_start));
                 let msg = e.message().trim().to_string();
                 let hint = msg.contains("unknown field").then(|| {
-                    "front matter fields are title, tags, refs, requires, profiles".to_string()
+                    "front matter fields are title, tags, refs, requires, profiles, weight, hint"
+                        .to_string()
                 });
                 self.error(span, format!("invalid front matter: {msg}"), hint);
                 return (FrontMatter::default(), steps_start);
@@ -206,6 +224,17 @@ impl Parser<'_> {
                 String::new()
             }
         };
+        let weight = raw.weight.unwrap_or(1.0);
+        if !(weight.is_finite() && weight >= 0.0) {
+            let at = text[body..close_start]
+                .find("weight")
+                .map_or(Span::new(0, 3), |i| Span::new(body + i, body + i + 6));
+            self.error(
+                at,
+                "weight must be a number of points, 0 or more",
+                Some("write e.g. `weight = 2`".into()),
+            );
+        }
         (
             FrontMatter {
                 title,
@@ -213,6 +242,8 @@ impl Parser<'_> {
                 refs: raw.refs,
                 requires: raw.requires,
                 profiles: raw.profiles,
+                weight,
+                hint: raw.hint.filter(|h| !h.trim().is_empty()),
             },
             steps_start,
         )
@@ -326,6 +357,16 @@ impl Parser<'_> {
         let args = c.args()?;
         let close = c.expect(Tok::RParen, "`)`")?;
         let op = self.op(&call, &args, side, open.to(close))?;
+        if op.on_harness() {
+            if side == Side::Peer {
+                return Err(Diagnostic::new(
+                    call.span,
+                    format!("`{}` runs in the harness, not on the peer", op.name()),
+                )
+                .with_hint("drop the `peer.` prefix"));
+            }
+            side = Side::Harness;
+        }
         if side == Side::Peer && matches!(op, Op::FillBacklog { .. }) {
             return Err(Diagnostic::new(
                 call.span,
@@ -385,6 +426,9 @@ impl Parser<'_> {
                 Yield::Addr => {
                     self.names.insert(b.name.clone(), (Binding::Addr, line));
                 }
+                Yield::Program => {
+                    self.names.insert(b.name.clone(), (Binding::Program, line));
+                }
                 Yield::Backlog => {
                     self.names.insert(
                         b.name.clone(),
@@ -410,6 +454,9 @@ impl Parser<'_> {
         } else if op.yields() == Yield::Socket && matches!(op, Op::Socket { .. }) {
             return Err(Diagnostic::new(call.span, "a new socket needs a name")
                 .with_hint("write `s = socket()`"));
+        } else if op.yields() == Yield::Program {
+            return Err(Diagnostic::new(call.span, "a started program needs a name")
+                .with_hint("write `srv = start(server)`"));
         }
         if side == Side::Target {
             self.infer_requirements(&op);
@@ -431,6 +478,11 @@ impl Parser<'_> {
             Op::SetSockOpt { opt, .. } | Op::GetSockOpt { opt, .. } => self.require(opt.name()),
             Op::SetNonBlocking { .. } => self.require("nonblocking"),
             Op::Poll { .. } => self.require("poll"),
+            Op::BulkEcho { .. } => {
+                for cap in ["bulk", "nonblocking", "poll"] {
+                    self.require(cap);
+                }
+            }
             _ => {}
         }
     }
@@ -455,11 +507,13 @@ impl Parser<'_> {
                 }
                 Ok((*side, op, *yields))
             }
-            Some((Binding::Socket { .. } | Binding::Addr, _)) => Err(Diagnostic::new(
-                handle.span,
-                format!("`{}` is not a background call", handle.name),
-            )
-            .with_hint("start a background call with `r = recv(s, 10) &`")),
+            Some((Binding::Socket { .. } | Binding::Addr | Binding::Program, _)) => {
+                Err(Diagnostic::new(
+                    handle.span,
+                    format!("`{}` is not a background call", handle.name),
+                )
+                .with_hint("start a background call with `r = recv(s, 10) &`"))
+            }
             None => Err(self.unknown_name(handle)),
         }
     }
@@ -487,13 +541,23 @@ impl Parser<'_> {
                 Side::Peer => {
                     "prefix the call with `peer.` to run it on the reference side".to_string()
                 }
-                Side::Target => "drop the `peer.` prefix to run it on the target".to_string(),
+                Side::Target | Side::Harness => {
+                    "drop the `peer.` prefix to run it on the target".to_string()
+                }
             })),
             Some((Binding::Addr, _)) => Err(Diagnostic::new(
                 id.span,
                 format!("`{}` is an address, not a socket", id.name),
             )
             .with_hint("addresses go where an address is expected, e.g. `bind(s, p)`")),
+            Some((Binding::Program, _)) => Err(Diagnostic::new(
+                id.span,
+                format!("`{}` is a program, not a socket", id.name),
+            )
+            .with_hint(format!(
+                "connect to it with `peer.connect(c, {}.addr)`",
+                id.name
+            ))),
             Some((Binding::Pending { op, .. }, _)) => Err(Diagnostic::new(
                 id.span,
                 format!("`{}` is a background `{op}`, not a socket", id.name),
@@ -503,6 +567,24 @@ impl Parser<'_> {
                 id.name
             ))),
             None => Err(self.unknown_name(id)),
+        }
+    }
+
+    /// A started program's name.
+    fn program(&self, arg: &Arg) -> Result<Ident, Diagnostic> {
+        match arg {
+            Arg::Name(id) => match self.names.get(&id.name) {
+                Some((Binding::Program, _)) => Ok(id.clone()),
+                Some(_) => Err(
+                    Diagnostic::new(id.span, format!("`{}` is not a program", id.name))
+                        .with_hint(format!("start one first: `{} = start(server)`", id.name)),
+                ),
+                None => Err(self.unknown_name(id)),
+            },
+            other => Err(Diagnostic::new(
+                other.span(),
+                format!("expected a program's name, found {}", other.describe()),
+            )),
         }
     }
 
@@ -519,6 +601,22 @@ impl Parser<'_> {
             Arg::Addr(a, _) => Ok(AddrExpr::Literal(*a)),
             Arg::Name(id) if matches!(self.names.get(&id.name), Some((Binding::Addr, _))) => {
                 Ok(AddrExpr::Saved(id.clone()))
+            }
+            Arg::Member(id, member)
+                if matches!(self.names.get(&id.name), Some((Binding::Program, _))) =>
+            {
+                if member.name == "addr" {
+                    Ok(AddrExpr::ProgramAddr(id.clone()))
+                } else {
+                    Err(Diagnostic::new(
+                        member.span,
+                        format!("unknown address `{}.{}`", id.name, member.name),
+                    )
+                    .with_hint(format!(
+                        "a program's address is `{}.addr` (127.0.0.1 and its port)",
+                        id.name
+                    )))
+                }
             }
             Arg::Member(id, member) => match member.name.as_str() {
                 "local" => Ok(AddrExpr::LocalOf(self.any_socket(id)?)),
@@ -562,6 +660,13 @@ impl Parser<'_> {
             "getsockopt" => "getsockopt(sock, OPTION)",
             "nonblocking" => "nonblocking(sock, on | off)",
             "poll" => "poll(sock, [in, out], timeout_ms)",
+            "bulk_echo" => "bulk_echo(sock, length)",
+            "start" => "start(role) or start(role, address)",
+            "stdin" => "stdin(program, \"data\")",
+            "listening" | "close_stdin" | "stdout" | "stderr" | "exit" | "running" | "stop" => {
+                "(program)"
+            }
+            "consumed" => "consumed(sock)",
             _ => "fill_backlog(listener [, limit])",
         };
         let arity = |lo: usize, hi: usize| -> Result<(), Diagnostic> {
@@ -796,6 +901,86 @@ impl Parser<'_> {
                     timeout_ms: int(2, "a timeout in milliseconds")?,
                 }
             }
+            "bulk_echo" => {
+                arity(2, 2)?;
+                Op::BulkEcho {
+                    sock: sock(self, 0)?,
+                    len: int(1, "a byte count")?,
+                }
+            }
+            "start" => {
+                arity(1, 2)?;
+                let role = match &args[0] {
+                    Arg::Name(id) => id.clone(),
+                    other => {
+                        return Err(Diagnostic::new(
+                            other.span(),
+                            format!("expected a role name, found {}", other.describe()),
+                        )
+                        .with_hint(
+                            "write `srv = start(server)`; the user binds `server` to a command",
+                        ))
+                    }
+                };
+                if !self.roles.contains(&role.name) {
+                    self.roles.push(role.name.clone());
+                }
+                let addr = match args.get(1) {
+                    Some(a) => Some(self.addr(a)?),
+                    None => None,
+                };
+                Op::Start { role, addr }
+            }
+            "stdin" => {
+                arity(2, 2)?;
+                let data = match &args[1] {
+                    Arg::Bytes(b, _) => b.clone(),
+                    other => {
+                        return Err(Diagnostic::new(
+                            other.span(),
+                            format!("expected data, found {}", other.describe()),
+                        )
+                        .with_hint("write \"text\\n\""))
+                    }
+                };
+                Op::Stdin {
+                    prog: self.program(&args[0])?,
+                    data,
+                }
+            }
+            "listening" | "close_stdin" | "stdout" | "stderr" | "exit" | "running" | "stop" => {
+                arity(1, 1)?;
+                let prog = self.program(&args[0])?;
+                match name {
+                    "listening" => Op::Listening { prog },
+                    "close_stdin" => Op::CloseStdin { prog },
+                    "stdout" => Op::Output {
+                        prog,
+                        stream: Stream::Stdout,
+                    },
+                    "stderr" => Op::Output {
+                        prog,
+                        stream: Stream::Stderr,
+                    },
+                    "exit" => Op::Exit { prog },
+                    "running" => Op::Running { prog },
+                    _ => Op::Stop { prog },
+                }
+            }
+            "consumed" => {
+                arity(1, 1)?;
+                match &args[0] {
+                    Arg::Name(id) => Op::Consumed {
+                        sock: self.any_socket(id)?,
+                    },
+                    other => {
+                        return Err(Diagnostic::new(
+                            other.span(),
+                            format!("expected a socket name, found {}", other.describe()),
+                        ))
+                    }
+                }
+            }
             _ => {
                 arity(1, 2)?;
                 let limit = if args.len() == 2 {
@@ -873,6 +1058,15 @@ impl Parser<'_> {
             Tok::Ident(w) if w == "ok" => Outcome::Ok,
             Tok::Ident(w) if w == "eof" => Outcome::Eof,
             Tok::Ident(w) if w == "off" => Outcome::Off,
+            Tok::Ident(w) if w == "nonzero" => Outcome::NonZero,
+            Tok::Ident(w) if w.starts_with("SIG") => {
+                if crate::process::signal_number(w).is_none() {
+                    return Err(Diagnostic::new(start, format!("unknown signal `{w}`"))
+                        .with_hint("write a signal name such as SIGPIPE, SIGSEGV or SIGKILL"));
+                }
+                Outcome::Signal(w.clone())
+            }
+            Tok::Regex(r) => Outcome::Regex(r.clone()),
             Tok::Ident(w) if w == "blocks" => {
                 return Err(
                     Diagnostic::new(start, "`blocks` is checked on a background call")
@@ -925,13 +1119,17 @@ impl Parser<'_> {
             }
         };
         let outcome_span = start.to(c.prev_span());
+        let harness = matches!(yields, Yield::Program | Yield::Output | Yield::Exit);
         let fits = match &outcome {
-            Outcome::Ok | Outcome::Errno(_) => true,
+            Outcome::Ok => true,
+            Outcome::Errno(_) => !harness,
             Outcome::Count(_) => matches!(
                 yields,
-                Yield::Count | Yield::Data | Yield::OptValue | Yield::Backlog
+                Yield::Count | Yield::Data | Yield::OptValue | Yield::Backlog | Yield::Exit
             ),
-            Outcome::Data(_) | Outcome::Eof => yields == Yield::Data,
+            Outcome::Data(_) | Outcome::Eof => matches!(yields, Yield::Data | Yield::Output),
+            Outcome::Regex(_) => yields == Yield::Output,
+            Outcome::Signal(_) | Outcome::NonZero => yields == Yield::Exit,
             Outcome::Off => yields == Yield::OptValue,
             Outcome::Addr(_) => yields == Yield::Addr,
             Outcome::Events(_) => yields == Yield::Events,
@@ -945,6 +1143,11 @@ impl Parser<'_> {
                 Yield::OptValue => "a value, off, ok or an errno",
                 Yield::Events => "a list of poll events, ok or an errno",
                 Yield::Backlog => "a count of completed connections",
+                Yield::Program => "ok",
+                Yield::Output => "a text it contains, re\"regex\", or eof",
+                Yield::Exit => {
+                    "an exit status, nonzero, a signal such as SIGPIPE, or ok (status 0)"
+                }
             };
             return Err(
                 Diagnostic::new(outcome_span, format!("`{op}` cannot yield this"))

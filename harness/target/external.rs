@@ -8,12 +8,11 @@
 //! for error messages.
 
 use super::session::{Fault, Session};
-use crate::process::{describe_status, wait_exit};
+use crate::process::{describe_status, group_command, wait_exit};
 use crate::protocol::Response;
 use crate::sandbox::Join;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -44,40 +43,14 @@ pub struct External {
 impl External {
     /// Starts `command`; with `join`, inside that sandbox and under its limits.
     pub fn spawn(command: &str, grace: Duration, join: Option<Join>) -> Result<Self, Fault> {
-        // `exec` makes the adapter the shell's replacement rather than its child, so
-        // its exit status and signals reach us unchanged and no shell holds its pipes.
-        // In a sandbox the trampoline `sockspec sandbox-exec` does the same from inside.
-        let mut cmd = match &join {
-            None => {
-                let mut c = Command::new("/bin/sh");
-                c.arg("-c").arg(format!("exec {command}"));
-                c
-            }
-            Some(j) => {
-                let mut c = Command::new(&j.exe);
-                c.arg("sandbox-exec").arg(command).env("TMPDIR", &j.tmpdir);
-                c
-            }
-        };
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
         let output_limit = join
             .as_ref()
             .and_then(|j| j.limits)
             .map_or(u64::MAX, |l| l.output);
-        // SAFETY: prctl, setns, chdir and setrlimit are async-signal-safe, and the child
-        // is single-threaded between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-                if let Some(j) = &join {
-                    j.enter()?;
-                }
-                Ok(())
-            });
-        }
+        let mut cmd = group_command(command, join);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .map_err(|e| Fault::Spawn(format!("{command}: {e}")))?;

@@ -399,6 +399,7 @@ fn set_option(s: &Socket, opt: &str, value: Option<i64>) -> Result<(), (String, 
         "SO_REUSEPORT" => s.set_reuse_port(bool_value(value)?),
         "TCP_NODELAY" => s.set_tcp_nodelay(bool_value(value)?),
         "SO_KEEPALIVE" => s.set_keepalive(bool_value(value)?),
+        "TCP_CORK" => s.set_tcp_cork(bool_value(value)?),
         "SO_LINGER" => {
             let secs = match value {
                 None => None,
@@ -426,6 +427,7 @@ fn get_option(s: &Socket, opt: &str) -> Result<Option<i64>, (String, String)> {
         "SO_REUSEPORT" => b(s.reuse_port()),
         "TCP_NODELAY" => b(s.tcp_nodelay()),
         "SO_KEEPALIVE" => b(s.keepalive()),
+        "TCP_CORK" => b(s.tcp_cork()),
         "SO_LINGER" => s
             .linger()
             .map(|l| l.map(|d| d.as_secs() as i64))

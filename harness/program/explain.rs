@@ -1,0 +1,55 @@
+//! How a program ended, in words a student can act on.
+
+use crate::process::signal_name;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+/// `exit status 1`, `killed by SIGPIPE`.
+pub fn status(s: ExitStatus) -> String {
+    crate::process::describe_status(s)
+}
+
+/// A teaching sentence for a status, when there is one worth saying.
+pub fn why(s: ExitStatus, cpu_limit_secs: u64) -> Option<String> {
+    let sig = s.signal()?;
+    Some(match sig {
+        libc::SIGPIPE => "it wrote to a connection the other side had already closed; \
+            ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or pass MSG_NOSIGNAL to send(), \
+            then handle the EPIPE error by closing that connection"
+            .into(),
+        libc::SIGSEGV => "it crashed on an invalid memory access: check buffer sizes, \
+            array indexes and pointers (run it under valgrind or with -fsanitize=address)"
+            .into(),
+        libc::SIGABRT => "it aborted: a failed assert(), or the C library found heap \
+            corruption (a write past the end of a malloc'd buffer, a double free)"
+            .into(),
+        libc::SIGBUS | libc::SIGILL | libc::SIGFPE => {
+            format!(
+                "it crashed ({}): check arithmetic and memory accesses",
+                signal_name(sig)
+            )
+        }
+        libc::SIGXCPU => format!(
+            "it used more than {cpu_limit_secs} s of CPU time: a busy loop (polling without \
+             blocking?) or a loop that never ends"
+        ),
+        libc::SIGXFSZ => "it wrote a file larger than the output limit".into(),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explains_sigpipe_and_leaves_plain_exits_alone() {
+        let pipe = ExitStatus::from_raw(libc::SIGPIPE);
+        assert_eq!(status(pipe), "killed by SIGPIPE");
+        assert!(why(pipe, 60).unwrap().contains("MSG_NOSIGNAL"));
+        assert_eq!(why(ExitStatus::from_raw(1 << 8), 60), None);
+        assert!(why(ExitStatus::from_raw(libc::SIGXCPU), 7)
+            .unwrap()
+            .contains("7 s"));
+    }
+}

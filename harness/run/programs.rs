@@ -1,0 +1,477 @@
+//! Steps the harness runs itself: starting programs under test, feeding and reading
+//! their standard streams, watching the socket tables and how programs end.
+
+use super::describe::{self, Actual, Value};
+use super::execute::{Runner, Stop};
+use crate::program::{explain, tables, Captured, Program};
+use crate::protocol::{Call, Reply};
+use crate::script::{AddrExpr, Expect, Ident, Op, Outcome, Side, Step, Stream, Yield};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+/// How often the socket tables are read while waiting: they have no change event.
+const TABLE_POLL: Duration = Duration::from_millis(10);
+
+impl Runner<'_> {
+    pub(super) fn harness_step(
+        &mut self,
+        step: &Step,
+        bind: Option<&Ident>,
+        op: &Op,
+        expect: Option<&Expect>,
+    ) -> Result<(), Stop> {
+        match op {
+            Op::Start { role, addr } => {
+                let name = &bind.expect("the parser requires a name").name;
+                self.start_program(step, name, role, addr.as_ref())
+            }
+            Op::Listening { prog } => self.listening(step, prog),
+            Op::Stdin { prog, data } => {
+                let p = self.program(step, prog)?;
+                match p.write_stdin(data) {
+                    Ok(()) => {
+                        self.record(step, format!("wrote {}", describe::bytes(data)), true);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let status = self.status_note(prog);
+                        Err(self.fail(step, "stdin accepts the input".into(), e + &status, None))
+                    }
+                }
+            }
+            Op::CloseStdin { prog } => {
+                self.program(step, prog)?.close_stdin();
+                self.record(step, "closed its stdin".into(), true);
+                Ok(())
+            }
+            Op::Output { prog, stream } => self.output(step, prog, *stream, expect),
+            Op::Exit { prog } => {
+                let deadline = self.deadline();
+                let cancel = self.settings.cancel.clone();
+                let status = self.program(step, prog)?.wait(deadline, &cancel);
+                let actual = match status {
+                    Some(s) => Actual::Done(Value::Exit(s)),
+                    None => Actual::Blocked(self.settings.timeout),
+                };
+                let checked = self.check(step, Yield::Exit, expect, &actual);
+                match (checked, status) {
+                    (Ok(()), _) => Ok(()),
+                    (Err(Stop::Failed(mut f)), status) => {
+                        f.actual = match status {
+                            Some(_) => f.actual,
+                            None => format!(
+                                "still running after {}",
+                                describe::duration(self.settings.timeout)
+                            ),
+                        };
+                        f.detail = self.ending_note(prog).or(f.detail);
+                        Err(Stop::Failed(f))
+                    }
+                    (Err(e), _) => Err(e),
+                }
+            }
+            Op::Running { prog } => {
+                let window = self.settings.block_window;
+                let cancel = self.settings.cancel.clone();
+                let status = self
+                    .program(step, prog)?
+                    .wait(Instant::now() + window, &cancel);
+                match status {
+                    None => {
+                        self.record(step, "still running".into(), true);
+                        Ok(())
+                    }
+                    Some(s) => {
+                        let text = explain::status(s);
+                        self.record(step, text.clone(), false);
+                        let detail = self.ending_note(prog);
+                        Err(self.fail(step, "still running".into(), text, detail))
+                    }
+                }
+            }
+            Op::Stop { prog } => {
+                let grace = self.settings.grace;
+                let p = self.program(step, prog)?;
+                let was_running = p.try_status().is_none();
+                let (status, killed) = p.stop(grace);
+                let text = match (was_running, status, killed) {
+                    (false, Some(s), _) => format!("had already ended ({})", explain::status(s)),
+                    (true, Some(_), false) => "stopped with SIGTERM".into(),
+                    (true, Some(_), true) => {
+                        format!("ignored SIGTERM for {}; killed", describe::duration(grace))
+                    }
+                    (_, None, _) => "survived SIGKILL".into(),
+                };
+                let ok = status.is_some();
+                self.record(step, text.clone(), ok);
+                if ok {
+                    Ok(())
+                } else {
+                    Err(self.fail(step, "the program ends".into(), text, None))
+                }
+            }
+            Op::Consumed { sock } => self.consumed(step, sock),
+            _ => unreachable!("only harness ops reach harness_step"),
+        }
+    }
+
+    fn program(&mut self, step: &Step, id: &Ident) -> Result<&mut Program, Stop> {
+        if !self.programs.contains_key(&id.name) {
+            return Err(self.fail(
+                step,
+                format!("a program named `{}`", id.name),
+                "the step that starts it did not start it".into(),
+                None,
+            ));
+        }
+        Ok(self.programs.get_mut(&id.name).expect("checked"))
+    }
+
+    fn start_program(
+        &mut self,
+        step: &Step,
+        name: &str,
+        role: &Ident,
+        addr: Option<&AddrExpr>,
+    ) -> Result<(), Stop> {
+        let addr = match addr {
+            Some(a) => self.addr(step, a)?,
+            None => self.free_port(step)?,
+        };
+        let template = self
+            .settings
+            .programs
+            .get(&role.name)
+            .expect("unbound roles skip the scenario")
+            .clone();
+        let command = template
+            .replace("{port}", &addr.port().to_string())
+            .replace("{host}", &addr.ip().to_string());
+        let spawned = Program::spawn(
+            &role.name,
+            command.clone(),
+            addr,
+            &self.settings.program_dir,
+            self.program_join.clone(),
+        );
+        match spawned {
+            Ok(p) => {
+                self.programs.insert(name.to_string(), p);
+                self.record(step, format!("started `{command}`"), true);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(step, "the program starts".into(), e.to_string(), None)),
+        }
+    }
+
+    /// A port free in the scenario's namespace: the peer binds port 0 and lets go. An
+    /// unconnected socket that only bound leaves nothing behind (no TIME_WAIT).
+    fn free_port(&mut self, step: &Step) -> Result<SocketAddr, Stop> {
+        let deadline = self.deadline();
+        let ask = |me: &mut Self, call: Call| -> Result<crate::protocol::Done, Stop> {
+            match me.peer.call(call, deadline) {
+                Ok(Some(r)) => match r.result {
+                    Reply::Ok(d) => Ok(d),
+                    Reply::Err(e) => Err(me.fail(
+                        step,
+                        "a free port".into(),
+                        format!("the peer could not find one: {}", e.errno),
+                        None,
+                    )),
+                },
+                Ok(None) => Err(me.fail(
+                    step,
+                    "a free port".into(),
+                    "no answer from the peer".into(),
+                    None,
+                )),
+                Err(f) => Err(me.broke(step, Side::Peer, f)),
+            }
+        };
+        let sock = ask(
+            self,
+            Call::Socket {
+                family: crate::protocol::Family::Ipv4,
+            },
+        )?
+        .sock
+        .unwrap_or_default();
+        let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        ask(
+            self,
+            Call::Bind {
+                sock,
+                addr: loopback.to_string(),
+            },
+        )?;
+        let addr = ask(self, Call::Getsockname { sock })?
+            .addr
+            .unwrap_or_default();
+        ask(self, Call::Close { sock })?;
+        addr.parse().map_err(|_| {
+            self.fail(
+                step,
+                "a free port".into(),
+                format!("the peer reported {addr:?}"),
+                None,
+            )
+        })
+    }
+
+    fn listening(&mut self, step: &Step, prog: &Ident) -> Result<(), Stop> {
+        let deadline = self.deadline();
+        let net_dir = self.net_dir.clone();
+        let sandboxed = self.program_join.is_some();
+        let port = self.program(step, prog)?.addr.port();
+        loop {
+            let entries = tables::read(&net_dir).unwrap_or_default();
+            let on_port = tables::listeners_on(&entries, port);
+            if let Some(a) = on_port.first() {
+                self.record(step, format!("listening on {a}"), true);
+                return Ok(());
+            }
+            let expected = format!("listening on port {port}");
+            if let Some(s) = self.program(step, prog)?.try_status() {
+                let text = format!("it ended ({}) before it listened", explain::status(s));
+                self.record(step, text.clone(), false);
+                let detail = self.ending_note(prog);
+                return Err(self.fail(step, expected, text, detail));
+            }
+            if Instant::now() >= deadline || self.cancelled() {
+                let others = tables::listeners(&entries);
+                let text = format!(
+                    "not listening on port {port} after {}",
+                    describe::duration(self.settings.timeout)
+                );
+                let detail = if sandboxed && !others.is_empty() {
+                    let list: Vec<String> = others.iter().map(|a| a.to_string()).collect();
+                    format!(
+                        "it listens on {} instead: take the port from the command line (the harness passed {port})",
+                        list.join(", ")
+                    )
+                } else {
+                    "it never called listen() on that port: check the port argument, and that bind() and listen() succeed".into()
+                };
+                let tail = self.program(step, prog)?.stderr_tail();
+                let detail = if tail.is_empty() {
+                    detail
+                } else {
+                    format!("{detail}; its stderr ends: {tail}")
+                };
+                self.record(step, text.clone(), false);
+                return Err(self.fail(step, expected, text, Some(detail)));
+            }
+            std::thread::sleep(TABLE_POLL);
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.settings
+            .cancel
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn output(
+        &mut self,
+        step: &Step,
+        prog: &Ident,
+        stream: Stream,
+        expect: Option<&Expect>,
+    ) -> Result<(), Stop> {
+        let profile = self.settings.profile.clone();
+        let wanted: Vec<Outcome> = expect
+            .map(|e| e.for_profile(&profile).map(|a| a.outcome.clone()).collect())
+            .unwrap_or_default();
+        // No expectation: wait for any output at all.
+        let wanted = if expect.is_none() {
+            vec![Outcome::Regex(".".into())]
+        } else {
+            wanted
+        };
+        if wanted.is_empty() {
+            self.record(step, format!("not checked under profile {profile}"), true);
+            return Ok(());
+        }
+        let regexes: Vec<Option<regex_lite::Regex>> = wanted
+            .iter()
+            .map(|o| match o {
+                Outcome::Regex(r) => regex_lite::Regex::new(r).ok(),
+                _ => None,
+            })
+            .collect();
+        let want_eof = wanted
+            .iter()
+            .any(|o| matches!(o, Outcome::Eof | Outcome::Ok));
+        let find = |data: &[u8]| -> Option<usize> {
+            wanted
+                .iter()
+                .zip(&regexes)
+                .filter_map(|(o, re)| match o {
+                    Outcome::Data(t) if t.is_empty() => Some(0),
+                    Outcome::Data(t) => data
+                        .windows(t.len())
+                        .position(|w| w == t.as_slice())
+                        .map(|i| i + t.len()),
+                    Outcome::Regex(_) => {
+                        let text = String::from_utf8_lossy(data);
+                        let m = re.as_ref()?.find(&text)?;
+                        // Lossy text can be longer than the bytes; clamp.
+                        Some(m.end().min(data.len()))
+                    }
+                    _ => None,
+                })
+                .min()
+        };
+        let expected = wanted
+            .iter()
+            .map(|o| match o {
+                Outcome::Data(t) => format!("{} containing {}", stream.name(), describe::bytes(t)),
+                Outcome::Regex(r) => format!("{} matching re\"{r}\"", stream.name()),
+                _ => format!("{} closed", stream.name()),
+            })
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let deadline = self.deadline();
+        let cancel = self.settings.cancel.clone();
+        let found = self.program(step, prog)?.wait_output(
+            stream == Stream::Stderr,
+            find,
+            deadline,
+            &cancel,
+        );
+        let (ok, text) = match &found {
+            Captured::Matched(bytes) => (true, format!("printed {}", describe::bytes(bytes))),
+            Captured::Closed(rest) if want_eof => (
+                true,
+                format!("{} closed after {}", stream.name(), describe::bytes(rest)),
+            ),
+            Captured::Closed(rest) if rest.is_empty() => (
+                false,
+                format!("{} closed without printing it", stream.name()),
+            ),
+            Captured::Closed(rest) => (
+                false,
+                format!(
+                    "{} closed; it printed only {}",
+                    stream.name(),
+                    describe::bytes(rest)
+                ),
+            ),
+            Captured::TimedOut(rest) => (
+                false,
+                format!(
+                    "after {} it has printed {}",
+                    describe::duration(self.settings.timeout),
+                    if rest.is_empty() {
+                        "nothing (more)".to_string()
+                    } else {
+                        describe::bytes(rest)
+                    }
+                ),
+            ),
+            Captured::Cancelled => (false, "interrupted".into()),
+        };
+        self.record(step, text.clone(), ok);
+        if ok {
+            return Ok(());
+        }
+        let detail = match &found {
+            Captured::TimedOut(_) if stream == Stream::Stdout => Some(
+                "if it did print, its output may sit in a buffer: stdout to a pipe is fully buffered in C; call fflush(stdout) after each line".to_string(),
+            ),
+            _ => self.ending_note(prog),
+        };
+        Err(self.fail(step, expected, text, detail))
+    }
+
+    /// Waits until the other end has read everything sent on `sock`: in the tables, the
+    /// other end's receive queue is empty and ours holds nothing unacknowledged.
+    fn consumed(&mut self, step: &Step, sock: &Ident) -> Result<(), Stop> {
+        let local = self.addr(step, &AddrExpr::LocalOf(sock.clone()))?;
+        let remote = self.addr(step, &AddrExpr::RemoteOf(sock.clone()))?;
+        let canon = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+        let (local, remote) = (canon(local), canon(remote));
+        let deadline = self.deadline();
+        let net_dir = self.net_dir.clone();
+        loop {
+            let entries = tables::read(&net_dir).unwrap_or_default();
+            let find = |l: SocketAddr, r: SocketAddr| {
+                entries
+                    .iter()
+                    .find(|e| canon(e.local) == l && canon(e.remote) == r)
+            };
+            let theirs = find(remote, local);
+            let unread = theirs.map_or(0, |e| e.rx_queue);
+            let unacked = find(local, remote).map_or(0, |e| e.tx_queue);
+            if unread == 0 && unacked == 0 {
+                let text = if theirs.is_some() {
+                    "the other end has read everything".to_string()
+                } else {
+                    "the other end has closed its socket".to_string()
+                };
+                self.record(step, text, true);
+                return Ok(());
+            }
+            if Instant::now() >= deadline || self.cancelled() {
+                let text = format!(
+                    "{} still unread after {}",
+                    describe::count(u64::from(unread) + u64::from(unacked)),
+                    describe::duration(self.settings.timeout)
+                );
+                self.record(step, text.clone(), false);
+                return Err(self.fail(
+                    step,
+                    "the other end reads what was sent".into(),
+                    text,
+                    Some("the program stopped reading this connection".into()),
+                ));
+            }
+            std::thread::sleep(TABLE_POLL);
+        }
+    }
+
+    /// `; it ended (killed by SIGPIPE): why` or its stderr tail, for failure details.
+    fn status_note(&mut self, prog: &Ident) -> String {
+        match self.ending_note(prog) {
+            Some(n) => format!("; {n}"),
+            None => String::new(),
+        }
+    }
+
+    /// What is known about how a program ended (or why it is misbehaving): its exit
+    /// status with a teaching sentence, an output flood, and the tail of its stderr.
+    fn ending_note(&mut self, prog: &Ident) -> Option<String> {
+        let cpu = self
+            .settings
+            .sandbox
+            .as_ref()
+            .map_or(0, |s| s.limits.cpu.as_secs());
+        let p = self.programs.get_mut(&prog.name)?;
+        let mut parts = Vec::new();
+        if let Some(limit) = p.flooded() {
+            parts.push(format!(
+                "it printed more than {} and was killed: does it print in a loop?",
+                describe::count(limit)
+            ));
+        } else if let Some(s) = p.try_status() {
+            let mut text = format!("it ended: {}", explain::status(s));
+            if let Some(why) = why_ended(s, cpu, p.stopped_by_harness()) {
+                text.push_str(&format!(" ({why})"));
+            }
+            parts.push(text);
+        }
+        let tail = p.stderr_tail();
+        if !tail.is_empty() {
+            parts.push(format!("its stderr ends: {tail}"));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+fn why_ended(s: ExitStatus, cpu_limit: u64, by_harness: bool) -> Option<String> {
+    if by_harness {
+        return None;
+    }
+    explain::why(s, cpu_limit)
+}

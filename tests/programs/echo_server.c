@@ -1,0 +1,158 @@
+/* An echo server as a socket course asks for it, written for sockspec's tests.
+ *
+ * Usage: echo_server PORT
+ *
+ * Built as is, it is correct: one thread per client, every byte read is written back
+ * (partial writes included), SIGPIPE ignored, SO_REUSEADDR set, a bind error reported
+ * with a non-zero exit status. Built with one -DBUG_... it has that one classic bug;
+ * tests/programs.rs checks that the echo-server suite catches each, with the scenarios
+ * meant to catch it, and only those. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int write_all(int fd, const char *buf, size_t len) {
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void serve(int c) {
+#if defined(BUG_TRUNCATE_1024)
+    /* Bug: each line goes through a fixed 1024-byte buffer; what does not fit is
+     * dropped up to the end of the line. */
+    char buf[4096], line[1024];
+    size_t len = 0;
+    int skipping = 0;
+    for (;;) {
+        ssize_t n = recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n; i++) {
+            if (!skipping) {
+                if (len < sizeof line) line[len++] = buf[i];
+                else skipping = 1;
+            }
+            if (buf[i] == '\n') {
+                if (skipping) line[len - 1] = '\n';
+                if (write_all(c, line, len) < 0) goto done;
+                len = 0;
+                skipping = 0;
+            }
+        }
+    }
+    write_all(c, line, len);
+done:
+#elif defined(BUG_PARTIAL_WRITES)
+    /* Bug: a non-blocking socket, and send()'s count ignored: whatever the socket did
+     * not take is lost. */
+    char buf[65536];
+    fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK);
+    for (;;) {
+        struct pollfd p = {.fd = c, .events = POLLIN};
+        poll(&p, 1, -1);
+        ssize_t n = recv(c, buf, sizeof buf, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n <= 0) break;
+        send(c, buf, (size_t)n, 0);
+    }
+#else
+    char buf[4096 + 1];
+    for (;;) {
+        ssize_t n = recv(c, buf, sizeof buf - 1, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+#ifdef BUG_STRLEN
+        /* Bug: received data treated as a C string: it ends at the first NUL byte. */
+        buf[n] = '\0';
+        n = (ssize_t)strlen(buf);
+#endif
+        if (write_all(c, buf, (size_t)n) < 0) break;
+    }
+#endif
+#ifndef BUG_NEVER_CLOSES
+    close(c);
+#endif
+    /* Bug (BUG_NEVER_CLOSES): the accepted socket is never closed, so the client never
+     * sees the end of the stream. */
+}
+
+static void *client_thread(void *arg) {
+    int c = (int)(long)arg;
+    serve(c);
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s PORT\n", argv[0]);
+        return 2;
+    }
+#ifndef BUG_NO_SIGPIPE
+    signal(SIGPIPE, SIG_IGN);
+#endif
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) {
+        perror("socket");
+        return 1;
+    }
+#ifndef BUG_NO_REUSEADDR
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+#endif
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons((unsigned short)atoi(argv[1]));
+    if (bind(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        perror("bind");
+#ifndef BUG_IGNORE_BIND_ERROR
+        return 1;
+#endif
+    }
+    if (listen(s, 16) < 0) {
+        perror("listen");
+        return 1;
+    }
+    printf("listening on port %s\n", argv[1]);
+    fflush(stdout);
+    for (;;) {
+        int c = accept(s, NULL, NULL);
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            perror("accept");
+            return 1;
+        }
+#if defined(BUG_ITERATIVE)
+        /* Bug: serves one client at a time; the others wait in the backlog. */
+        serve(c);
+#elif defined(BUG_EXIT_AFTER_FIRST)
+        /* Bug: serves one client, then leaves. */
+        serve(c);
+        close(s);
+        return 0;
+#else
+        pthread_t t;
+        if (pthread_create(&t, NULL, client_thread, (void *)(long)c) != 0) {
+            close(c);
+            continue;
+        }
+        pthread_detach(t);
+#endif
+    }
+}
