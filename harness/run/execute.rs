@@ -217,6 +217,8 @@ pub(super) struct Runner<'a> {
     pub(super) program_join: Option<crate::sandbox::Join>,
     /// `/proc/PID/net` of the namespace the programs run in.
     pub(super) net_dir: PathBuf,
+    /// Programs whose ending an `exit` step has already reported.
+    pub(super) exit_checked: HashSet<String>,
 }
 
 /// Runs one scenario against a fresh session of `settings.target`.
@@ -291,6 +293,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         programs: HashMap::new(),
         program_join,
         net_dir,
+        exit_checked: HashSet::new(),
     };
     let mut implementation = None;
     match runner.hello() {
@@ -325,8 +328,16 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                 for step in &scenario.steps {
                     match runner.step(step) {
                         Ok(()) => {}
-                        Err(Stop::Failed(f)) => {
+                        Err(Stop::Failed(mut f)) => {
                             result.status = Status::Failed;
+                            // A peer step that failed because the program died says
+                            // so: "connection refused" alone teaches nothing.
+                            if let Some(note) = runner.programs_that_died() {
+                                f.detail = Some(match f.detail.take() {
+                                    Some(d) => format!("{note}; {d}"),
+                                    None => note,
+                                });
+                            }
                             result.failure = Some(*f);
                             break;
                         }

@@ -56,7 +56,10 @@ impl Runner<'_> {
                 };
                 let checked = self.check(step, Yield::Exit, expect, &actual);
                 match (checked, status) {
-                    (Ok(()), _) => Ok(()),
+                    (Ok(()), _) => {
+                        self.exit_checked.insert(prog.name.clone());
+                        Ok(())
+                    }
                     (Err(Stop::Failed(mut f)), status) => {
                         f.actual = match status {
                             Some(_) => f.actual,
@@ -65,7 +68,11 @@ impl Runner<'_> {
                                 describe::duration(self.settings.timeout)
                             ),
                         };
-                        f.detail = self.ending_note(prog).or(f.detail);
+                        f.detail = match status {
+                            Some(_) => self.ending_note(prog),
+                            None => Some("it did not exit by itself: does it loop or wait for input after the error?".into()),
+                        };
+                        self.exit_checked.insert(prog.name.clone());
                         Err(Stop::Failed(f))
                     }
                     (Err(e), _) => Err(e),
@@ -429,6 +436,40 @@ impl Runner<'_> {
             }
             std::thread::sleep(TABLE_POLL);
         }
+    }
+
+    /// Programs that ended on their own when no step expected it, in words, for the
+    /// failure of a later step.
+    pub(super) fn programs_that_died(&mut self) -> Option<String> {
+        let mut names: Vec<String> = self.programs.keys().cloned().collect();
+        names.sort();
+        let mut notes = Vec::new();
+        for name in names {
+            if self.exit_checked.contains(&name) {
+                continue;
+            }
+            // A program that just died may not be reaped yet (its trampoline mirrors
+            // the signal a moment later): the scenario has failed already, so a short
+            // wait costs nothing that matters.
+            let window = self.settings.block_window;
+            let p = self.programs.get_mut(&name).expect("listed");
+            let never = std::sync::atomic::AtomicBool::new(false);
+            if p.stopped_by_harness() || p.wait(Instant::now() + window, &never).is_none() {
+                continue;
+            }
+            let id = Ident {
+                name: name.clone(),
+                span: Default::default(),
+            };
+            if let Some(n) = self.ending_note(&id) {
+                notes.push(format!(
+                    "the program `{name}` ({}) {}",
+                    self.programs[&name].role,
+                    n.trim_start_matches("it ")
+                ));
+            }
+        }
+        (!notes.is_empty()).then(|| notes.join("; "))
     }
 
     /// `; it ended (killed by SIGPIPE): why` or its stderr tail, for failure details.

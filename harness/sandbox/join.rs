@@ -59,7 +59,7 @@ pub fn exec_main(command: &std::ffi::OsStr) -> i32 {
         return 127;
     };
     // SAFETY: single-threaded (this runs first thing in main); the child only calls
-    // prctl and execv before it is replaced.
+    // prctl, signal and execv before it is replaced.
     unsafe {
         let child = libc::fork();
         if child < 0 {
@@ -71,6 +71,11 @@ pub fn exec_main(command: &std::ffi::OsStr) -> i32 {
         }
         if child == 0 {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            // Rust's runtime ignores SIGPIPE in this process, and an ignored signal
+            // stays ignored across exec: give the command the default back, as
+            // std::process::Command does, or a program under test that writes to a
+            // closed connection would get EPIPE where it should die of SIGPIPE.
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             let argv = [
                 c"/bin/sh".as_ptr(),
                 c"-c".as_ptr(),
