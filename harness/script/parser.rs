@@ -1403,6 +1403,8 @@ mod tests {
                 refs: vec![],
                 requires: vec!["x".into()],
                 profiles: vec![],
+                weight: 1.0,
+                hint: None,
             },
             steps: vec![
                 Step {
@@ -1466,6 +1468,7 @@ mod tests {
                 },
             ],
             requires: vec!["concurrent".into(), "x".into()],
+            roles: vec![],
         };
         assert_eq!(got, expected);
     }
@@ -1485,5 +1488,86 @@ mod tests {
         let errs = parse(&SourceFile::new("t.scn", bad), "t").unwrap_err();
         assert_eq!(errs.len(), 1);
         assert!(errs[0].message.contains("peer socket"));
+    }
+
+    #[test]
+    fn program_steps_resolve_roles_addresses_and_outcomes() {
+        let text = "+++\ntitle = \"p\"\nweight = 2.5\nhint = \"loop until done\"\n+++\nsrv = start(server)\nlistening(srv)\nc = peer.socket()\npeer.connect(c, srv.addr)\npeer.send(c, \"ab\" * 2 + \"\\n\") -> 5\ndup = start(server, srv.addr)\nexit(dup) -> nonzero | SIGPIPE\nstdout(srv) -> re\"^listening\"\n";
+        let src = SourceFile::new("p.scn", text);
+        let s = parse(&src, "p").unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(s.roles, vec!["server".to_string()]);
+        assert_eq!(
+            (s.meta.weight, s.meta.hint.as_deref()),
+            (2.5, Some("loop until done"))
+        );
+        assert!(!s.uses_target());
+        let ops: Vec<(&Side, &Op)> = s
+            .steps
+            .iter()
+            .filter_map(|st| match &st.kind {
+                StepKind::Call { side, op, .. } => Some((side, op)),
+                _ => None,
+            })
+            .collect();
+        assert!(matches!(
+            ops[0],
+            (Side::Harness, Op::Start { addr: None, .. })
+        ));
+        assert!(
+            matches!(ops[3], (Side::Peer, Op::Connect { addr: AddrExpr::ProgramAddr(p), .. }) if p.name == "srv")
+        );
+        assert!(matches!(ops[4], (Side::Peer, Op::Send { data, .. }) if data == b"abab\n"));
+        assert!(matches!(
+            ops[5],
+            (
+                Side::Harness,
+                Op::Start {
+                    addr: Some(AddrExpr::ProgramAddr(_)),
+                    ..
+                }
+            )
+        ));
+        let StepKind::Call {
+            expect: Some(e), ..
+        } = &s.steps[6].kind
+        else {
+            panic!()
+        };
+        let outcomes: Vec<&Outcome> = e.alternatives.iter().map(|a| &a.outcome).collect();
+        assert_eq!(
+            outcomes,
+            vec![&Outcome::NonZero, &Outcome::Signal("SIGPIPE".into())]
+        );
+        assert!(matches!(
+            ops[7],
+            (
+                Side::Harness,
+                Op::Output {
+                    stream: Stream::Stdout,
+                    ..
+                }
+            )
+        ));
+    }
+
+    #[test]
+    fn program_steps_report_misuse() {
+        let text = "+++\ntitle = \"p\"\n+++\nsrv = start(server)\npeer.listening(srv)\nexit(srv) -> EPIPE\nstdout(srv) -> SIGSEGV\nc = peer.socket()\npeer.connect(c, srv.local)\nexit(srv) -> SIGFOO\n";
+        let src = SourceFile::new("p.scn", text);
+        let msgs: Vec<String> = parse(&src, "p")
+            .unwrap_err()
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "`listening` runs in the harness, not on the peer",
+                "`exit` cannot yield this",
+                "`stdout` cannot yield this",
+                "unknown address `srv.local`",
+                "unknown signal `SIGFOO`",
+            ]
+        );
     }
 }

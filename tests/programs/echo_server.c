@@ -20,7 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int write_all(int fd, const char *buf, size_t len) {
+/* Unused in some bug variants. */
+__attribute__((unused)) static int write_all(int fd, const char *buf, size_t len) {
     while (len > 0) {
         ssize_t n = send(fd, buf, len, 0);
         if (n < 0) {
@@ -92,7 +93,7 @@ done:
      * sees the end of the stream. */
 }
 
-static void *client_thread(void *arg) {
+__attribute__((unused)) static void *client_thread(void *arg) {
     int c = (int)(long)arg;
     serve(c);
     return NULL;

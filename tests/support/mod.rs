@@ -98,3 +98,30 @@ pub fn sandbox_available() -> bool {
         .is_ok_and(|o| o.status.success());
     required(ok, "user, network and PID namespaces for the sandbox")
 }
+
+/// Compiles a sample C program from tests/programs (with `-DBUG_<bug>` for a buggy
+/// variant) and returns the binary's path. Built once per test run into cargo's
+/// scratch folder; a compile into a temporary name and a rename keep parallel tests
+/// from seeing half-written binaries.
+pub fn sample_program(source: &str, bug: Option<&str>) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sample-programs");
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    let stem = source.trim_end_matches(".c");
+    let name = match bug {
+        Some(b) => format!("{stem}-{}", b.to_lowercase()),
+        None => stem.to_string(),
+    };
+    let out = dir.join(&name);
+    let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    let mut gcc = Command::new("gcc");
+    gcc.args(["-O2", "-Wall", "-Werror", "-pthread", "-o"])
+        .arg(&tmp)
+        .arg(root().join("tests/programs").join(source));
+    if let Some(b) = bug {
+        gcc.arg(format!("-DBUG_{b}"));
+    }
+    let status = gcc.status().expect("gcc runs");
+    assert!(status.success(), "gcc failed on {source} {bug:?}");
+    std::fs::rename(&tmp, &out).expect("rename the binary");
+    out
+}

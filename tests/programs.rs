@@ -1,0 +1,150 @@
+//! The program suites against sample C programs compiled here: each correct program
+//! passes every scenario of its suite, and each buggy variant (one classic bug, built
+//! with `-DBUG_...`) fails exactly the scenarios meant to catch that bug, as failures
+//! (a verdict on the program), never as harness errors.
+
+mod support;
+
+use rstest::rstest;
+use std::collections::BTreeSet;
+use support::{run_json, sample_program};
+
+/// Runs `suite` with `role` bound to the program and returns the scenarios that
+/// failed, checking that nothing errored.
+fn failures(suite: &str, role: &str, command: String) -> (BTreeSet<String>, serde_json::Value) {
+    let path = support::root().join("scenarios/programs").join(suite);
+    let (_, report) = run_json(&[
+        path.to_str().unwrap(),
+        "--program",
+        &format!("{role}={command}"),
+        // Buggy programs are caught by waits that run out: keep them short.
+        "--timeout",
+        "3s",
+    ]);
+    let mut failed = BTreeSet::new();
+    for s in report["scenarios"].as_array().expect("scenarios") {
+        let name = s["name"].as_str().unwrap().to_string();
+        match s["status"].as_str().unwrap() {
+            "passed" => {}
+            "failed" => {
+                failed.insert(name);
+            }
+            other => panic!("{name} ended {other}, not a verdict: {}", s["failure"]),
+        }
+    }
+    (failed, report)
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[rstest]
+#[case::correct(None, &[])]
+#[case::iterative(Some("ITERATIVE"), &["five-clients-at-once", "client-that-never-reads"])]
+#[case::truncates_at_1024(Some("TRUNCATE_1024"), &["long-line", "large-transfer"])]
+#[case::ignores_partial_writes(Some("PARTIAL_WRITES"), &["large-transfer"])]
+#[case::no_sigpipe_handling(Some("NO_SIGPIPE"), &["client-closes-without-reading"])]
+#[case::strlen_on_binary_data(Some("STRLEN"), &["binary-data-with-nul-bytes", "large-transfer"])]
+#[case::ignores_bind_error(Some("IGNORE_BIND_ERROR"), &["second-instance-fails"])]
+#[case::never_closes_accepted_socket(Some("NEVER_CLOSES"), &["client-half-closes"])]
+#[case::no_reuseaddr(Some("NO_REUSEADDR"), &["restart-on-the-same-port"])]
+// Exiting after the first client is seen by every scenario that needs the server
+// to keep running after a client: that is the bug's whole symptom.
+#[case::exits_after_first_client(Some("EXIT_AFTER_FIRST"), &[
+    "one-client",
+    "clients-one-after-another",
+    "five-clients-at-once",
+    "client-that-never-reads",
+    "client-resets",
+    "client-half-closes",
+    "client-closes-without-reading",
+])]
+fn echo_server_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caught_by: &[&str]) {
+    let bin = sample_program("echo_server.c", bug);
+    let (failed, _) = failures(
+        "echo-server",
+        "server",
+        format!("{} {{port}}", bin.display()),
+    );
+    assert_eq!(failed, set(caught_by), "variant {bug:?}");
+}
+
+#[rstest]
+#[case::correct(None, &[])]
+#[case::single_recv(Some("SINGLE_RECV"), &["reads-a-reply-split-in-pieces"])]
+#[case::unchecked_connect(Some("UNCHECKED_CONNECT"), &["reports-a-refused-connection"])]
+fn echo_client_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caught_by: &[&str]) {
+    let bin = sample_program("echo_client.c", bug);
+    let command = format!("{} {{host}} {{port}}", bin.display());
+    let (failed, _) = failures("echo-client", "client", command);
+    assert_eq!(failed, set(caught_by), "variant {bug:?}");
+}
+
+#[rstest]
+#[case::correct(None, &[])]
+#[case::keeps_departed_client(Some("KEEPS_DEPARTED"), &["a-client-that-leaves-is-removed"])]
+#[case::echoes_to_sender(Some("ECHOES_SENDER"), &["not-back-to-the-sender"])]
+fn chat_server_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caught_by: &[&str]) {
+    let bin = sample_program("chat_server.c", bug);
+    let (failed, _) = failures(
+        "chat-server",
+        "server",
+        format!("{} {{port}}", bin.display()),
+    );
+    assert_eq!(failed, set(caught_by), "variant {bug:?}");
+}
+
+#[test]
+fn a_sigpipe_death_is_explained_to_the_student() {
+    let bin = sample_program("echo_server.c", Some("NO_SIGPIPE"));
+    let (_, report) = failures(
+        "echo-server",
+        "server",
+        format!("{} {{port}}", bin.display()),
+    );
+    let s = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "client-closes-without-reading")
+        .expect("the SIGPIPE scenario ran");
+    let detail = s["failure"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("killed by SIGPIPE"), "{detail}");
+    assert!(detail.contains("MSG_NOSIGNAL"), "{detail}");
+}
+
+/// A program that never listens, listens on the wrong port, prints without end or
+/// never exits: each gets a verdict with a reason, and the run goes on.
+#[rstest]
+#[case::never_listens("sleep 30", "not listening on port")]
+#[case::wrong_port(
+    "python3 -c 'import socket,time; s=socket.socket(); s.bind((\"127.0.0.1\", 1)); s.listen(); time.sleep(30)'",
+    "listens on 127.0.0.1:1 instead"
+)]
+#[case::exits_at_once("false", "ended (exit status 1) before it listened")]
+#[case::prints_without_end("yes", "printed more than")]
+#[case::forks_without_end("sh -c 'while :; do sleep 30 & done'", "not listening on port")]
+fn misbehaving_programs_get_a_verdict_and_a_reason(#[case] command: &str, #[case] reason: &str) {
+    let one = support::root().join("scenarios/programs/echo-server/one-client.scn");
+    let (_, report) = run_json(&[
+        one.to_str().unwrap(),
+        "--program",
+        &format!("server={command}"),
+        "--timeout",
+        "2s",
+        "--output-limit",
+        "1M",
+    ]);
+    let s = &report["scenarios"][0];
+    assert_eq!(s["status"], "failed", "{s}");
+    let text = format!("{} {}", s["failure"]["actual"], s["failure"]["detail"]);
+    // Without a sandbox the host's other listeners are not the program's: the harness
+    // names no "instead" then.
+    let reason = if reason.ends_with("instead") && !support::sandbox_available() {
+        "not listening on port"
+    } else {
+        reason
+    };
+    assert!(text.contains(reason), "{text}");
+}
