@@ -37,6 +37,9 @@ pub struct Cli {
 pub enum Command {
     /// Run scenarios against the Linux reference or an adapter
     Run(RunArgs),
+    /// Grade a class: build and run every submission folder against a suite of program
+    /// scenarios; write a table, Gradescope results.json, CSV, JUnit and an HTML report
+    Grade(GradeArgs),
     /// Check scenario files and report every error, without running anything
     Check {
         /// Scenario files or directories [default: scenarios]
@@ -131,6 +134,39 @@ pub struct RunArgs {
     /// Show the executed steps of failed scenarios
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Never show a progress bar
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub programs: ProgramArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct GradeArgs {
+    /// A folder with one subfolder per submission
+    pub submissions: PathBuf,
+    /// The suite: a folder (or file) of program scenarios, e.g. scenarios/programs/echo-server
+    #[arg(long, value_name = "DIR")]
+    pub suite: PathBuf,
+    /// Run first in a copy of each submission, e.g. make, or 'gcc -o server *.c'
+    #[arg(long, value_name = "CMD")]
+    pub build: Option<String>,
+    /// How long a build may take (e.g. 120s)
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
+    pub build_timeout: Duration,
+    /// Where the reports go: report.html, scores.csv, grades.json, results/NAME/results.json, junit/NAME.xml
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "grades")]
+    pub out: PathBuf,
+    /// Scenarios of one submission run in parallel [default: the number of cores]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// How long a call must stay pending to count as blocked (e.g. 200ms, 1s)
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    pub block_window: Duration,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     /// Never show a progress bar
     #[arg(long)]
     pub no_progress: bool,
@@ -300,6 +336,7 @@ pub fn main() -> i32 {
             Err(code) => code,
         },
         Command::Run(args) => run_command(args),
+        Command::Grade(args) => grade_command(args),
         Command::Prop(PropCommand::Stream(args)) => prop_stream(args),
     }
 }
@@ -377,6 +414,32 @@ fn run_command(args: RunArgs) -> i32 {
         Ok(s) => selection(&args.select).apply(s),
         Err(code) => return code,
     };
+    // Without any --program, program suites are not what the user is running: leave
+    // them out with one note rather than a skip line each.
+    let (scenarios, programs_only): (Vec<Scenario>, Vec<Scenario>) = scenarios
+        .into_iter()
+        .partition(|s| s.roles.is_empty() || !args.programs.programs.is_empty());
+    if !programs_only.is_empty() && scenarios.is_empty() {
+        let mut roles: Vec<&String> = programs_only.iter().flat_map(|s| &s.roles).collect();
+        roles.sort();
+        roles.dedup();
+        eprintln!(
+            "error: these scenarios start programs: pass {}",
+            roles
+                .iter()
+                .map(|r| format!("--program {r}='COMMAND {{port}}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        return EXIT_USAGE;
+    }
+    if !programs_only.is_empty() {
+        eprintln!(
+            "note: {} program scenario{} not run (no --program given)",
+            programs_only.len(),
+            if programs_only.len() == 1 { "" } else { "s" }
+        );
+    }
     if scenarios.is_empty() {
         eprintln!("error: no scenario matches the filters");
         return EXIT_USAGE;
@@ -491,6 +554,168 @@ fn run_command(args: RunArgs) -> i32 {
     } else {
         EXIT_FAILED
     }
+}
+
+fn grade_command(args: GradeArgs) -> i32 {
+    use crate::grade;
+    let color_err = args.color.enabled(std::io::stderr().is_terminal());
+    let scenarios = match load(std::slice::from_ref(&args.suite), color_err) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut roles: Vec<&String> = scenarios.iter().flat_map(|s| &s.roles).collect();
+    roles.sort();
+    roles.dedup();
+    if roles.is_empty() {
+        eprintln!(
+            "error: {} starts no program: grading needs program scenarios (`srv = start(server)`)",
+            args.suite.display()
+        );
+        return EXIT_USAGE;
+    }
+    let bound: std::collections::BTreeMap<String, String> =
+        args.programs.programs.iter().cloned().collect();
+    let missing: Vec<String> = roles
+        .iter()
+        .filter(|r| !bound.contains_key(r.as_str()))
+        .map(|r| format!("--program {r}='COMMAND {{port}}'"))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "error: the suite needs a command for each program role: pass {}",
+            missing.join(" ")
+        );
+        return EXIT_USAGE;
+    }
+    if !args.submissions.is_dir() {
+        eprintln!(
+            "error: {} is not a folder of submissions",
+            args.submissions.display()
+        );
+        return EXIT_USAGE;
+    }
+    let sandbox = match sandbox_spec(&args.target) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let settings = Settings {
+        target: target_spec(&args.target),
+        block_window: args.block_window,
+        timeout: args.target.timeout,
+        sandbox,
+        programs: bound,
+        ..Settings::default()
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let suite = args.suite.file_name().map_or_else(
+        || args.suite.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let opts = grade::GradeOptions {
+        suite,
+        build: args.build.clone(),
+        build_timeout: args.build_timeout,
+        jobs,
+    };
+    let count = grade::submissions_in(&args.submissions).map_or(0, |s| s.len());
+    if count == 0 {
+        eprintln!(
+            "error: {} holds no submission folders",
+            args.submissions.display()
+        );
+        return EXIT_USAGE;
+    }
+    let progress = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
+        let pb = ProgressBar::with_draw_target(Some(count as u64), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+            )
+            .expect("valid template"),
+        );
+        pb
+    });
+    interrupt::install(settings.cancel.clone());
+    let graded = grade::grade_class(
+        &args.submissions,
+        &scenarios,
+        &settings,
+        &opts,
+        |g, _, _| {
+            if let Some(pb) = &progress {
+                pb.inc(1);
+                pb.set_message(g.name.clone());
+            }
+        },
+    );
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    let class = match graded {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: failed to grade {}: {e}", args.submissions.display());
+            return EXIT_USAGE;
+        }
+    };
+    let color = args.color.enabled(std::io::stdout().is_terminal());
+    print!("{}", grade::table(&class, color));
+    if let Err(e) = write_grades(&args.out, &class) {
+        eprintln!(
+            "error: failed to write the reports to {}: {e}",
+            args.out.display()
+        );
+        return EXIT_USAGE;
+    }
+    println!(
+        "\ngraded {} submission{} in {:.1} s; reports in {}: report.html, scores.csv, grades.json, results/*/results.json (Gradescope), junit/*.xml",
+        class.submissions.len(),
+        if class.submissions.len() == 1 { "" } else { "s" },
+        class.duration.as_secs_f64(),
+        args.out.display()
+    );
+    if class.interrupted {
+        EXIT_INTERRUPTED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Writes every grade report under `out`.
+fn write_grades(out: &Path, class: &crate::grade::ClassReport) -> std::io::Result<()> {
+    use crate::grade;
+    std::fs::create_dir_all(out.join("results"))?;
+    std::fs::create_dir_all(out.join("junit"))?;
+    write_atomically(&out.join("report.html"), &grade::html(class))?;
+    write_atomically(&out.join("scores.csv"), &grade::csv(class))?;
+    let json = serde_json::to_string_pretty(class).expect("reports serialize") + "\n";
+    write_atomically(&out.join("grades.json"), &json)?;
+    for g in &class.submissions {
+        let safe: String = g
+            .name
+            .chars()
+            .map(|c| if c == '/' || c == '\0' { '_' } else { c })
+            .collect();
+        let dir = out.join("results").join(&safe);
+        std::fs::create_dir_all(&dir)?;
+        write_atomically(&dir.join("results.json"), &grade::gradescope(class, g))?;
+        let run = run::RunReport {
+            target: format!("submission {}", g.name),
+            implementation: Some(g.name.clone()),
+            profile: "linux".into(),
+            duration: g.duration,
+            results: g.results.clone(),
+            interrupted: false,
+        };
+        write_atomically(
+            &out.join("junit").join(format!("{safe}.xml")),
+            &report::junit(&run),
+        )?;
+    }
+    Ok(())
 }
 
 /// SIGINT and SIGTERM stop the run cleanly: the first sets the run's cancel flag (every

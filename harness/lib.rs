@@ -9,6 +9,7 @@
 //! it and [`target`] use.
 
 pub mod cli;
+pub mod grade;
 pub mod process;
 pub mod program;
 pub mod prop;

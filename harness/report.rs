@@ -27,6 +27,12 @@ pub enum Format {
     Tap,
 }
 
+/// Escapes text for HTML element content and attribute values (the XML rules, which
+/// HTML accepts).
+pub fn escape_html(s: &str) -> String {
+    xml::escape_text(s)
+}
+
 /// `expected X, got Y`: the one-line form of a failure, used by machine formats.
 pub fn one_line(f: &crate::run::Failure) -> String {
     format!(

@@ -242,6 +242,12 @@ impl Program {
         }
     }
 
+    /// Everything captured so far on stdout (or stderr).
+    pub fn captured(&self, stderr: bool) -> Vec<u8> {
+        let cap = if stderr { &self.stderr } else { &self.stdout };
+        cap.lock().data.clone()
+    }
+
     /// The last lines of stderr, for messages; empty when it printed nothing there.
     pub fn stderr_tail(&self) -> String {
         let buf = self.stderr.lock();

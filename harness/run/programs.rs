@@ -119,6 +119,7 @@ impl Runner<'_> {
                 }
             }
             Op::Consumed { sock } => self.consumed(step, sock),
+            Op::Accepted { prog } => self.accepted(step, prog),
             _ => unreachable!("only harness ops reach harness_step"),
         }
     }
@@ -268,6 +269,41 @@ impl Runner<'_> {
                 };
                 self.record(step, text.clone(), false);
                 return Err(self.fail(step, expected, text, Some(detail)));
+            }
+            std::thread::sleep(TABLE_POLL);
+        }
+    }
+
+    /// Waits until the program's listening socket has no connection left to accept
+    /// (in the tables, a listener's receive queue is its accept queue).
+    fn accepted(&mut self, step: &Step, prog: &Ident) -> Result<(), Stop> {
+        let deadline = self.deadline();
+        let net_dir = self.net_dir.clone();
+        let port = self.program(step, prog)?.addr.port();
+        loop {
+            let entries = tables::read(&net_dir).unwrap_or_default();
+            let waiting: Vec<u32> = entries
+                .iter()
+                .filter(|e| e.state == tables::LISTEN && e.local.port() == port)
+                .map(|e| e.rx_queue)
+                .collect();
+            if !waiting.is_empty() && waiting.iter().all(|&n| n == 0) {
+                self.record(step, "every connection has been accepted".into(), true);
+                return Ok(());
+            }
+            if Instant::now() >= deadline || self.cancelled() {
+                let text = if waiting.is_empty() {
+                    format!("nothing listens on port {port}")
+                } else {
+                    format!(
+                        "{} connection(s) still waiting to be accepted after {}",
+                        waiting.iter().sum::<u32>(),
+                        describe::duration(self.settings.timeout)
+                    )
+                };
+                self.record(step, text.clone(), false);
+                let detail = Some("the program does not call accept() while it serves other clients: serve each client on its own (a thread or process per client, or poll()/select())".to_string());
+                return Err(self.fail(step, "every connection accepted".into(), text, detail));
             }
             std::thread::sleep(TABLE_POLL);
         }

@@ -376,6 +376,11 @@ pub enum Op {
         prog: Ident,
         stream: Stream,
     },
+    /// Waits until no connection waits in the program's accept queue (every client
+    /// that connected so far has been accepted).
+    Accepted {
+        prog: Ident,
+    },
     /// Waits for the program to exit.
     Exit {
         prog: Ident,
@@ -423,6 +428,7 @@ impl Op {
             Op::CloseStdin { .. } => "close_stdin",
             Op::Output { stream, .. } => stream.name(),
             Op::Exit { .. } => "exit",
+            Op::Accepted { .. } => "accepted",
             Op::Running { .. } => "running",
             Op::Stop { .. } => "stop",
             Op::Consumed { .. } => "consumed",
@@ -456,6 +462,7 @@ impl Op {
                 | Op::CloseStdin { .. }
                 | Op::Output { .. }
                 | Op::Exit { .. }
+                | Op::Accepted { .. }
                 | Op::Running { .. }
                 | Op::Stop { .. }
                 | Op::Consumed { .. }

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
 
-const CALLS: [&str; 28] = [
+const CALLS: [&str; 29] = [
     "socket",
     "bind",
     "listen",
@@ -50,6 +50,7 @@ const CALLS: [&str; 28] = [
     "running",
     "stop",
     "consumed",
+    "accepted",
 ];
 
 /// Calls that may block, and so may run in the background with `&`.
@@ -663,9 +664,8 @@ impl Parser<'_> {
             "bulk_echo" => "bulk_echo(sock, length)",
             "start" => "start(role) or start(role, address)",
             "stdin" => "stdin(program, \"data\")",
-            "listening" | "close_stdin" | "stdout" | "stderr" | "exit" | "running" | "stop" => {
-                "(program)"
-            }
+            "listening" | "accepted" | "close_stdin" | "stdout" | "stderr" | "exit" | "running"
+            | "stop" => "(program)",
             "consumed" => "consumed(sock)",
             _ => "fill_backlog(listener [, limit])",
         };
@@ -948,11 +948,13 @@ impl Parser<'_> {
                     data,
                 }
             }
-            "listening" | "close_stdin" | "stdout" | "stderr" | "exit" | "running" | "stop" => {
+            "listening" | "accepted" | "close_stdin" | "stdout" | "stderr" | "exit" | "running"
+            | "stop" => {
                 arity(1, 1)?;
                 let prog = self.program(&args[0])?;
                 match name {
                     "listening" => Op::Listening { prog },
+                    "accepted" => Op::Accepted { prog },
                     "close_stdin" => Op::CloseStdin { prog },
                     "stdout" => Op::Output {
                         prog,

@@ -1,0 +1,306 @@
+//! Discovering, building, running and scoring submissions.
+
+use crate::program::Program;
+use crate::run::{self, RunReport, ScenarioResult, Settings, Status};
+use crate::sandbox::Sandbox;
+use crate::script::Scenario;
+use serde::Serialize;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// How much of a failed build's output is kept for the report.
+const BUILD_LOG_TAIL: usize = 4000;
+
+/// A scenario of the suite as grading sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub title: String,
+    pub weight: f64,
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildResult {
+    pub command: String,
+    pub ok: bool,
+    /// `exit status 0`, `exit status 2`, `did not finish within 120 s`.
+    pub status: String,
+    /// The end of what the build printed (stdout, then stderr).
+    pub log: String,
+    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    pub duration: Duration,
+}
+
+/// One submission's grade.
+#[derive(Debug, Clone, Serialize)]
+pub struct Graded {
+    pub name: String,
+    pub build: Option<BuildResult>,
+    /// Empty when the build failed: nothing ran.
+    pub results: Vec<ScenarioResult>,
+    pub score: f64,
+    pub max_score: f64,
+    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    pub duration: Duration,
+}
+
+impl Graded {
+    pub fn build_failed(&self) -> bool {
+        self.build.as_ref().is_some_and(|b| !b.ok)
+    }
+
+    /// The result of scenario `name`, if it ran.
+    pub fn result(&self, name: &str) -> Option<&ScenarioResult> {
+        self.results.iter().find(|r| r.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassReport {
+    pub suite: String,
+    pub scenarios: Vec<ScenarioInfo>,
+    pub submissions: Vec<Graded>,
+    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    pub duration: Duration,
+    pub interrupted: bool,
+}
+
+impl ClassReport {
+    pub fn max_score(&self) -> f64 {
+        self.scenarios.iter().map(|s| s.weight).sum()
+    }
+}
+
+pub struct GradeOptions {
+    /// The suite's name for reports (`echo-server`).
+    pub suite: String,
+    /// Run in each submission's copy before the suite (`make`, `gcc -o server *.c`).
+    pub build: Option<String>,
+    pub build_timeout: Duration,
+    pub jobs: usize,
+}
+
+/// The submission folders of `dir`: its subdirectories, hidden ones skipped, by name.
+pub fn submissions(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if entry.file_type()?.is_dir() && !hidden {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Grades every submission in `dir`. `on_done` sees each grade as it is made.
+pub fn grade_class(
+    dir: &Path,
+    scenarios: &[Scenario],
+    settings: &Settings,
+    opts: &GradeOptions,
+    mut on_done: impl FnMut(&Graded, usize, usize),
+) -> std::io::Result<ClassReport> {
+    let started = Instant::now();
+    let folders = submissions(dir)?;
+    let infos: Vec<ScenarioInfo> = scenarios
+        .iter()
+        .map(|s| ScenarioInfo {
+            name: s.name.clone(),
+            title: s.meta.title.clone(),
+            weight: s.meta.weight,
+            hint: s.meta.hint.clone(),
+        })
+        .collect();
+    let max_score: f64 = infos.iter().map(|s| s.weight).sum();
+    let mut graded = Vec::new();
+    let mut interrupted = false;
+    for (i, folder) in folders.iter().enumerate() {
+        if settings.cancel.load(Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
+        let g = grade_one(folder, scenarios, settings, opts, max_score)?;
+        interrupted |= settings.cancel.load(Ordering::SeqCst);
+        on_done(&g, i + 1, folders.len());
+        graded.push(g);
+    }
+    Ok(ClassReport {
+        suite: opts.suite.clone(),
+        scenarios: infos,
+        submissions: graded,
+        duration: started.elapsed(),
+        interrupted,
+    })
+}
+
+fn grade_one(
+    folder: &Path,
+    scenarios: &[Scenario],
+    settings: &Settings,
+    opts: &GradeOptions,
+    max_score: f64,
+) -> std::io::Result<Graded> {
+    let started = Instant::now();
+    let name = folder.file_name().map_or_else(
+        || folder.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let work = tempfile::Builder::new()
+        .prefix("sockspec-grade-")
+        .tempdir()?;
+    copy_tree(folder, work.path())?;
+    let build = opts
+        .build
+        .as_ref()
+        .map(|cmd| build(cmd, work.path(), settings, opts.build_timeout));
+    let mut results = Vec::new();
+    if !build.as_ref().is_some_and(|b| !b.ok) {
+        let mut s = settings.clone();
+        s.program_dir = work.path().to_path_buf();
+        let report: RunReport = run::run_all(scenarios, &s, opts.jobs, |_| {});
+        results = report.results;
+    }
+    let score = results
+        .iter()
+        .filter(|r| r.status == Status::Passed)
+        .filter_map(|r| scenarios.iter().find(|s| s.name == r.name))
+        .map(|s| s.meta.weight)
+        // A float sum of nothing is -0.0: start from +0.0.
+        .fold(0.0, |a, b| a + b);
+    Ok(Graded {
+        name,
+        build,
+        results,
+        score,
+        max_score,
+        duration: started.elapsed(),
+    })
+}
+
+/// Copies a folder recursively; symbolic links are copied as links (never followed,
+/// so a submission cannot pull in files from outside itself).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the build command in `dir`, sandboxed like the programs, with a deadline.
+fn build(command: &str, dir: &Path, settings: &Settings, timeout: Duration) -> BuildResult {
+    let started = Instant::now();
+    let failed = |status: String, log: String| BuildResult {
+        command: command.to_string(),
+        ok: false,
+        status,
+        log,
+        duration: started.elapsed(),
+    };
+    let sandbox = match &settings.sandbox {
+        None => None,
+        Some(spec) => match Sandbox::create(&spec.exe, settings.timeout) {
+            Ok(sb) => Some(sb),
+            Err(e) => return failed("not run".into(), format!("sockspec: {e}")),
+        },
+    };
+    let join = sandbox
+        .as_ref()
+        .zip(settings.sandbox.as_ref())
+        .map(|(sb, spec)| sb.join(&spec.exe, Some(spec.limits)));
+    let unbound = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let mut p = match Program::spawn("build", command.to_string(), unbound, dir, join) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = sandbox.map(|sb| sb.close(true));
+            return failed("not run".into(), e.to_string());
+        }
+    };
+    p.close_stdin();
+    let status = p.wait(Instant::now() + timeout, &settings.cancel);
+    // Let the pipe threads take the last words before reading them.
+    let drained = Instant::now() + settings.grace;
+    for stderr in [false, true] {
+        p.wait_output(stderr, |_| None, drained, &settings.cancel);
+    }
+    let mut log = p.captured(false);
+    log.extend_from_slice(&p.captured(true));
+    let flooded = p.flooded();
+    let (_, killed) = p.close(settings.grace, status.is_none());
+    if let Some(sb) = sandbox {
+        sb.close(killed || status.is_none());
+    }
+    let text = String::from_utf8_lossy(&log);
+    let log = tail_chars(text.trim_end(), BUILD_LOG_TAIL);
+    let status_text = match (status, flooded) {
+        (_, Some(limit)) => format!("printed more than {limit} bytes and was stopped"),
+        (Some(s), None) => crate::process::describe_status(s),
+        (None, None) => format!("did not finish within {} s", timeout.as_secs()),
+    };
+    BuildResult {
+        command: command.to_string(),
+        ok: status.is_some_and(|s| s.success()),
+        status: status_text,
+        log,
+        duration: started.elapsed(),
+    }
+}
+
+fn tail_chars(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let rest: String = text.chars().skip(n - max).collect();
+    format!("…{rest}")
+}
+
+/// What a student reads about one scenario: passed, or what failed and what to check.
+pub fn student_message(info: &ScenarioInfo, result: Option<&ScenarioResult>) -> String {
+    let Some(r) = result else {
+        return "Not run: the build failed.".into();
+    };
+    match r.status {
+        Status::Passed => "Passed.".into(),
+        Status::Skipped => format!(
+            "Skipped: {}",
+            r.skip_reason.as_deref().unwrap_or("no reason given")
+        ),
+        Status::Failed | Status::Error => {
+            let mut m = String::new();
+            if r.status == Status::Error {
+                m.push_str("The harness could not finish this test (not necessarily your program's fault; ask your instructor).\n");
+            }
+            if let Some(f) = &r.failure {
+                m.push_str(&format!("Failed at line {}: {}\n", f.line, f.step));
+                m.push_str(&format!("  expected: {}\n", f.expected));
+                m.push_str(&format!("  got:      {}\n", f.actual));
+                if let Some(d) = &f.detail {
+                    m.push_str(&format!("  note:     {d}\n"));
+                }
+            }
+            if let Some(h) = &info.hint {
+                m.push_str(&format!("What to check: {h}\n"));
+            }
+            m.trim_end().to_string()
+        }
+    }
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
+}
