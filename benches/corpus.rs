@@ -30,9 +30,13 @@ fn main() {
         .unwrap_or(5);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_sockspec"));
-    let scenarios = load_all(&[root.join("scenarios")])
+    // Program suites need programs under test: benches/grade.rs measures those.
+    let scenarios: Vec<_> = load_all(&[root.join("scenarios")])
         .expect("corpus loads")
-        .scenarios;
+        .scenarios
+        .into_iter()
+        .filter(|s| s.roles.is_empty())
+        .collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut configs = vec![
         ("in-process reference", Settings::default()),

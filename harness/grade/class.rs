@@ -159,7 +159,7 @@ fn grade_one(
         .as_ref()
         .map(|cmd| build(cmd, work.path(), settings, opts.build_timeout));
     let mut results = Vec::new();
-    if !build.as_ref().is_some_and(|b| !b.ok) {
+    if build.as_ref().is_none_or(|b| b.ok) {
         let mut s = settings.clone();
         s.program_dir = work.path().to_path_buf();
         let report: RunReport = run::run_all(scenarios, &s, opts.jobs, |_| {});

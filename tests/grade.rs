@@ -1,0 +1,188 @@
+//! `sockspec grade` end to end: a class of submissions made from the sample programs
+//! (one correct, two with a classic bug, one that does not compile, one that never
+//! listens), built and graded; then every report read by a real consumer: the JSON
+//! parsers for Gradescope's format and the CSV, and headless Chromium for the HTML.
+
+mod support;
+
+use std::path::Path;
+use support::{required, root, sockspec};
+
+/// A submission folder holding `server.c`: the sample echo server, optionally with a
+/// bug switched on by a `#define` at the top (as a student's own code would have it).
+fn submission(class: &Path, name: &str, bug: Option<&str>, extra: &str) {
+    let dir = class.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = std::fs::read_to_string(root().join("tests/programs/echo_server.c")).unwrap();
+    let define = bug.map_or(String::new(), |b| format!("#define BUG_{b}\n"));
+    std::fs::write(dir.join("server.c"), format!("{define}{source}{extra}")).unwrap();
+}
+
+fn class() -> tempfile::TempDir {
+    let class = tempfile::tempdir().unwrap();
+    submission(class.path(), "alice", None, "");
+    submission(class.path(), "bob", Some("ITERATIVE"), "");
+    submission(
+        class.path(),
+        "carol",
+        None,
+        "\nint broken(void) { return }\n",
+    );
+    submission(class.path(), "dave", Some("NO_SIGPIPE"), "");
+    // erin's program is not a server at all: it never listens.
+    let erin = class.path().join("erin");
+    std::fs::create_dir_all(&erin).unwrap();
+    std::fs::write(
+        erin.join("server.c"),
+        "#include <unistd.h>\nint main(void) { pause(); }\n",
+    )
+    .unwrap();
+    class
+}
+
+#[test]
+fn grades_a_class_and_writes_every_report() {
+    let class = class();
+    let out = tempfile::tempdir().unwrap();
+    let suite = root().join("scenarios/programs/echo-server");
+    let result = sockspec()
+        .arg("grade")
+        .arg(class.path())
+        .arg("--suite")
+        .arg(&suite)
+        .args(["--build", "gcc -O2 -pthread -o server server.c"])
+        .args(["--program", "server=./server {port}"])
+        .args(["--timeout", "2s", "--no-progress", "--color", "never"])
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+
+    // The table: one row per submission with its score.
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{stdout}"))
+            .to_string()
+    };
+    assert!(row("alice").contains("21/21"), "{}", row("alice"));
+    assert!(row("bob").contains("16/21"), "{}", row("bob"));
+    assert!(row("carol").contains("0/21") && row("carol").contains("build failed"));
+    assert!(row("dave").contains("19/21"), "{}", row("dave"));
+    assert!(row("erin").contains("0/21"), "{}", row("erin"));
+
+    // The submissions folder is untouched: builds ran in copies.
+    assert!(!class.path().join("alice/server").exists());
+
+    // Gradescope: the fields its autograder reads, and messages a student can act on.
+    let results = |name: &str| -> serde_json::Value {
+        let text =
+            std::fs::read_to_string(out.path().join("results").join(name).join("results.json"))
+                .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let dave = results("dave");
+    assert_eq!(dave["score"], 19.0);
+    let tests = dave["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 13, "a build test and 12 scenarios");
+    for t in tests {
+        for field in [
+            "name",
+            "score",
+            "max_score",
+            "status",
+            "output",
+            "visibility",
+        ] {
+            assert!(!t[field].is_null(), "{field} missing in {t}");
+        }
+    }
+    let sigpipe = tests.iter().find(|t| t["status"] == "failed").unwrap();
+    let output = sigpipe["output"].as_str().unwrap();
+    assert!(output.contains("killed by SIGPIPE"), "{output}");
+    assert!(output.contains("What to check:"), "{output}");
+    let carol = results("carol");
+    assert_eq!(carol["tests"][0]["status"], "failed");
+    assert!(carol["tests"][0]["output"]
+        .as_str()
+        .unwrap()
+        .contains("error: expected expression"));
+    let erin = results("erin");
+    let erin_text = erin["tests"][1]["output"].to_string();
+    assert!(erin_text.contains("not listening on port"), "{erin_text}");
+
+    // CSV: a header and one row per submission, points per scenario adding up.
+    let csv = std::fs::read_to_string(out.path().join("scores.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 6);
+    assert!(lines[0].starts_with("submission,score,max_score,build,"));
+    let bob: Vec<&str> = lines
+        .iter()
+        .find(|l| l.starts_with("bob,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    let points: f64 = bob[4..].iter().map(|p| p.parse::<f64>().unwrap()).sum();
+    assert_eq!(points, bob[1].parse::<f64>().unwrap());
+
+    // JUnit per submission parses as XML with one testcase per scenario.
+    let junit = std::fs::read_to_string(out.path().join("junit/bob.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), 12);
+    assert_eq!(junit.matches("<failure").count(), 2);
+
+    html_renders_in_chromium(&out.path().join("report.html"));
+}
+
+/// The HTML is self-contained and works in a real browser: Chromium loads it from
+/// disk with the network off, runs its script, and the DOM has every submission.
+fn html_renders_in_chromium(report: &Path) {
+    let html = std::fs::read_to_string(report).unwrap();
+    for external in ["http://", "https://", "<link", "src=\""] {
+        assert!(!html.contains(external), "the report refers to {external}");
+    }
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if !required(chromium.is_some(), "Chromium (apt-get install chromium)") {
+        return;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(chromium.unwrap())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("data-ready=\"yes\""),
+        "the script did not run:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dom.contains("5 of 5 submissions shown"), "{dom}");
+    assert_eq!(dom.matches("<tr class=\"submission\"").count(), 5);
+    assert!(dom.contains("build failed"));
+    assert!(dom.contains("killed by SIGPIPE"));
+}
