@@ -159,11 +159,38 @@ fn grade_one(
         .as_ref()
         .map(|cmd| build(cmd, work.path(), settings, opts.build_timeout));
     let mut results = Vec::new();
-    if build.as_ref().is_none_or(|b| b.ok) {
+    if build.as_ref().is_none_or(|b| b.ok) && !scenarios.is_empty() {
         let mut s = settings.clone();
         s.program_dir = work.path().to_path_buf();
-        let report: RunReport = run::run_all(scenarios, &s, opts.jobs, |_| {});
-        results = report.results;
+        // One scenario first: a program that never listens fails every scenario the
+        // same way, each after the full timeout; seen once, it is reported for all.
+        let first: RunReport = run::run_all(&scenarios[..1], &s, 1, |_| {});
+        results = first.results;
+        let never_listened = results[0]
+            .failure
+            .as_ref()
+            .filter(|f| results[0].status == Status::Failed && f.step.starts_with("listening("));
+        match never_listened.cloned() {
+            Some(f) => {
+                for sc in &scenarios[1..] {
+                    let mut r = ScenarioResult::new(sc);
+                    r.status = Status::Failed;
+                    r.failure = Some(run::Failure {
+                        detail: Some(format!(
+                            "not run: in `{}` the program never listened, so this could not be tested either; {}",
+                            scenarios[0].name,
+                            f.detail.as_deref().unwrap_or("")
+                        )),
+                        ..f.clone()
+                    });
+                    results.push(r);
+                }
+            }
+            None => {
+                let rest: RunReport = run::run_all(&scenarios[1..], &s, opts.jobs, |_| {});
+                results.extend(rest.results);
+            }
+        }
     }
     let score = results
         .iter()
@@ -293,7 +320,14 @@ pub fn student_message(info: &ScenarioInfo, result: Option<&ScenarioResult>) -> 
                     m.push_str(&format!("  note:     {d}\n"));
                 }
             }
-            if let Some(h) = &info.hint {
+            let setup = r
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.step.starts_with("listening("));
+            if setup {
+                // The scenario's own hint is about what it tests, which never began.
+                m.push_str("What to check: the server must listen on the port given on its command line (argv) before anything else can be tested; run it by hand with a port and try `nc 127.0.0.1 PORT`.\n");
+            } else if let Some(h) = &info.hint {
                 m.push_str(&format!("What to check: {h}\n"));
             }
             m.trim_end().to_string()
