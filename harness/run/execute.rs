@@ -52,6 +52,19 @@ pub const CANCEL_POLL: Duration = Duration::from_millis(50);
 impl Settings {
     /// The target in words, for reports.
     pub fn describe_target(&self) -> String {
+        if !self.programs.is_empty() {
+            let bound: Vec<String> = self
+                .programs
+                .iter()
+                .map(|(role, command)| format!("{role}=`{command}`"))
+                .collect();
+            let boxed = if self.sandbox.is_some() {
+                " (sandboxed)"
+            } else {
+                ""
+            };
+            return format!("{}{boxed}", bound.join(", "));
+        }
         match (&self.target, &self.sandbox) {
             (TargetSpec::Reference, Some(_)) => "the Linux reference (sandboxed)".into(),
             (t, Some(_)) => format!("{} (sandboxed)", t.describe()),
