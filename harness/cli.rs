@@ -702,12 +702,36 @@ fn write_grades(out: &Path, class: &crate::grade::ClassReport) -> std::io::Resul
         let dir = out.join("results").join(&safe);
         std::fs::create_dir_all(&dir)?;
         write_atomically(&dir.join("results.json"), &grade::gradescope(class, g))?;
+        let mut results = g.results.clone();
+        if let Some(b) = g.build.as_ref().filter(|b| !b.ok) {
+            // JUnit consumers see the failed build as a failing test case.
+            results.push(run::ScenarioResult {
+                name: "build".into(),
+                path: PathBuf::new(),
+                title: format!("`{}` builds the submission", b.command),
+                tags: vec!["build".into()],
+                refs: Vec::new(),
+                status: run::Status::Failed,
+                duration: b.duration,
+                failure: Some(run::Failure {
+                    line: 0,
+                    column: 0,
+                    step: b.command.clone(),
+                    expected: "exit status 0".into(),
+                    actual: b.status.clone(),
+                    detail: Some(b.log.clone()),
+                }),
+                skip_reason: None,
+                steps: Vec::new(),
+                teardown: Vec::new(),
+            });
+        }
         let run = run::RunReport {
             target: format!("submission {}", g.name),
             implementation: Some(g.name.clone()),
             profile: "linux".into(),
             duration: g.duration,
-            results: g.results.clone(),
+            results,
             interrupted: false,
         };
         write_atomically(

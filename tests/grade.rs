@@ -137,6 +137,12 @@ fn grades_a_class_and_writes_every_report() {
     let junit = std::fs::read_to_string(out.path().join("junit/bob.xml")).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), 12);
     assert_eq!(junit.matches("<failure").count(), 2);
+    let carol = std::fs::read_to_string(out.path().join("junit/carol.xml")).unwrap();
+    assert_eq!(
+        carol.matches("<failure").count(),
+        1,
+        "the build is a failing test case"
+    );
 
     html_renders_in_chromium(&out.path().join("report.html"));
 }
