@@ -124,7 +124,8 @@ fn a_sigpipe_death_is_explained_to_the_student() {
 )]
 #[case::exits_at_once("false", "ended (exit status 1) before it listened")]
 #[case::prints_without_end("yes", "printed more than")]
-#[case::forks_without_end("sh -c 'while :; do sleep 30 & done'", "not listening on port")]
+#[case::forks_without_end("sh -c 'while :; do sleep 4241 & done'", "not listening on port")]
+#[case::leaves_a_daemon("sh -c 'setsid sleep 4242 & exec sleep 4243'", "not listening on port")]
 fn misbehaving_programs_get_a_verdict_and_a_reason(#[case] command: &str, #[case] reason: &str) {
     let one = support::root().join("scenarios/programs/echo-server/one-client.scn");
     let (_, report) = run_json(&[
@@ -147,4 +148,41 @@ fn misbehaving_programs_get_a_verdict_and_a_reason(#[case] command: &str, #[case
         reason
     };
     assert!(text.contains(reason), "{text}");
+    // Nothing it started outlives the scenario: the PID namespace takes daemons too.
+    if support::sandbox_available() {
+        // Only this case's own markers: the cases run in parallel.
+        let mine: Vec<&str> = ["sleep 4241", "sleep 4242", "sleep 4243"]
+            .into_iter()
+            .filter(|m| command.contains(m))
+            .collect();
+        let left = survivors(&mine);
+        assert!(
+            left.is_empty(),
+            "{} left running, e.g. {:?}",
+            left.len(),
+            left.first()
+        );
+    }
+}
+
+/// Processes whose command line contains one of `markers`.
+fn survivors(markers: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z');
+        if !zombie && markers.iter().any(|m| cmd.contains(m)) {
+            found.push(cmd);
+        }
+    }
+    found
 }
