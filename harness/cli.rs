@@ -170,10 +170,12 @@ pub struct GradeArgs {
     /// Never show a progress bar
     #[arg(long)]
     pub no_progress: bool,
+    /// Bind a program role to a command run by /bin/sh in the submission's folder, e.g.
+    /// server='./server {port}'; {port} and {host} are filled in. Repeat for more roles
+    #[arg(long = "program", value_name = "ROLE=CMD", value_parser = parse_program)]
+    pub programs: Vec<(String, String)>,
     #[command(flatten)]
-    pub programs: ProgramArgs,
-    #[command(flatten)]
-    pub target: TargetArgs,
+    pub contain: ContainArgs,
 }
 
 /// Programs under test, for scenarios that `start(role)` one.
@@ -211,6 +213,13 @@ pub struct TargetArgs {
     /// Run against an adapter: a command (run by /bin/sh -c) that speaks the adapter protocol
     #[arg(long, value_name = "CMD", env = "SOCKSPEC_ADAPTER")]
     pub adapter: Option<String>,
+    #[command(flatten)]
+    pub contain: ContainArgs,
+}
+
+/// Deadlines, the sandbox and its limits: shared by `run`, `prop` and `grade`.
+#[derive(Args, Debug, Clone)]
+pub struct ContainArgs {
     /// The longest wait for any one answer (e.g. 10s)
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -218,19 +227,19 @@ pub struct TargetArgs {
     /// say so and run without), require (fail when unavailable), off
     #[arg(long, value_enum, default_value_t = SandboxChoice::Auto, env = "SOCKSPEC_SANDBOX")]
     pub sandbox: SandboxChoice,
-    /// CPU time an adapter may use (sandbox only)
+    /// CPU time an adapter or program may use (sandbox only)
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub cpu_limit: Duration,
-    /// Memory an adapter may allocate, e.g. 512M, 2G (sandbox only)
+    /// Memory an adapter or program may allocate, e.g. 512M, 2G (sandbox only)
     #[arg(long, value_name = "BYTES", default_value = "1G", value_parser = parse_bytes)]
     pub memory_limit: u64,
-    /// Open files an adapter may hold (sandbox only)
+    /// Open files an adapter or program may hold (sandbox only)
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub files_limit: u64,
     /// Processes and threads a scenario may run (sandbox only)
     #[arg(long, value_name = "N", default_value_t = 512)]
     pub procs_limit: u64,
-    /// Bytes an adapter may print on stdout and stderr together (sandbox only)
+    /// Bytes an adapter or program may print on stdout and stderr together (sandbox only)
     #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_bytes)]
     pub output_limit: u64,
 }
@@ -444,7 +453,7 @@ fn run_command(args: RunArgs) -> i32 {
         eprintln!("error: no scenario matches the filters");
         return EXIT_USAGE;
     }
-    let sandbox = match sandbox_spec(&args.target) {
+    let sandbox = match sandbox_spec(&args.target.contain) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -452,7 +461,7 @@ fn run_command(args: RunArgs) -> i32 {
         target: target_spec(&args.target),
         profile: args.profile.clone(),
         block_window: args.block_window,
-        timeout: args.target.timeout,
+        timeout: args.target.contain.timeout,
         sandbox,
         programs: args.programs.programs.iter().cloned().collect(),
         program_dir: args
@@ -573,8 +582,7 @@ fn grade_command(args: GradeArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let bound: std::collections::BTreeMap<String, String> =
-        args.programs.programs.iter().cloned().collect();
+    let bound: std::collections::BTreeMap<String, String> = args.programs.iter().cloned().collect();
     let missing: Vec<String> = roles
         .iter()
         .filter(|r| !bound.contains_key(r.as_str()))
@@ -594,14 +602,13 @@ fn grade_command(args: GradeArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let sandbox = match sandbox_spec(&args.target) {
+    let sandbox = match sandbox_spec(&args.contain) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let settings = Settings {
-        target: target_spec(&args.target),
         block_window: args.block_window,
-        timeout: args.target.timeout,
+        timeout: args.contain.timeout,
         sandbox,
         programs: bound,
         ..Settings::default()
@@ -774,7 +781,7 @@ mod interrupt {
 
 /// The sandbox a run uses, after one probe: with `auto`, a machine that cannot make
 /// namespaces gets one clear note and a run without them; with `require`, an error.
-fn sandbox_spec(args: &TargetArgs) -> Result<Option<SandboxSpec>, i32> {
+fn sandbox_spec(args: &ContainArgs) -> Result<Option<SandboxSpec>, i32> {
     if args.sandbox == SandboxChoice::Off {
         return Ok(None);
     }
@@ -826,13 +833,13 @@ fn target_spec(args: &TargetArgs) -> TargetSpec {
 
 /// `sockspec prop stream`.
 fn prop_stream(args: PropStreamArgs) -> i32 {
-    let sandbox = match sandbox_spec(&args.target) {
+    let sandbox = match sandbox_spec(&args.target.contain) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let settings = Settings {
         target: target_spec(&args.target),
-        timeout: args.target.timeout,
+        timeout: args.target.contain.timeout,
         sandbox,
         ..Settings::default()
     };
