@@ -12,10 +12,16 @@
 //!   stays outside it and can no longer start threads (clone(CLONE_THREAD) fails), so
 //!   the joined process is a trampoline, `sockspec sandbox-exec`, that forks the real
 //!   adapter inside the namespace and mirrors its exit. Both share a process group.
-//! - A user namespace is made even as root: RLIMIT_NPROC does not bind root in the
-//!   initial user namespace, but binds inside a fresh one, where it counts only this
-//!   scenario's processes. Inside, the adapter is uid 0 mapped to the harness's own uid,
-//!   so it gains no rights on the host.
+//! - A user namespace is made even as root, and as root its uid 0 is mapped to
+//!   `nobody` on the host, not to root: the kernel exempts root's own user from
+//!   RLIMIT_NPROC in every namespace (fork() checks `real_cred->user != INIT_USER`), so
+//!   a fork bomb mapped to root filled the host's PID space (measured: the host's own
+//!   shell got EAGAIN from fork). Programs under test and their builds take that uid
+//!   (`sockspec sandbox-exec-unprivileged`); then RLIMIT_NPROC counts only this
+//!   sandbox's processes of that user, and the program has no owner rights on root's
+//!   files. Without root the map can only be the harness's own uid, which RLIMIT_NPROC
+//!   binds already. Adapters and the reference peer keep the caller's identity, so
+//!   an adapter in a folder only the caller can read still runs.
 //! - The fresh network namespace holds only `lo`: a program under test reaches its own
 //!   loopback and nothing else, and scenarios running in parallel cannot see each
 //!   other's ports (TIME_WAIT included).
@@ -24,7 +30,7 @@ mod holder;
 mod join;
 mod limits;
 
-pub use holder::{init_main, Sandbox, SandboxError};
+pub use holder::{init_main, unprivileged_owner, Sandbox, SandboxError, UNPRIVILEGED_ID};
 pub use join::{exec_main, Join};
 pub use limits::Limits;
 

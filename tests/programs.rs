@@ -124,7 +124,9 @@ fn a_sigpipe_death_is_explained_to_the_student() {
 )]
 #[case::exits_at_once("false", "ended (exit status 1) before it listened")]
 #[case::prints_without_end("yes", "printed more than")]
-#[case::forks_without_end("sh -c 'while :; do sleep 4241 & done'", "not listening on port")]
+// The shell stops when fork() fails at the process limit ("Cannot fork" from dash,
+// "fork: retry" from bash): only a limit that binds makes that happen.
+#[case::forks_without_end("sh -c 'while :; do sleep 4241 & done'", "fork")]
 #[case::leaves_a_daemon("sh -c 'setsid sleep 4242 & exec sleep 4243'", "not listening on port")]
 fn misbehaving_programs_get_a_verdict_and_a_reason(#[case] command: &str, #[case] reason: &str) {
     let one = support::root().join("scenarios/programs/echo-server/one-client.scn");
@@ -163,6 +165,45 @@ fn misbehaving_programs_get_a_verdict_and_a_reason(#[case] command: &str, #[case
             left.first()
         );
     }
+}
+
+/// A fork bomb (every process forks for ever) is held to the process limit, named for
+/// what it does, and gone afterwards; the host keeps its PID space. As root this needs
+/// the sandbox to map the program to an unprivileged user: the kernel does not apply
+/// RLIMIT_NPROC to root's own user in any namespace.
+#[test]
+fn a_fork_bomb_is_held_to_the_process_limit_and_named() {
+    if !support::sandbox_available() {
+        return;
+    }
+    let bomb = sample_program("fork_bomb.c", None);
+    let one = support::root().join("scenarios/programs/echo-server/one-client.scn");
+    let (_, report) = run_json(&[
+        one.to_str().unwrap(),
+        "--program",
+        &format!("server={} {{port}}", bomb.display()),
+        "--timeout",
+        "2s",
+        "--procs-limit",
+        "64",
+    ]);
+    let s = &report["scenarios"][0];
+    assert_eq!(s["status"], "failed", "{s}");
+    let detail = s["failure"]["detail"].as_str().unwrap_or_default();
+    let running: u64 = detail
+        .strip_prefix("it is running ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no process count in: {detail}"));
+    assert!(
+        (32..=64).contains(&running),
+        "held near the limit of 64: {detail}"
+    );
+    assert!(detail.contains("(the limit is 64)"), "{detail}");
+    assert!(detail.contains("fork() in a loop"), "{detail}");
+    let bomb_name = bomb.display().to_string();
+    let left = survivors(&[bomb_name.as_str()]);
+    assert!(left.is_empty(), "{} left running", left.len());
 }
 
 /// Processes whose command line contains one of `markers`.

@@ -79,3 +79,42 @@ fn without_namespaces_auto_says_so_once_and_require_refuses() {
     );
     assert!(text.contains("rc=2"), "{text}");
 }
+
+/// As root, a program under test runs as `nobody` on the host: it cannot write what
+/// root owns (a student's `rm -rf ~` stays inside its copy). Adapters are not affected.
+#[test]
+fn as_root_a_program_under_test_cannot_write_roots_files() {
+    if !sandbox_available() {
+        return;
+    }
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: only root's programs are mapped to nobody");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let target = dir.path().join("written-by-the-program");
+    let one = root().join("scenarios/programs/echo-server/one-client.scn");
+    let command = format!(
+        "server=sh -c 'touch {} || echo cannot write >&2; exec sleep 30'",
+        target.display()
+    );
+    let (_, report) = run_json(&[
+        one.to_str().unwrap(),
+        "--program",
+        &command,
+        "--timeout",
+        "1s",
+    ]);
+    let detail = report["scenarios"][0]["failure"]["detail"].to_string();
+    assert!(detail.contains("cannot write"), "{detail}");
+    assert!(
+        !target.exists(),
+        "the program wrote into a folder of root's"
+    );
+}

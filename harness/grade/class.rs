@@ -154,6 +154,10 @@ fn grade_one(
         .prefix("sockspec-grade-")
         .tempdir()?;
     copy_tree(folder, work.path())?;
+    if let (Some(_), Some((uid, gid))) = (&settings.sandbox, crate::sandbox::unprivileged_owner()) {
+        // The build and the program run as the sandbox's user: the copy is theirs.
+        chown_tree(work.path(), uid, gid)?;
+    }
     let build = opts
         .build
         .as_ref()
@@ -228,6 +232,21 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Gives a folder and everything in it to `uid`:`gid`; links themselves, never their
+/// targets.
+fn chown_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            chown_tree(&entry.path(), uid, gid)?;
+        } else {
+            std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid))?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs the build command in `dir`, sandboxed like the programs, with a deadline.
 fn build(command: &str, dir: &Path, settings: &Settings, timeout: Duration) -> BuildResult {
     let started = Instant::now();
@@ -248,7 +267,7 @@ fn build(command: &str, dir: &Path, settings: &Settings, timeout: Duration) -> B
     let join = sandbox
         .as_ref()
         .zip(settings.sandbox.as_ref())
-        .map(|(sb, spec)| sb.join(&spec.exe, Some(spec.limits)));
+        .map(|(sb, spec)| sb.join(&spec.exe, Some(spec.limits)).for_program());
     let unbound = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let mut p = match Program::spawn("build", command.to_string(), unbound, dir, join) {
         Ok(p) => p,

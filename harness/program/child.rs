@@ -263,6 +263,11 @@ impl Program {
         }
     }
 
+    /// Whether it is known to have ended (without reaping it now).
+    pub fn status_known(&self) -> bool {
+        self.status.is_some()
+    }
+
     /// The exit status if it has ended (reaped here; later calls return the same).
     pub fn try_status(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
@@ -283,6 +288,33 @@ impl Program {
             }
             wait_exit(self.pid(), (deadline - now).min(CANCEL_POLL));
         }
+    }
+
+    /// How many live processes its process group holds: a program that forks without
+    /// end shows here first, as a group at the process limit.
+    pub fn group_size(&self) -> usize {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return 0;
+        };
+        let pgrp = self.pid();
+        dir.flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            })
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter(|stat| {
+                // After the `(comm)` field: state, ppid, pgrp.
+                let mut rest = stat
+                    .rsplit_once(')')
+                    .map_or("", |(_, r)| r)
+                    .split_whitespace();
+                let state = rest.next();
+                let group = rest.nth(1).and_then(|g| g.parse::<i32>().ok());
+                state != Some("Z") && group == Some(pgrp)
+            })
+            .count()
     }
 
     /// Whether it was killed for printing more than its output limit.

@@ -40,6 +40,16 @@ pub fn count(n: u64) -> String {
     format!("{n} byte{}", if n == 1 { "" } else { "s" })
 }
 
+/// A limit in the units it was given in: `64 MiB`, `512 KiB`, `1000 bytes`.
+pub fn size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => count(n),
+    }
+}
+
 pub fn bytes(data: &[u8]) -> String {
     const SHOW: usize = 48;
     let mut s = String::from("\"");
@@ -134,4 +144,18 @@ pub fn blocked_window(d: Duration) -> String {
 
 pub fn returned_within(a: &Actual, d: Duration) -> String {
     format!("returned {} within {}", actual(a), duration(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_in_the_unit_they_were_given_in() {
+        assert_eq!(size(64 << 20), "64 MiB");
+        assert_eq!(size(1 << 30), "1 GiB");
+        assert_eq!(size(1536), "1536 bytes");
+        assert_eq!(size(512 << 10), "512 KiB");
+        assert_eq!(size(1), "1 byte");
+    }
 }

@@ -232,6 +232,8 @@ pub(super) struct Runner<'a> {
     pub(super) net_dir: PathBuf,
     /// Programs whose ending an `exit` step has already reported.
     pub(super) exit_checked: HashSet<String>,
+    /// Programs whose ending a failure has already explained.
+    pub(super) explained: HashSet<String>,
 }
 
 /// Runs one scenario against a fresh session of `settings.target`.
@@ -290,7 +292,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     let program_join = sandbox
         .as_ref()
         .zip(settings.sandbox.as_ref())
-        .map(|(sb, spec)| sb.join(&spec.exe, Some(spec.limits)));
+        .map(|(sb, spec)| sb.join(&spec.exe, Some(spec.limits)).for_program());
     let net_dir = sandbox
         .as_ref()
         .map_or_else(|| PathBuf::from("/proc/self/net"), |sb| sb.net_dir());
@@ -307,6 +309,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         program_join,
         net_dir,
         exit_checked: HashSet::new(),
+        explained: HashSet::new(),
     };
     let mut implementation = None;
     match runner.hello() {

@@ -252,7 +252,10 @@ impl Runner<'_> {
                     "not listening on port {port} after {}",
                     describe::duration(self.settings.timeout)
                 );
-                let detail = if sandboxed && !others.is_empty() {
+                let forks = self.fork_note(prog);
+                let detail = if let Some(forks) = forks {
+                    forks
+                } else if sandboxed && !others.is_empty() {
                     let list: Vec<String> = others.iter().map(|a| a.to_string()).collect();
                     format!(
                         "it listens on {} instead: take the port from the command line (the harness passed {port})",
@@ -481,7 +484,7 @@ impl Runner<'_> {
         names.sort();
         let mut notes = Vec::new();
         for name in names {
-            if self.exit_checked.contains(&name) {
+            if self.exit_checked.contains(&name) || self.explained.contains(&name) {
                 continue;
             }
             // A program that just died may not be reaped yet (its trampoline mirrors
@@ -516,20 +519,42 @@ impl Runner<'_> {
         }
     }
 
+    /// `it is running 512 processes ...` when the program's group is near the process
+    /// limit (or, without a sandbox, larger than any server of a course needs).
+    fn fork_note(&mut self, prog: &Ident) -> Option<String> {
+        let limit = self.settings.sandbox.as_ref().map(|s| s.limits.processes);
+        let p = self.programs.get(&prog.name)?;
+        if p.status_known() {
+            return None;
+        }
+        let n = p.group_size() as u64;
+        let many = limit.map_or(n >= 256, |l| n * 2 >= l);
+        many.then(|| {
+            let cap = limit.map_or(String::new(), |l| format!(" (the limit is {l})"));
+            format!(
+                "it is running {n} processes{cap}: does it call fork() in a loop, or fork for every client without the child ever exiting?"
+            )
+        })
+    }
+
     /// What is known about how a program ended (or why it is misbehaving): its exit
-    /// status with a teaching sentence, an output flood, and the tail of its stderr.
+    /// status with a teaching sentence, an output flood, a group of processes at the
+    /// limit, and the tail of its stderr. Once said, a later failure note about programs
+    /// that died does not say it again.
     fn ending_note(&mut self, prog: &Ident) -> Option<String> {
+        self.explained.insert(prog.name.clone());
         let cpu = self
             .settings
             .sandbox
             .as_ref()
             .map_or(0, |s| s.limits.cpu.as_secs());
+        let forks = self.fork_note(prog);
         let p = self.programs.get_mut(&prog.name)?;
         let mut parts = Vec::new();
         if let Some(limit) = p.flooded() {
             parts.push(format!(
                 "it printed more than {} and was killed: does it print in a loop?",
-                describe::count(limit)
+                describe::size(limit)
             ));
         } else if let Some(s) = p.try_status() {
             let mut text = format!("it ended: {}", explain::status(s));
@@ -537,6 +562,8 @@ impl Runner<'_> {
                 text.push_str(&format!(" ({why})"));
             }
             parts.push(text);
+        } else if let Some(f) = forks {
+            parts.push(f);
         }
         let tail = p.stderr_tail();
         if !tail.is_empty() {

@@ -36,12 +36,51 @@ pub struct Sandbox {
     user: OwnedFd,
     net: OwnedFd,
     pid: OwnedFd,
+    /// The `sockspec` binary, open for unprivileged children (see [`Join::trampoline`]).
+    exe: OwnedFd,
     workdir: Option<tempfile::TempDir>,
+}
+
+/// The host uid and gid that uid 0 inside a sandbox maps to when the harness runs as
+/// root: `nobody`. Mapped to root itself, programs under test would escape
+/// RLIMIT_NPROC (the kernel exempts root's own user from it in every user namespace,
+/// so a fork bomb fills the host's PID space) and could write every file root owns.
+pub const UNPRIVILEGED_ID: u32 = 65534;
+
+/// Who uid 0 inside a sandbox is on the host, when that is not the harness's own
+/// user: `nobody` for a harness running as root; `None` otherwise (without privilege a
+/// user namespace can only map its creator's own uid), and `None` for a root whose own
+/// namespace has no `nobody` to map to (a container that maps one uid only).
+pub fn unprivileged_owner() -> Option<(u32, u32)> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let maps = |file: &str| {
+        std::fs::read_to_string(file).is_ok_and(|text| maps_id(&text, UNPRIVILEGED_ID))
+    };
+    (maps("/proc/self/uid_map") && maps("/proc/self/gid_map"))
+        .then_some((UNPRIVILEGED_ID, UNPRIVILEGED_ID))
+}
+
+/// Whether a `/proc/PID/uid_map` text maps `id` (its first column: ids inside).
+fn maps_id(map: &str, id: u32) -> bool {
+    map.lines().any(|line| {
+        let f: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        f.len() == 3 && f[0] <= u64::from(id) && u64::from(id) < f[0] + f[2]
+    })
 }
 
 impl Sandbox {
     /// Starts a holder and opens its namespaces.
     pub fn create(exe: &Path, timeout: Duration) -> Result<Self, SandboxError> {
+        let exe_file = File::open(exe).map_err(|source| SandboxError::Spawn {
+            exe: exe.display().to_string(),
+            source,
+        })?;
         let mut cmd = Command::new(exe);
         cmd.arg("sandbox-init")
             .stdin(Stdio::piped())
@@ -61,7 +100,7 @@ impl Sandbox {
         })?;
         let stdin = holder.stdin.take();
         let stdout = holder.stdout.take().expect("piped");
-        let id = holder.id();
+        let holder_pid = holder.id();
         let opened = (|| {
             let line = first_line(stdout, timeout)?;
             let init: u32 = match line.split_once(' ') {
@@ -77,14 +116,28 @@ impl Sandbox {
                     .map(OwnedFd::from)
                     .map_err(|source| SandboxError::Open { what, source })
             };
+            if let Some((uid, gid)) = unprivileged_owner() {
+                // The holder cannot map other users than its own from inside; we can.
+                let write = |file: &str, id: u32| {
+                    std::fs::write(format!("/proc/{holder_pid}/{file}"), format!("0 {id} 1"))
+                        .map_err(|e| SandboxError::Holder(format!("writing {file}: {e}")))
+                };
+                write("gid_map", gid)?;
+                write("uid_map", uid)?;
+            }
             let workdir = tempfile::Builder::new()
                 .prefix("sockspec-")
                 .tempdir()
                 .map_err(SandboxError::Workdir)?;
+            if let Some((uid, gid)) = unprivileged_owner() {
+                // Programs under test run as that user: their TMPDIR must be theirs.
+                std::os::unix::fs::chown(workdir.path(), Some(uid), Some(gid))
+                    .map_err(SandboxError::Workdir)?;
+            }
             Ok((
                 init as i32,
-                open("user", format!("/proc/{id}/ns/user"))?,
-                open("network", format!("/proc/{id}/ns/net"))?,
+                open("user", format!("/proc/{holder_pid}/ns/user"))?,
+                open("network", format!("/proc/{holder_pid}/ns/net"))?,
                 open("PID", format!("/proc/{init}/ns/pid"))?,
                 workdir,
             ))
@@ -97,6 +150,7 @@ impl Sandbox {
                 user,
                 net,
                 pid,
+                exe: OwnedFd::from(exe_file),
                 workdir: Some(workdir),
             }),
             Err(e) => {
@@ -114,8 +168,10 @@ impl Sandbox {
             net: self.net.as_raw_fd(),
             pid: self.pid.as_raw_fd(),
             exe: exe.to_path_buf(),
+            exe_fd: self.exe.as_raw_fd(),
             tmpdir: self.workdir().to_path_buf(),
             limits,
+            unprivileged: false,
         }
     }
 
@@ -211,21 +267,28 @@ fn os_err(what: &str) -> String {
 fn hold() -> Result<(), String> {
     // SAFETY: plain syscalls in a single-threaded process.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // Asked before the unshare: inside, our uid is unmapped until the map is written.
+    let maps_itself = unprivileged_owner().is_none();
     if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET | libc::CLONE_NEWPID) } != 0
     {
         return Err(os_err(
             "unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID)",
         ));
     }
-    // Map uid/gid 0 inside to our own ids outside: no rights beyond what we had.
-    let write = |path: &str, text: &str| {
-        std::fs::write(path, text).map_err(|e| format!("writing {path}: {e}"))
-    };
-    if Path::new("/proc/self/setgroups").exists() {
-        write("/proc/self/setgroups", "deny")?;
+    // Map uid/gid 0 inside to our own ids outside: no rights beyond what we had. As
+    // root, the harness maps them to `nobody` instead (see UNPRIVILEGED_ID): only a
+    // process outside the new namespace may write that map. Nothing here needs the map:
+    // the namespace's capabilities are ours from the unshare on.
+    if maps_itself {
+        let write = |path: &str, text: &str| {
+            std::fs::write(path, text).map_err(|e| format!("writing {path}: {e}"))
+        };
+        if Path::new("/proc/self/setgroups").exists() {
+            write("/proc/self/setgroups", "deny")?;
+        }
+        write("/proc/self/uid_map", &format!("0 {uid} 1"))?;
+        write("/proc/self/gid_map", &format!("0 {gid} 1"))?;
     }
-    write("/proc/self/uid_map", &format!("0 {uid} 1"))?;
-    write("/proc/self/gid_map", &format!("0 {gid} 1"))?;
     loopback_up()?;
     // SAFETY: single-threaded, so fork is safe and the child may run Rust code.
     let init = unsafe { libc::fork() };
@@ -293,5 +356,21 @@ fn loopback_up() -> Result<(), String> {
         } else {
             Err(err)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::maps_id;
+
+    #[test]
+    fn reads_id_maps() {
+        let host = "         0          0 4294967295\n";
+        assert!(maps_id(host, 65534));
+        let one = "         0       1000          1\n";
+        assert!(!maps_id(one, 65534));
+        let ranges = "0 1000 1\n1 100000 65536\n";
+        assert!(maps_id(ranges, 65534));
+        assert!(!maps_id(ranges, 65537));
     }
 }

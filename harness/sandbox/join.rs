@@ -15,12 +15,42 @@ pub struct Join {
     pub(super) pid: RawFd,
     /// The `sockspec` binary, whose `sandbox-exec` runs the command.
     pub exe: PathBuf,
+    /// The same binary, open (owned by the sandbox): an unprivileged child executes it
+    /// as `/proc/self/fd/N`, which needs no search right on the folders above it.
+    pub(super) exe_fd: RawFd,
     /// The scenario's temporary directory, given to adapters as TMPDIR.
     pub tmpdir: PathBuf,
     pub limits: Option<Limits>,
+    /// Run the command as the sandbox's own root (`nobody` on the host when the harness
+    /// is root) rather than as the harness's user: for programs under test and their
+    /// builds, which are someone else's code. Adapters keep the caller's identity, so
+    /// an adapter anywhere the caller can read still runs.
+    pub(super) unprivileged: bool,
 }
 
 impl Join {
+    pub fn unprivileged(&self) -> bool {
+        self.unprivileged
+    }
+
+    /// What to execute for the trampoline: the binary's path, or for an unprivileged
+    /// child, its open descriptor (the path may be in a folder only we can search).
+    pub fn trampoline(&self) -> PathBuf {
+        if self.unprivileged {
+            PathBuf::from(format!("/proc/self/fd/{}", self.exe_fd))
+        } else {
+            self.exe.clone()
+        }
+    }
+
+    /// The same, for a program under test (see [`Join::unprivileged`]).
+    pub fn for_program(self) -> Join {
+        Join {
+            unprivileged: true,
+            ..self
+        }
+    }
+
     /// Enters the namespaces and applies the limits. The caller is then outside the PID
     /// namespace but its children are inside, and it can no longer start threads: it
     /// should be `sockspec sandbox-exec`, which forks the real command (see [`exec_main`]).
@@ -36,8 +66,23 @@ impl Join {
                 Err(std::io::Error::last_os_error())
             }
         };
+        if self.unprivileged && libc::setgroups(0, std::ptr::null()) != 0 {
+            // Host groups would stay with the child. Without privilege this is refused,
+            // and the groups are the caller's own anyway.
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EPERM) {
+                return Err(e);
+            }
+        }
         // The user namespace first: it grants the rights to join the others.
         check(libc::setns(self.user, libc::CLONE_NEWUSER))?;
+        if self.unprivileged {
+            // Become the namespace's root (we hold every capability in it since setns,
+            // and keep them: our old ids were not its root). After exec the trampoline
+            // is that root, with the namespace's capabilities and none on the host.
+            check(libc::setresgid(0, 0, 0))?;
+            check(libc::setresuid(0, 0, 0))?;
+        }
         check(libc::setns(self.net, libc::CLONE_NEWNET))?;
         check(libc::setns(self.pid, libc::CLONE_NEWPID))?;
         if let Some(l) = &self.limits {
