@@ -9,8 +9,28 @@ pub fn status(s: ExitStatus) -> String {
     crate::process::describe_status(s)
 }
 
-/// A teaching sentence for a status, when there is one worth saying.
-pub fn why(s: ExitStatus, cpu_limit_secs: u64) -> Option<String> {
+/// A teaching sentence for a status, when there is one worth saying. `as_nobody`: the
+/// program ran as an unprivileged user the files may not be readable by.
+pub fn why(s: ExitStatus, cpu_limit_secs: u64, as_nobody: bool) -> Option<String> {
+    match s.code() {
+        // The shell's own codes: found but not executable, and not found.
+        Some(126) if as_nobody => {
+            return Some(format!(
+                "it could not be executed: as root, sockspec runs programs under test as \
+                 `nobody` (uid {}), which needs read and search rights on the program and \
+                 its folder (chmod o+rx), or pass --sandbox off",
+                crate::sandbox::UNPRIVILEGED_ID
+            ))
+        }
+        Some(126) => return Some("it could not be executed: is it executable (chmod +x)?".into()),
+        Some(127) => {
+            return Some(
+                "the command was not found: check the --program command and the folder it runs in"
+                    .into(),
+            )
+        }
+        _ => {}
+    }
     let sig = s.signal()?;
     Some(match sig {
         libc::SIGPIPE => "it wrote to a connection the other side had already closed; \
@@ -46,9 +66,12 @@ mod tests {
     fn explains_sigpipe_and_leaves_plain_exits_alone() {
         let pipe = ExitStatus::from_raw(libc::SIGPIPE);
         assert_eq!(status(pipe), "killed by SIGPIPE");
-        assert!(why(pipe, 60).unwrap().contains("MSG_NOSIGNAL"));
-        assert_eq!(why(ExitStatus::from_raw(1 << 8), 60), None);
-        assert!(why(ExitStatus::from_raw(libc::SIGXCPU), 7)
+        assert!(why(pipe, 60, false).unwrap().contains("MSG_NOSIGNAL"));
+        assert_eq!(why(ExitStatus::from_raw(1 << 8), 60, false), None);
+        assert!(why(ExitStatus::from_raw(126 << 8), 60, true)
+            .unwrap()
+            .contains("o+rx"));
+        assert!(why(ExitStatus::from_raw(libc::SIGXCPU), 7, false)
             .unwrap()
             .contains("7 s"));
     }

@@ -549,6 +549,8 @@ impl Runner<'_> {
             .as_ref()
             .map_or(0, |s| s.limits.cpu.as_secs());
         let forks = self.fork_note(prog);
+        let as_nobody =
+            self.program_join.is_some() && crate::sandbox::unprivileged_owner().is_some();
         let p = self.programs.get_mut(&prog.name)?;
         let mut parts = Vec::new();
         if let Some(limit) = p.flooded() {
@@ -558,7 +560,7 @@ impl Runner<'_> {
             ));
         } else if let Some(s) = p.try_status() {
             let mut text = format!("it ended: {}", explain::status(s));
-            if let Some(why) = why_ended(s, cpu, p.stopped_by_harness()) {
+            if let Some(why) = why_ended(s, cpu, p.stopped_by_harness(), as_nobody) {
                 text.push_str(&format!(" ({why})"));
             }
             parts.push(text);
@@ -573,9 +575,9 @@ impl Runner<'_> {
     }
 }
 
-fn why_ended(s: ExitStatus, cpu_limit: u64, by_harness: bool) -> Option<String> {
+fn why_ended(s: ExitStatus, cpu_limit: u64, by_harness: bool, as_nobody: bool) -> Option<String> {
     if by_harness {
         return None;
     }
-    explain::why(s, cpu_limit)
+    explain::why(s, cpu_limit, as_nobody)
 }
