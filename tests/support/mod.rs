@@ -104,8 +104,18 @@ pub fn sandbox_available() -> bool {
 /// scratch folder; a compile into a temporary name and a rename keep parallel tests
 /// from seeing half-written binaries.
 pub fn sample_program(source: &str, bug: Option<&str>) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sample-programs");
+    let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    // As root, the sandbox runs programs as nobody, who must be able to reach them:
+    // a checkout below a folder closed to others (e.g. /root) compiles them elsewhere.
+    let dir = if reachable_by_others(&scratch) {
+        scratch.join("sample-programs")
+    } else {
+        std::env::temp_dir().join(format!("sockspec-test-samples-{}", std::process::id()))
+    };
     std::fs::create_dir_all(&dir).expect("scratch folder");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+        .expect("open the scratch folder to others");
     let stem = source.trim_end_matches(".c");
     let name = match bug {
         Some(b) => format!("{stem}-{}", b.to_lowercase()),
@@ -124,4 +134,11 @@ pub fn sample_program(source: &str, bug: Option<&str>) -> PathBuf {
     assert!(status.success(), "gcc failed on {source} {bug:?}");
     std::fs::rename(&tmp, &out).expect("rename the binary");
     out
+}
+
+/// Whether every folder from `/` down to `dir` lets others search it.
+fn reachable_by_others(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    dir.ancestors()
+        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
 }
