@@ -206,6 +206,39 @@ fn a_fork_bomb_is_held_to_the_process_limit_and_named() {
     assert!(left.is_empty(), "{} left running", left.len());
 }
 
+/// A client that never exits gets a verdict at the `exit` step, within the timeout,
+/// with the reason, and is gone afterwards.
+#[test]
+fn a_client_that_never_exits_gets_a_verdict() {
+    let script = support::root().join("tests/programs/client_that_never_exits.py");
+    let scenario =
+        support::root().join("scenarios/programs/echo-client/exits-when-the-server-closes.scn");
+    let (_, report) = run_json(&[
+        scenario.to_str().unwrap(),
+        "--program",
+        &format!("client=python3 {} {{host}} {{port}}", script.display()),
+        "--timeout",
+        "2s",
+    ]);
+    let s = &report["scenarios"][0];
+    assert_eq!(s["status"], "failed", "{s}");
+    assert_eq!(s["failure"]["step"], "exit(cl) -> 0", "{s}");
+    assert!(
+        s["failure"]["actual"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("still running after"),
+        "{s}"
+    );
+    assert!(s["failure"]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("did not exit by itself"));
+    if support::sandbox_available() {
+        assert!(survivors(&["client_that_never_exits"]).is_empty());
+    }
+}
+
 /// Processes whose command line contains one of `markers`.
 fn survivors(markers: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
