@@ -39,6 +39,15 @@ pub fn wait_exit(pid: i32, timeout: Duration) -> bool {
     exited
 }
 
+/// A process's state letter (`R`, `S`, `Z` ...) and process group, from the text of
+/// `/proc/PID/stat`: the fields after `(comm)`, which may itself hold spaces and `)`.
+pub fn stat_state_and_group(stat: &str) -> Option<(char, i32)> {
+    let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let group = rest.nth(1)?.parse().ok()?;
+    Some((state, group))
+}
+
 /// Words for an exit status: `exit status 3`, `killed by SIGSEGV`.
 pub fn describe_status(status: ExitStatus) -> String {
     match (status.code(), status.signal()) {
@@ -119,4 +128,16 @@ pub fn group_command(command: &str, join: Option<Join>) -> Command {
         });
     }
     cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stat_state_and_group;
+
+    #[test]
+    fn reads_state_and_group_past_an_odd_command_name() {
+        let stat = "4242 (a) b (c) S 1 4200 4200 0 -1 4194560";
+        assert_eq!(stat_state_and_group(stat), Some(('S', 4200)));
+        assert_eq!(stat_state_and_group("garbage"), None);
+    }
 }

@@ -17,7 +17,7 @@
 //!   RLIMIT_NPROC in every namespace (fork() checks `real_cred->user != INIT_USER`), so
 //!   a fork bomb mapped to root filled the host's PID space (measured: the host's own
 //!   shell got EAGAIN from fork). Programs under test and their builds take that uid
-//!   (`sockspec sandbox-exec-unprivileged`); then RLIMIT_NPROC counts only this
+//!   between fork and exec ([`Join::for_program`]); then RLIMIT_NPROC counts only this
 //!   sandbox's processes of that user, and the program has no owner rights on root's
 //!   files. Without root the map can only be the harness's own uid, which RLIMIT_NPROC
 //!   binds already. Adapters and the reference peer keep the caller's identity, so

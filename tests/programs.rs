@@ -248,12 +248,7 @@ fn survivors(markers: &[&str]) -> Vec<String> {
         };
         let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z');
+        let zombie = sockspec::process::stat_state_and_group(&stat).is_some_and(|(s, _)| s == 'Z');
         if !zombie && markers.iter().any(|m| cmd.contains(m)) {
             found.push(cmd);
         }

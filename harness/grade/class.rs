@@ -153,11 +153,13 @@ fn grade_one(
     let work = tempfile::Builder::new()
         .prefix("sockspec-grade-")
         .tempdir()?;
-    copy_tree(folder, work.path())?;
-    if let (Some(_), Some((uid, gid))) = (&settings.sandbox, crate::sandbox::unprivileged_owner()) {
-        // The build and the program run as the sandbox's user: the copy is theirs.
-        chown_tree(work.path(), uid, gid)?;
-    }
+    // The build and the program run as the sandbox's user, if it is not ours: the copy
+    // is theirs.
+    let owner = settings
+        .sandbox
+        .as_ref()
+        .and_then(|_| crate::sandbox::unprivileged_owner());
+    copy_tree(folder, work.path(), owner)?;
     let build = opts
         .build
         .as_ref()
@@ -214,34 +216,27 @@ fn grade_one(
 }
 
 /// Copies a folder recursively; symbolic links are copied as links (never followed,
-/// so a submission cannot pull in files from outside itself).
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+/// so a submission cannot pull in files from outside itself). With `owner`, `to` and
+/// everything made in it are given to that uid and gid (links themselves, not targets).
+fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> std::io::Result<()> {
+    let give = |path: &Path| match owner {
+        Some((uid, gid)) => std::os::unix::fs::lchown(path, Some(uid), Some(gid)),
+        None => Ok(()),
+    };
+    give(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let (src, dst) = (entry.path(), to.join(entry.file_name()));
         let kind = entry.file_type()?;
         if kind.is_dir() {
             std::fs::create_dir(&dst)?;
-            copy_tree(&src, &dst)?;
+            copy_tree(&src, &dst, owner)?;
         } else if kind.is_symlink() {
             std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+            give(&dst)?;
         } else if kind.is_file() {
             std::fs::copy(&src, &dst)?;
-        }
-    }
-    Ok(())
-}
-
-/// Gives a folder and everything in it to `uid`:`gid`; links themselves, never their
-/// targets.
-fn chown_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            chown_tree(&entry.path(), uid, gid)?;
-        } else {
-            std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid))?;
+            give(&dst)?;
         }
     }
     Ok(())

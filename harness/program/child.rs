@@ -304,16 +304,8 @@ impl Program {
                     .is_some_and(|n| n.parse::<u32>().is_ok())
             })
             .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-            .filter(|stat| {
-                // After the `(comm)` field: state, ppid, pgrp.
-                let mut rest = stat
-                    .rsplit_once(')')
-                    .map_or("", |(_, r)| r)
-                    .split_whitespace();
-                let state = rest.next();
-                let group = rest.nth(1).and_then(|g| g.parse::<i32>().ok());
-                state != Some("Z") && group == Some(pgrp)
-            })
+            .filter_map(|stat| crate::process::stat_state_and_group(&stat))
+            .filter(|&(state, group)| state != 'Z' && group == pgrp)
             .count()
     }
 

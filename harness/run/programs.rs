@@ -521,7 +521,7 @@ impl Runner<'_> {
 
     /// `it is running 512 processes ...` when the program's group is near the process
     /// limit (or, without a sandbox, larger than any server of a course needs).
-    fn fork_note(&mut self, prog: &Ident) -> Option<String> {
+    fn fork_note(&self, prog: &Ident) -> Option<String> {
         let limit = self.settings.sandbox.as_ref().map(|s| s.limits.processes);
         let p = self.programs.get(&prog.name)?;
         if p.status_known() {
@@ -548,26 +548,26 @@ impl Runner<'_> {
             .sandbox
             .as_ref()
             .map_or(0, |s| s.limits.cpu.as_secs());
-        let forks = self.fork_note(prog);
         let as_nobody =
             self.program_join.is_some() && crate::sandbox::unprivileged_owner().is_some();
         let p = self.programs.get_mut(&prog.name)?;
+        let (flooded, status) = (p.flooded(), p.try_status());
         let mut parts = Vec::new();
-        if let Some(limit) = p.flooded() {
+        if let Some(limit) = flooded {
             parts.push(format!(
                 "it printed more than {} and was killed: does it print in a loop?",
                 describe::size(limit)
             ));
-        } else if let Some(s) = p.try_status() {
+        } else if let Some(s) = status {
             let mut text = format!("it ended: {}", explain::status(s));
             if let Some(why) = why_ended(s, cpu, p.stopped_by_harness(), as_nobody) {
                 text.push_str(&format!(" ({why})"));
             }
             parts.push(text);
-        } else if let Some(f) = forks {
+        } else if let Some(f) = self.fork_note(prog) {
             parts.push(f);
         }
-        let tail = p.stderr_tail();
+        let tail = self.programs[&prog.name].stderr_tail();
         if !tail.is_empty() {
             parts.push(format!("its stderr ends: {tail}"));
         }

@@ -51,16 +51,21 @@ pub const UNPRIVILEGED_ID: u32 = 65534;
 /// user: `nobody` for a harness running as root; `None` otherwise (without privilege a
 /// user namespace can only map its creator's own uid), and `None` for a root whose own
 /// namespace has no `nobody` to map to (a container that maps one uid only).
+/// Read once per process: neither our uid nor our namespace's maps change (the holder
+/// asks before its unshare).
 pub fn unprivileged_owner() -> Option<(u32, u32)> {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return None;
-    }
-    let maps = |file: &str| {
-        std::fs::read_to_string(file).is_ok_and(|text| maps_id(&text, UNPRIVILEGED_ID))
-    };
-    (maps("/proc/self/uid_map") && maps("/proc/self/gid_map"))
-        .then_some((UNPRIVILEGED_ID, UNPRIVILEGED_ID))
+    static OWNER: std::sync::OnceLock<Option<(u32, u32)>> = std::sync::OnceLock::new();
+    *OWNER.get_or_init(|| {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        let maps = |file: &str| {
+            std::fs::read_to_string(file).is_ok_and(|text| maps_id(&text, UNPRIVILEGED_ID))
+        };
+        (maps("/proc/self/uid_map") && maps("/proc/self/gid_map"))
+            .then_some((UNPRIVILEGED_ID, UNPRIVILEGED_ID))
+    })
 }
 
 /// Whether a `/proc/PID/uid_map` text maps `id` (its first column: ids inside).
