@@ -50,7 +50,7 @@ fn main() {
             },
         ),
     ];
-    match Sandbox::create(&exe, Duration::from_secs(10)) {
+    match Sandbox::create(&exe, Duration::from_secs(10), &Limits::default(), None) {
         Ok(probe) => {
             probe.close(false);
             let spec = SandboxSpec {

@@ -36,7 +36,7 @@ fn main() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(first.join("server"), dir.join("server")).unwrap();
     }
-    let sandbox = Sandbox::create(&exe, Duration::from_secs(10))
+    let sandbox = Sandbox::create(&exe, Duration::from_secs(10), &Limits::default(), None)
         .map(|probe| {
             probe.close(false);
             SandboxSpec {

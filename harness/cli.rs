@@ -230,7 +230,8 @@ pub struct ContainArgs {
     /// CPU time an adapter or program may use (sandbox only)
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub cpu_limit: Duration,
-    /// Memory an adapter or program may allocate, e.g. 512M, 2G (sandbox only)
+    /// Memory a scenario may use, e.g. 512M, 2G: all its processes together where a memory
+    /// cgroup can be made (as root), else each process (sandbox only)
     #[arg(long, value_name = "BYTES", default_value = "1G", value_parser = parse_bytes)]
     pub memory_limit: u64,
     /// Open files an adapter or program may hold (sandbox only)
@@ -242,6 +243,9 @@ pub struct ContainArgs {
     /// Bytes an adapter or program may print on stdout and stderr together (sandbox only)
     #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_bytes)]
     pub output_limit: u64,
+    /// Bytes a scenario may write in files, all of its processes together (sandbox only)
+    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_bytes)]
+    pub disk_limit: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -311,15 +315,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn main() -> i32 {
     // The sandbox's holder and trampoline must run before anything could start a
     // thread, so they are taken here, before argument parsing. Internal, not in --help.
-    let mut args = std::env::args_os().skip(1);
-    match (args.next(), args.next()) {
-        (Some(a), None) if a == "sandbox-init" => return crate::sandbox::init_main(),
-        (Some(a), Some(command)) if a == "sandbox-exec" => {
-            return crate::sandbox::exec_main(&command)
-        }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    match args.split_first() {
+        Some((a, rest)) if a == "sandbox-init" => return crate::sandbox::init_main(rest),
+        Some((a, rest)) if a == "sandbox-exec" => return crate::sandbox::exec_main(rest),
         _ => {}
     }
+    // Descriptors our caller left open must reach no adapter, program or build.
+    crate::sandbox::cloexec_inherited();
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Run(_) | Command::Grade(_) | Command::Prop(_)
+    ) {
+        // What a SIGKILLed run before us left (see sandbox::sweep).
+        crate::sandbox::sweep::sweep(&std::env::temp_dir());
+    }
     match cli.command {
         Command::Adapter => {
             let stdin = std::io::stdin().lock();
@@ -792,18 +803,30 @@ fn sandbox_spec(args: &ContainArgs) -> Result<Option<SandboxSpec>, i32> {
             return Err(EXIT_USAGE);
         }
     };
-    match Sandbox::create(&exe, Duration::from_secs(10)) {
+    let limits = Limits {
+        cpu: args.cpu_limit,
+        memory: args.memory_limit,
+        open_files: args.files_limit,
+        processes: args.procs_limit,
+        output: args.output_limit,
+        disk: args.disk_limit,
+    };
+    match Sandbox::create(&exe, Duration::from_secs(10), &limits, None) {
         Ok(probe) => {
+            let no_mounts = probe.mount_problem().map(str::to_string);
             for problem in probe.close(false) {
                 eprintln!("warning: sandbox probe: {problem}");
             }
-            let limits = Limits {
-                cpu: args.cpu_limit,
-                memory: args.memory_limit,
-                open_files: args.files_limit,
-                processes: args.procs_limit,
-                output: args.output_limit,
-            };
+            if let Some(why) = no_mounts {
+                if args.sandbox == SandboxChoice::Require {
+                    eprintln!("error: --sandbox require, but the sandbox cannot make a mount namespace ({why})");
+                    return Err(EXIT_USAGE);
+                }
+                eprintln!(
+                    "note: the sandbox has no mount namespace ({why}): programs and adapters see the host's \
+                     files and Unix sockets as the user running sockspec does, and --disk-limit does not apply"
+                );
+            }
             Ok(Some(SandboxSpec { exe, limits }))
         }
         Err(e) if args.sandbox == SandboxChoice::Require => {

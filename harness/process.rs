@@ -100,7 +100,11 @@ pub fn group_command(command: &str, join: Option<Join>) -> Command {
         }
         Some(j) => {
             let mut c = Command::new(j.trampoline());
-            c.arg("sandbox-exec").arg(command).env("TMPDIR", &j.tmpdir);
+            c.arg("sandbox-exec");
+            if j.unprivileged() {
+                c.arg("--isolate");
+            }
+            c.arg(command).env("TMPDIR", &j.tmpdir);
             c
         }
     };

@@ -15,6 +15,7 @@ mod schedule;
 mod select;
 mod sessions;
 
+pub use describe::limit_notes;
 pub use execute::{run_scenario, Settings, CANCEL_POLL};
 pub use outcome::{Failure, RunReport, ScenarioResult, Status, StepRecord};
 pub use schedule::{run_all, Event};

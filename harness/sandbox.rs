@@ -26,13 +26,21 @@
 //!   loopback and nothing else, and scenarios running in parallel cannot see each
 //!   other's ports (TIME_WAIT included).
 
+mod cgroup;
 mod holder;
 mod join;
 mod limits;
+pub mod mounts;
+pub mod sweep;
+mod trampoline;
 
-pub use holder::{init_main, unprivileged_owner, Sandbox, SandboxError, UNPRIVILEGED_ID};
-pub use join::{exec_main, Join};
+pub use holder::{
+    init_main, unprivileged_owner, LimitsHit, Sandbox, SandboxError, UNPRIVILEGED_ID,
+};
+pub use join::Join;
 pub use limits::Limits;
+pub use mounts::{Folder, FolderMode};
+pub use trampoline::{cloexec_inherited, exec_main};
 
 use std::path::PathBuf;
 

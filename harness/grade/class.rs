@@ -1,8 +1,9 @@
 //! Discovering, building, running and scoring submissions.
 
 use crate::program::Program;
+use crate::run::limit_notes;
 use crate::run::{self, RunReport, ScenarioResult, Settings, Status};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Folder, FolderMode, Sandbox};
 use crate::script::Scenario;
 use serde::Serialize;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -150,9 +151,12 @@ fn grade_one(
         || folder.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let work = tempfile::Builder::new()
-        .prefix("sockspec-grade-")
-        .tempdir()?;
+    let temp = || {
+        tempfile::Builder::new()
+            .prefix(&crate::sandbox::sweep::temp_prefix("sockspec-grade-"))
+            .tempdir()
+    };
+    let work = temp()?;
     // The build and the program run as the sandbox's user, if it is not ours: the copy
     // is theirs.
     let owner = settings
@@ -160,14 +164,26 @@ fn grade_one(
         .as_ref()
         .and_then(|_| crate::sandbox::unprivileged_owner());
     copy_tree(folder, work.path(), owner)?;
-    let build = opts
-        .build
-        .as_ref()
-        .map(|cmd| build(cmd, work.path(), settings, opts.build_timeout));
+    // The build sees the copy as an overlay on the sandbox's bounded storage; what it
+    // made is copied out into `built` (see `build`).
+    let built = temp()?;
+    let build = opts.build.as_ref().map(|cmd| {
+        build(
+            cmd,
+            (work.path(), built.path(), owner),
+            settings,
+            opts.build_timeout,
+        )
+    });
+    let program_dir = match &build {
+        Some((_, true)) => built.path(),
+        _ => work.path(),
+    };
+    let build = build.map(|(b, _)| b);
     let mut results = Vec::new();
     if build.as_ref().is_none_or(|b| b.ok) && !scenarios.is_empty() {
         let mut s = settings.clone();
-        s.program_dir = work.path().to_path_buf();
+        s.program_dir = program_dir.to_path_buf();
         // One scenario first: a program that never listens fails every scenario the
         // same way, each after the full timeout; seen once, it is reported for all.
         let first: RunReport = run::run_all(&scenarios[..1], &s, 1, |_| {});
@@ -243,7 +259,16 @@ fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> std::io::Resu
 }
 
 /// Runs the build command in `dir`, sandboxed like the programs, with a deadline.
-fn build(command: &str, dir: &Path, settings: &Settings, timeout: Duration) -> BuildResult {
+/// In a sandbox with a mount namespace the build writes to an overlay on the
+/// scenario's bounded tmpfs (so `--disk-limit` bounds it too), and a successful build's
+/// folder is copied out into `out`, given to `owner`: then the second value is true.
+/// Without one it writes into `dir` itself.
+fn build(
+    command: &str,
+    (dir, out, owner): (&Path, &Path, Option<(u32, u32)>),
+    settings: &Settings,
+    timeout: Duration,
+) -> (BuildResult, bool) {
     let started = Instant::now();
     let failed = |status: String, log: String| BuildResult {
         command: command.to_string(),
@@ -254,10 +279,16 @@ fn build(command: &str, dir: &Path, settings: &Settings, timeout: Duration) -> B
     };
     let sandbox = match &settings.sandbox {
         None => None,
-        Some(spec) => match Sandbox::create(&spec.exe, settings.timeout) {
-            Ok(sb) => Some(sb),
-            Err(e) => return failed("not run".into(), format!("sockspec: {e}")),
-        },
+        Some(spec) => {
+            let folder = Folder {
+                path: dir.to_path_buf(),
+                mode: FolderMode::Overlay,
+            };
+            match Sandbox::create(&spec.exe, settings.timeout, &spec.limits, Some(folder)) {
+                Ok(sb) => Some(sb),
+                Err(e) => return (failed("not run".into(), format!("sockspec: {e}")), false),
+            }
+        }
     };
     let join = sandbox
         .as_ref()
@@ -268,7 +299,7 @@ fn build(command: &str, dir: &Path, settings: &Settings, timeout: Duration) -> B
         Ok(p) => p,
         Err(e) => {
             let _ = sandbox.map(|sb| sb.close(true));
-            return failed("not run".into(), e.to_string());
+            return (failed("not run".into(), e.to_string()), false);
         }
     };
     p.close_stdin();
@@ -282,23 +313,41 @@ fn build(command: &str, dir: &Path, settings: &Settings, timeout: Duration) -> B
     log.extend_from_slice(&p.captured(true));
     let flooded = p.flooded();
     let (_, killed) = p.close(settings.grace, status.is_none());
+    let mut ok = status.is_some_and(|s| s.success());
+    let mut copied = false;
+    let mut notes = Vec::new();
     if let Some(sb) = sandbox {
+        let hit = sb.limits_hit();
+        notes.extend(limit_notes(&hit));
+        if let (true, Some(view)) = (ok, sb.folder_view()) {
+            match copy_tree(&view, out, owner) {
+                Ok(()) => copied = true,
+                Err(e) => {
+                    ok = false;
+                    notes.push(format!("copying what the build made failed: {e}"));
+                }
+            }
+        }
         sb.close(killed || status.is_none());
     }
     let text = String::from_utf8_lossy(&log);
     let log = tail_chars(text.trim_end(), BUILD_LOG_TAIL);
-    let status_text = match (status, flooded) {
+    let mut status_text = match (status, flooded) {
         (_, Some(limit)) => format!("printed more than {limit} bytes and was stopped"),
         (Some(s), None) => crate::process::describe_status(s),
         (None, None) => format!("did not finish within {} s", timeout.as_secs()),
     };
-    BuildResult {
+    if !notes.is_empty() {
+        status_text = format!("{status_text}; {}", notes.join("; "));
+    }
+    let result = BuildResult {
         command: command.to_string(),
-        ok: status.is_some_and(|s| s.success()),
+        ok,
         status: status_text,
         log,
         duration: started.elapsed(),
-    }
+    };
+    (result, copied)
 }
 
 fn tail_chars(text: &str, max: usize) -> String {

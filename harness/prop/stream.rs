@@ -270,7 +270,7 @@ impl End<'_> {
 /// Runs the case against a fresh session; `Err` says what went wrong, in words.
 pub fn run_case(settings: &Settings, case: &StreamCase) -> Result<(), String> {
     let sessions =
-        Sessions::open(settings, true).map_err(|e| format!("{} {}", e.stage, e.fault))?;
+        Sessions::open(settings, true, false).map_err(|e| format!("{} {}", e.stage, e.fault))?;
     let abort = AtomicBool::new(false);
     let target = sessions.target.expect("opened with a target");
     let target = Link::new("target", target, settings.timeout, &abort);

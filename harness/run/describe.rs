@@ -41,6 +41,24 @@ pub fn count(n: u64) -> String {
 }
 
 /// A limit in the units it was given in: `64 MiB`, `512 KiB`, `1000 bytes`.
+/// Sentences for the sandbox limits a scenario ran into.
+pub fn limit_notes(hit: &crate::sandbox::LimitsHit) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(limit) = hit.memory {
+        notes.push(format!(
+            "the scenario reached its memory limit ({}; --memory-limit) and the kernel killed a process to stay within it: does the program allocate without end?",
+            size(limit)
+        ));
+    }
+    if let Some(limit) = hit.disk {
+        notes.push(format!(
+            "the scenario's files filled its disk limit ({}; --disk-limit), so writes failed with ENOSPC: does the program write files without end?",
+            size(limit)
+        ));
+    }
+    notes
+}
+
 pub fn size(n: u64) -> String {
     match n {
         n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),

@@ -274,21 +274,22 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         return (result, None);
     }
     let first = scenario.steps.first().map_or((1, 1), |s| (s.line, 1));
-    let (sandbox, session, peer) = match Sessions::open(settings, scenario.uses_target()) {
-        Ok(Sessions {
-            sandbox,
-            target,
-            peer,
-        }) => (sandbox, target, peer),
-        Err(e) => {
-            result.status = Status::Error;
-            let detail = format!("{}; nothing was exchanged yet", settings.describe_target());
-            result.failure = Some(fault_failure(first, e.stage, &e.fault, &detail));
-            result.teardown.extend(e.teardown);
-            result.duration = started.elapsed();
-            return (result, None);
-        }
-    };
+    let (sandbox, session, peer) =
+        match Sessions::open(settings, scenario.uses_target(), !scenario.roles.is_empty()) {
+            Ok(Sessions {
+                sandbox,
+                target,
+                peer,
+            }) => (sandbox, target, peer),
+            Err(e) => {
+                result.status = Status::Error;
+                let detail = format!("{}; nothing was exchanged yet", settings.describe_target());
+                result.failure = Some(fault_failure(first, e.stage, &e.fault, &detail));
+                result.teardown.extend(e.teardown);
+                result.duration = started.elapsed();
+                return (result, None);
+            }
+        };
     let program_join = sandbox
         .as_ref()
         .zip(settings.sandbox.as_ref())
@@ -391,6 +392,18 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     }
     result.teardown.extend(runner.target.close());
     result.teardown.extend(runner.peer.close());
+    // A limit the scenario ran into explains its failure better than the step does
+    // ("connection reset" after the kernel killed the server for memory).
+    if let (Some(sb), Some(f)) = (&sandbox, result.failure.as_mut()) {
+        let notes = describe::limit_notes(&sb.limits_hit());
+        if !notes.is_empty() {
+            let mut detail = notes.join("; ");
+            if let Some(d) = f.detail.take() {
+                detail = format!("{detail}; {d}");
+            }
+            f.detail = Some(detail);
+        }
+    }
     result.teardown.extend(close_sandbox(sandbox, hurry));
     result.steps = runner.records;
     result.duration = started.elapsed();

@@ -2,7 +2,7 @@
 //! target session and the peer session; and closing all three in the right order.
 
 use super::execute::Settings;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Folder, FolderMode, Sandbox};
 use crate::target::{Fault, Session, TargetSpec};
 use std::sync::atomic::Ordering;
 
@@ -22,16 +22,29 @@ pub struct OpenError {
 }
 
 impl Sessions {
-    pub fn open(settings: &Settings, with_target: bool) -> Result<Sessions, OpenError> {
+    /// Opens the sandbox and sessions; `with_programs` when the scenario starts
+    /// programs, which then see their folder as an overlay (see `sandbox::mounts`).
+    pub fn open(
+        settings: &Settings,
+        with_target: bool,
+        with_programs: bool,
+    ) -> Result<Sessions, OpenError> {
         let sandbox = match &settings.sandbox {
             None => None,
             Some(spec) => {
+                let folder = with_programs.then(|| Folder {
+                    path: std::path::absolute(&settings.program_dir)
+                        .unwrap_or_else(|_| settings.program_dir.clone()),
+                    mode: FolderMode::Overlay,
+                });
                 Some(
-                    Sandbox::create(&spec.exe, settings.timeout).map_err(|e| OpenError {
-                        fault: Fault::Sandbox(e.to_string()),
-                        stage: "(creating the sandbox)",
-                        teardown: Vec::new(),
-                    })?,
+                    Sandbox::create(&spec.exe, settings.timeout, &spec.limits, folder).map_err(
+                        |e| OpenError {
+                            fault: Fault::Sandbox(e.to_string()),
+                            stage: "(creating the sandbox)",
+                            teardown: Vec::new(),
+                        },
+                    )?,
                 )
             }
         };

@@ -1,14 +1,16 @@
 //! The namespace holder: `sockspec sandbox-init` on its side, [`Sandbox`] on ours.
 
+use super::cgroup::MemoryCgroup;
+use super::mounts::{self, Folder, FolderMode};
 use super::{Join, Limits};
 use crate::process::wait_exit;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -27,7 +29,7 @@ pub enum SandboxError {
     Workdir(std::io::Error),
 }
 
-/// One scenario's namespaces and working directory, alive until [`Sandbox::close`].
+/// One scenario's namespaces, storage and memory cgroup, alive until [`Sandbox::close`].
 pub struct Sandbox {
     holder: Child,
     /// PID 1 of the namespace, as this process sees it.
@@ -36,9 +38,32 @@ pub struct Sandbox {
     user: OwnedFd,
     net: OwnedFd,
     pid: OwnedFd,
+    /// The mount namespace, where the machine allows one (see [`mounts`]).
+    mnt: Option<OwnedFd>,
+    /// Why there is no mount namespace, when there is none.
+    mount_problem: Option<String>,
+    /// The scenario's tmpfs, open from outside (for how full it is).
+    storage: Option<File>,
+    disk_limit: u64,
+    memory_limit: u64,
+    memory: Option<MemoryCgroup>,
+    /// The memory cgroup's `cgroup.procs`, written by each child that joins.
+    cgroup_procs: Option<OwnedFd>,
+    /// The program folder as the sandbox shows it, if one was given.
+    folder: Option<PathBuf>,
     /// The `sockspec` binary, open for unprivileged children (see [`Join::trampoline`]).
     exe: OwnedFd,
+    /// Without a mount namespace only: a host folder for TMPDIR, removed at close.
     workdir: Option<tempfile::TempDir>,
+}
+
+/// What a scenario's limits found at its end: words for a verdict.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitsHit {
+    /// The memory limit, when the kernel killed a process to keep the scenario in it.
+    pub memory: Option<u64>,
+    /// The disk limit, when the scenario's storage is full.
+    pub disk: Option<u64>,
 }
 
 /// The host uid and gid that uid 0 inside a sandbox maps to when the harness runs as
@@ -80,15 +105,25 @@ fn maps_id(map: &str, id: u32) -> bool {
 }
 
 impl Sandbox {
-    /// Starts a holder and opens its namespaces.
-    pub fn create(exe: &Path, timeout: Duration) -> Result<Self, SandboxError> {
+    /// Starts a holder and opens its namespaces. `folder`, if given, is the program
+    /// folder: shown inside at the same path, as `mode` says (see [`mounts`]).
+    pub fn create(
+        exe: &Path,
+        timeout: Duration,
+        limits: &Limits,
+        folder: Option<Folder>,
+    ) -> Result<Self, SandboxError> {
+        let deadline = Instant::now() + timeout;
         let exe_file = File::open(exe).map_err(|source| SandboxError::Spawn {
             exe: exe.display().to_string(),
             source,
         })?;
         let mut cmd = Command::new(exe);
-        cmd.arg("sandbox-init")
-            .stdin(Stdio::piped())
+        cmd.arg("sandbox-init").arg(limits.disk.to_string());
+        if let Some(f) = &folder {
+            cmd.arg(f.mode.as_arg()).arg(&f.path);
+        }
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0);
@@ -103,24 +138,17 @@ impl Sandbox {
             exe: exe.display().to_string(),
             source,
         })?;
-        let stdin = holder.stdin.take();
-        let stdout = holder.stdout.take().expect("piped");
+        let mut stdin = holder.stdin.take();
+        let mut stdout = BufReader::new(holder.stdout.take().expect("piped"));
         let holder_pid = holder.id();
+        let memory = MemoryCgroup::create(limits.memory);
         let opened = (|| {
-            let line = first_line(stdout, timeout)?;
-            let init: u32 = match line.split_once(' ') {
-                Some(("ready", pid)) => pid
-                    .trim()
-                    .parse()
-                    .map_err(|_| SandboxError::Holder(line.clone()))?,
+            let line = report_line(&mut stdout, deadline, timeout)?;
+            match line.split_once(' ') {
+                _ if line == "unshared" => {}
                 Some(("error", msg)) => return Err(SandboxError::Holder(msg.trim().to_string())),
                 _ => return Err(SandboxError::Holder(format!("unexpected report {line:?}"))),
-            };
-            let open = |what: &'static str, path: String| {
-                File::open(path)
-                    .map(OwnedFd::from)
-                    .map_err(|source| SandboxError::Open { what, source })
-            };
+            }
             if let Some((uid, gid)) = unprivileged_owner() {
                 // The holder cannot map other users than its own from inside; we can.
                 let write = |file: &str, id: u32| {
@@ -130,34 +158,98 @@ impl Sandbox {
                 write("gid_map", gid)?;
                 write("uid_map", uid)?;
             }
-            let workdir = tempfile::Builder::new()
-                .prefix("sockspec-")
-                .tempdir()
-                .map_err(SandboxError::Workdir)?;
-            if let Some((uid, gid)) = unprivileged_owner() {
-                // Programs under test run as that user: their TMPDIR must be theirs.
-                std::os::unix::fs::chown(workdir.path(), Some(uid), Some(gid))
-                    .map_err(SandboxError::Workdir)?;
+            if let Some(cg) = &memory {
+                // Before it forks init: everything in the namespace descends from it.
+                cg.add(holder_pid)
+                    .map_err(|e| SandboxError::Holder(format!("joining the memory cgroup: {e}")))?;
             }
+            stdin
+                .as_mut()
+                .expect("piped")
+                .write_all(b"go\n")
+                .map_err(|e| SandboxError::Holder(format!("telling the holder to go on: {e}")))?;
+            let line = report_line(&mut stdout, deadline, timeout)?;
+            let (init, mount_problem) = match line.split_once(' ') {
+                Some(("ready", rest)) => {
+                    let (pid, problem) = match rest.split_once(" nomount ") {
+                        Some((pid, why)) => (pid, Some(why.to_string())),
+                        None => (rest, None),
+                    };
+                    let pid: u32 = pid
+                        .trim()
+                        .parse()
+                        .map_err(|_| SandboxError::Holder(line.clone()))?;
+                    (pid, problem)
+                }
+                Some(("error", msg)) => return Err(SandboxError::Holder(msg.trim().to_string())),
+                _ => return Err(SandboxError::Holder(format!("unexpected report {line:?}"))),
+            };
+            let open = |what: &'static str, path: String| {
+                File::open(path)
+                    .map(OwnedFd::from)
+                    .map_err(|source| SandboxError::Open { what, source })
+            };
+            let (mnt, storage, workdir) = if mount_problem.is_none() {
+                let storage = File::open(format!("/proc/{holder_pid}/root{}", mounts::STORAGE))
+                    .map_err(|source| SandboxError::Open {
+                        what: "storage",
+                        source,
+                    })?;
+                (
+                    Some(open("mount", format!("/proc/{holder_pid}/ns/mnt"))?),
+                    Some(storage),
+                    None,
+                )
+            } else {
+                let workdir = tempfile::Builder::new()
+                    .prefix(&super::sweep::temp_prefix("sockspec-"))
+                    .tempdir()
+                    .map_err(SandboxError::Workdir)?;
+                if let Some((uid, gid)) = unprivileged_owner() {
+                    // Programs under test run as that user: their TMPDIR must be theirs.
+                    std::os::unix::fs::chown(workdir.path(), Some(uid), Some(gid))
+                        .map_err(SandboxError::Workdir)?;
+                }
+                (None, None, Some(workdir))
+            };
+            let cgroup_procs = memory
+                .as_ref()
+                .map(|cg| cg.procs().map(OwnedFd::from))
+                .transpose()
+                .map_err(|e| SandboxError::Holder(format!("opening the memory cgroup: {e}")))?;
             Ok((
                 init as i32,
                 open("user", format!("/proc/{holder_pid}/ns/user"))?,
                 open("network", format!("/proc/{holder_pid}/ns/net"))?,
                 open("PID", format!("/proc/{init}/ns/pid"))?,
+                mnt,
+                mount_problem,
+                storage,
+                cgroup_procs,
                 workdir,
             ))
         })();
         match opened {
-            Ok((init, user, net, pid, workdir)) => Ok(Sandbox {
-                holder,
-                init,
-                stdin,
-                user,
-                net,
-                pid,
-                exe: OwnedFd::from(exe_file),
-                workdir: Some(workdir),
-            }),
+            Ok((init, user, net, pid, mnt, mount_problem, storage, cgroup_procs, workdir)) => {
+                Ok(Sandbox {
+                    holder,
+                    init,
+                    stdin,
+                    user,
+                    net,
+                    pid,
+                    mnt,
+                    mount_problem,
+                    storage,
+                    disk_limit: limits.disk,
+                    memory_limit: limits.memory,
+                    memory,
+                    cgroup_procs,
+                    folder: folder.map(|f| f.path),
+                    exe: OwnedFd::from(exe_file),
+                    workdir,
+                })
+            }
             Err(e) => {
                 let _ = holder.kill();
                 let _ = holder.wait();
@@ -166,22 +258,65 @@ impl Sandbox {
         }
     }
 
+    /// Why the sandbox has no mount namespace (the host's files are then visible as
+    /// the user sees them), or `None` when it has one.
+    pub fn mount_problem(&self) -> Option<&str> {
+        self.mount_problem.as_deref()
+    }
+
+    /// Which limits the scenario ran into: the memory cgroup counted a kill, or the
+    /// storage has less than 1 MiB left (writes got ENOSPC).
+    pub fn limits_hit(&self) -> LimitsHit {
+        let memory = self
+            .memory
+            .as_ref()
+            .filter(|cg| cg.oom_kills() > 0)
+            .map(|_| self.memory_limit);
+        let disk = self.storage.as_ref().and_then(|f| {
+            let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+            // SAFETY: a valid descriptor and a struct to fill.
+            (unsafe { libc::fstatvfs(f.as_raw_fd(), &mut st) } == 0
+                && (st.f_bavail as u64).saturating_mul(st.f_frsize as u64) < 1 << 20)
+                .then_some(self.disk_limit)
+        });
+        LimitsHit { memory, disk }
+    }
+
+    /// The program folder as the sandbox shows it, read from outside: after a build,
+    /// the folder with the build's output (see [`FolderMode`]).
+    pub fn folder_view(&self) -> Option<PathBuf> {
+        let folder = self.folder.as_ref()?;
+        self.mnt.as_ref()?;
+        Some(PathBuf::from(format!(
+            "/proc/{}/root{}",
+            self.holder.id(),
+            folder.display()
+        )))
+    }
+
     /// What a child needs to enter this sandbox; `limits` for untrusted adapters.
     pub fn join(&self, exe: &Path, limits: Option<Limits>) -> Join {
         Join {
             user: self.user.as_raw_fd(),
             net: self.net.as_raw_fd(),
             pid: self.pid.as_raw_fd(),
+            mnt: self.mnt.as_ref().map(|f| f.as_raw_fd()),
+            cgroup_procs: self.cgroup_procs.as_ref().map(|f| f.as_raw_fd()),
             exe: exe.to_path_buf(),
             exe_fd: self.exe.as_raw_fd(),
-            tmpdir: self.workdir().to_path_buf(),
+            tmpdir: self.tmpdir(),
             limits,
             unprivileged: false,
         }
     }
 
-    pub fn workdir(&self) -> &Path {
-        self.workdir.as_ref().expect("open until close").path()
+    /// TMPDIR inside: the private `/tmp`, or without a mount namespace a host folder
+    /// of this sandbox's own.
+    pub fn tmpdir(&self) -> PathBuf {
+        match &self.workdir {
+            Some(dir) => dir.path().to_path_buf(),
+            None => PathBuf::from("/tmp"),
+        }
     }
 
     /// `/proc/PID/net` of a process inside: the socket tables of this sandbox's network
@@ -225,23 +360,29 @@ impl Sandbox {
     }
 }
 
-/// The holder's one-line report, waited for with a deadline.
-fn first_line(
-    stdout: std::process::ChildStdout,
+/// One line the holder reports, waited for until `deadline` (`timeout` in messages).
+fn report_line(
+    stdout: &mut BufReader<ChildStdout>,
+    deadline: Instant,
     timeout: Duration,
 ) -> Result<String, SandboxError> {
-    let mut pfd = libc::pollfd {
-        fd: stdout.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: one valid pollfd.
-    if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
-        return Err(SandboxError::Timeout(timeout));
+    if stdout.buffer().is_empty() {
+        let mut pfd = libc::pollfd {
+            fd: stdout.get_ref().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+            return Err(SandboxError::Timeout(timeout));
+        }
     }
     let mut line = String::new();
-    BufReader::new(stdout.take(4096))
+    stdout
+        .by_ref()
+        .take(4096)
         .read_line(&mut line)
         .map_err(|e| SandboxError::Holder(e.to_string()))?;
     if line.is_empty() {
@@ -252,11 +393,14 @@ fn first_line(
     Ok(line.trim_end().to_string())
 }
 
-/// `sockspec sandbox-init`: make the namespaces, report `ready <init pid>` on stdout,
-/// and hold them until stdin closes. Must run before any thread exists.
-pub fn init_main() -> i32 {
+/// `sockspec sandbox-init DISK [MODE FOLDER]`: make the namespaces, report
+/// `unshared`, wait for `go` on stdin (the harness writes the id maps and the cgroup
+/// in between), set up the mount namespace, report `ready <init pid>` (with
+/// ` nomount <why>` when the mount namespace could not be made) and hold the
+/// namespaces until stdin closes. Must run before any thread exists.
+pub fn init_main(args: &[std::ffi::OsString]) -> i32 {
     let mut out = std::io::stdout();
-    match hold() {
+    match parse_init_args(args).and_then(|(disk, folder)| hold(disk, folder.as_ref())) {
         Ok(()) => 0,
         Err(e) => {
             let _ = writeln!(out, "error {e}");
@@ -265,11 +409,32 @@ pub fn init_main() -> i32 {
     }
 }
 
+fn parse_init_args(args: &[std::ffi::OsString]) -> Result<(u64, Option<Folder>), String> {
+    let usage = || "usage: sockspec sandbox-init DISK [overlay|writable FOLDER]".to_string();
+    let disk = args
+        .first()
+        .and_then(|a| a.to_str())
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(usage)?;
+    let folder = match args.get(1..) {
+        Some([mode, path]) => Some(Folder {
+            mode: mode
+                .to_str()
+                .and_then(FolderMode::from_arg)
+                .ok_or_else(usage)?,
+            path: PathBuf::from(path),
+        }),
+        Some([]) => None,
+        _ => return Err(usage()),
+    };
+    Ok((disk, folder))
+}
+
 fn os_err(what: &str) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
 
-fn hold() -> Result<(), String> {
+fn hold(disk: u64, folder: Option<&Folder>) -> Result<(), String> {
     // SAFETY: plain syscalls in a single-threaded process.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
     // Asked before the unshare: inside, our uid is unmapped until the map is written.
@@ -282,8 +447,7 @@ fn hold() -> Result<(), String> {
     }
     // Map uid/gid 0 inside to our own ids outside: no rights beyond what we had. As
     // root, the harness maps them to `nobody` instead (see UNPRIVILEGED_ID): only a
-    // process outside the new namespace may write that map. Nothing here needs the map:
-    // the namespace's capabilities are ours from the unshare on.
+    // process outside the new namespace may write that map.
     if maps_itself {
         let write = |path: &str, text: &str| {
             std::fs::write(path, text).map_err(|e| format!("writing {path}: {e}"))
@@ -294,6 +458,33 @@ fn hold() -> Result<(), String> {
         write("/proc/self/uid_map", &format!("0 {uid} 1"))?;
         write("/proc/self/gid_map", &format!("0 {gid} 1"))?;
     }
+    let mut out = std::io::stdout();
+    writeln!(out, "unshared")
+        .and_then(|_| out.flush())
+        .map_err(|e| e.to_string())?;
+    let mut stdin = std::io::stdin();
+    let mut byte = [0u8; 1];
+    loop {
+        match stdin.read(&mut byte) {
+            Ok(1) if byte[0] == b'\n' => break,
+            Ok(1) => {}
+            _ => return Ok(()), // the harness gave up on us
+        }
+    }
+    // Become the namespace's root (mapped now), so that what we create on the tmpfs
+    // is owned by someone the namespace knows. Capabilities stay: our old ids were
+    // not the namespace's root.
+    // SAFETY: plain syscalls.
+    if unsafe { libc::setresgid(0, 0, 0) } != 0 || unsafe { libc::setresuid(0, 0, 0) } != 0 {
+        return Err(os_err("becoming the namespace's root"));
+    }
+    // A mount namespace that fails half-way is simply not offered: nothing joins it,
+    // and this process needs no file from here on.
+    let mount_problem = if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        Some(os_err("unshare(CLONE_NEWNS)"))
+    } else {
+        mounts::set_up(disk, folder).err()
+    };
     loopback_up()?;
     // SAFETY: single-threaded, so fork is safe and the child may run Rust code.
     let init = unsafe { libc::fork() };
@@ -303,13 +494,15 @@ fn hold() -> Result<(), String> {
     if init == 0 {
         reap_forever();
     }
-    let mut out = std::io::stdout();
-    writeln!(out, "ready {init}")
+    let report = match mount_problem {
+        None => format!("ready {init}"),
+        Some(why) => format!("ready {init} nomount {}", why.replace('\n', " ")),
+    };
+    writeln!(out, "{report}")
         .and_then(|_| out.flush())
         .map_err(|e| e.to_string())?;
     // Hold until the harness closes our stdin (or dies: parent-death signal).
     let mut buf = [0u8; 256];
-    let mut stdin = std::io::stdin();
     while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
     // SAFETY: our own child. Killing the PID namespace's init kills the namespace.
     unsafe {

@@ -13,12 +13,16 @@ pub struct Join {
     pub(super) user: RawFd,
     pub(super) net: RawFd,
     pub(super) pid: RawFd,
+    /// The mount namespace, where the sandbox has one.
+    pub(super) mnt: Option<RawFd>,
+    /// The memory cgroup's `cgroup.procs`, where the sandbox has one.
+    pub(super) cgroup_procs: Option<RawFd>,
     /// The `sockspec` binary, whose `sandbox-exec` runs the command.
     pub exe: PathBuf,
     /// The same binary, open (owned by the sandbox): an unprivileged child executes it
     /// as `/proc/self/fd/N`, which needs no search right on the folders above it.
     pub(super) exe_fd: RawFd,
-    /// The scenario's temporary directory, given to adapters as TMPDIR.
+    /// The scenario's temporary directory, given to every process as TMPDIR.
     pub tmpdir: PathBuf,
     pub limits: Option<Limits>,
     /// Run the command as the sandbox's own root (`nobody` on the host when the harness
@@ -51,9 +55,11 @@ impl Join {
         }
     }
 
-    /// Enters the namespaces and applies the limits. The caller is then outside the PID
-    /// namespace but its children are inside, and it can no longer start threads: it
-    /// should be `sockspec sandbox-exec`, which forks the real command (see [`exec_main`]).
+    /// Enters the namespaces and the memory cgroup and applies the limits. The caller
+    /// is then outside the PID namespace but its children are inside, and it can no
+    /// longer start threads: it should be `sockspec sandbox-exec`, which forks the real
+    /// command (see [`exec_main`]). The working directory stays the same path, now as
+    /// the sandbox shows it.
     ///
     /// # Safety
     /// Call only in a `pre_exec` hook: it must run in a single-threaded child, and it
@@ -66,6 +72,17 @@ impl Join {
                 Err(std::io::Error::last_os_error())
             }
         };
+        if let Some(fd) = self.cgroup_procs {
+            // While we are still the caller's user, who made the cgroup.
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        // The working directory's path, to enter again in the mount namespace (setns
+        // moves us to its root). No allocation: a buffer on the stack.
+        let mut cwd = [0u8; 4096];
+        let have_cwd =
+            self.mnt.is_some() && !libc::getcwd(cwd.as_mut_ptr().cast(), cwd.len()).is_null();
         if self.unprivileged && libc::setgroups(0, std::ptr::null()) != 0 {
             // Host groups would stay with the child. Without privilege this is refused,
             // and the groups are the caller's own anyway.
@@ -85,72 +102,18 @@ impl Join {
         }
         check(libc::setns(self.net, libc::CLONE_NEWNET))?;
         check(libc::setns(self.pid, libc::CLONE_NEWPID))?;
-        if let Some(l) = &self.limits {
-            l.apply()?;
-        }
-        Ok(())
-    }
-}
-
-/// `sockspec sandbox-exec CMD`: runs `/bin/sh -c 'exec CMD'` as a child (so inside the
-/// PID namespace this process joined, where it may start threads), gives it all of
-/// stdin, stdout and stderr, and exits as it exits: same status, same signal.
-pub fn exec_main(command: &std::ffi::OsStr) -> i32 {
-    use std::os::unix::ffi::OsStrExt;
-    let mut script = b"exec ".to_vec();
-    script.extend_from_slice(command.as_bytes());
-    let Ok(script) = std::ffi::CString::new(script) else {
-        eprintln!("sockspec sandbox-exec: the command contains a NUL byte");
-        return 127;
-    };
-    // SAFETY: single-threaded (this runs first thing in main); the child only calls
-    // prctl, signal and execv before it is replaced.
-    unsafe {
-        let child = libc::fork();
-        if child < 0 {
-            eprintln!(
-                "sockspec sandbox-exec: fork: {}",
-                std::io::Error::last_os_error()
-            );
-            return 127;
-        }
-        if child == 0 {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-            // Rust's runtime ignores SIGPIPE in this process, and an ignored signal
-            // stays ignored across exec: give the command the default back, as
-            // std::process::Command does, or a program under test that writes to a
-            // closed connection would get EPIPE where it should die of SIGPIPE.
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            let argv = [
-                c"/bin/sh".as_ptr(),
-                c"-c".as_ptr(),
-                script.as_ptr(),
-                std::ptr::null(),
-            ];
-            libc::execv(c"/bin/sh".as_ptr(), argv.as_ptr());
-            libc::_exit(127);
-        }
-        // The command gets SIGTERM from the process group itself; the trampoline lives
-        // until the command ends, so an adapter that ignores SIGTERM is seen to.
-        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-            libc::signal(sig, libc::SIG_IGN);
-        }
-        // Only the command may hold the pipes: its EOF must be the harness's EOF.
-        let devnull = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        for fd in 0..3 {
-            libc::dup2(devnull, fd);
-        }
-        let mut status = 0;
-        while libc::waitpid(child, &mut status, 0) < 0 {
-            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                return 127;
+        if let Some(mnt) = self.mnt {
+            check(libc::setns(mnt, libc::CLONE_NEWNS))?;
+            if have_cwd {
+                check(libc::chdir(cwd.as_ptr().cast()))?;
             }
         }
-        if libc::WIFSIGNALED(status) {
-            let sig = libc::WTERMSIG(status);
-            libc::signal(sig, libc::SIG_DFL);
-            libc::raise(sig);
+        if let Some(l) = &self.limits {
+            // Without a memory cgroup, a program's shared mappings are bounded by its
+            // address space (RLIMIT_DATA does not count them).
+            let address_space = self.unprivileged && self.cgroup_procs.is_none();
+            l.apply(address_space)?;
         }
-        libc::WEXITSTATUS(status)
+        Ok(())
     }
 }

@@ -16,6 +16,8 @@ pub struct Limits {
     /// Bytes the adapter may print on stdout and stderr together; also the largest file
     /// it may write (RLIMIT_FSIZE).
     pub output: u64,
+    /// Bytes the whole scenario may write: the size of its tmpfs (see `mounts`).
+    pub disk: u64,
 }
 
 impl Default for Limits {
@@ -26,14 +28,16 @@ impl Default for Limits {
             open_files: 1024,
             processes: 512,
             output: 64 << 20,
+            disk: 256 << 20,
         }
     }
 }
 
 impl Limits {
-    /// Applies the limits to the calling process. Only async-signal-safe calls: this
-    /// runs between fork and exec.
-    pub fn apply(&self) -> std::io::Result<()> {
+    /// Applies the limits to the calling process; with `address_space`, the memory
+    /// limit binds the address space too (RLIMIT_AS: where no memory cgroup counts
+    /// shared mappings). Only async-signal-safe calls: this runs between fork and exec.
+    pub fn apply(&self, address_space: bool) -> std::io::Result<()> {
         let set = |resource, soft: u64, hard: u64| {
             // A limit can only be lowered: stay within the current hard limit.
             let mut cur = libc::rlimit {
@@ -58,6 +62,9 @@ impl Limits {
         let cpu = self.cpu.as_secs().max(1);
         set(libc::RLIMIT_CPU, cpu, cpu + 1)?;
         set(libc::RLIMIT_DATA, self.memory, self.memory)?;
+        if address_space {
+            set(libc::RLIMIT_AS, self.memory, self.memory)?;
+        }
         set(libc::RLIMIT_NOFILE, self.open_files, self.open_files)?;
         set(libc::RLIMIT_NPROC, self.processes, self.processes)?;
         set(libc::RLIMIT_FSIZE, self.output, self.output)?;

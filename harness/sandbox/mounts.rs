@@ -1,0 +1,256 @@
+//! The scenario's mount namespace, set up by the holder right after it made the
+//! namespace (single-threaded, holding every capability of the sandbox's user
+//! namespace).
+//!
+//! What a process inside sees, and why:
+//! - The host's tree, read-only (one recursive `mount_setattr`): programs and builds
+//!   need the toolchain, libraries and `/etc`, but nothing there is theirs to change.
+//!   As root the programs run as `nobody`, so they could not write root's files anyway;
+//!   adapters keep the caller's identity and would, but for this.
+//! - `/run` is a fresh tmpfs of `--disk-limit` bytes, the only storage a scenario can
+//!   fill: every writable place below is a folder on it, so one limit bounds the
+//!   scenario's writes in total, and it is gone with the namespace, even after a
+//!   SIGKILLed harness. The host's `/run` (sockets of system services) is hidden.
+//! - `/tmp` and `/var/tmp` are overlays: the host's files read through (paths under
+//!   `/tmp`, such as a checkout or a program, keep working), writes go to the tmpfs.
+//!   A Unix socket in a lower layer cannot be connected through an overlay (the socket
+//!   is looked up by the overlay's inode, not the host's), so the host's sockets under
+//!   `/tmp` answer ECONNREFUSED. `/dev/shm` is an empty folder of the tmpfs.
+//! - The program folder (the submission's copy in `grade`, the working folder in
+//!   `run`) is an overlay too: a program writes there, the next scenario sees the
+//!   folder as it was. Only a build gets it writable for real, through a bind mount,
+//!   because its output is the point.
+//! - Everything is private (no propagation in either direction).
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Where the scenario's tmpfs is mounted, inside.
+pub const STORAGE: &str = "/run";
+
+/// How the program folder appears inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderMode {
+    /// Writes land in the scenario's tmpfs and vanish with it.
+    Overlay,
+    /// Writes land in the folder itself (a build's output).
+    Writable,
+}
+
+impl FolderMode {
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            FolderMode::Overlay => "overlay",
+            FolderMode::Writable => "writable",
+        }
+    }
+
+    pub fn from_arg(s: &str) -> Option<Self> {
+        match s {
+            "overlay" => Some(FolderMode::Overlay),
+            "writable" => Some(FolderMode::Writable),
+            _ => None,
+        }
+    }
+}
+
+/// The program folder and how it is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    pub path: PathBuf,
+    pub mode: FolderMode,
+}
+
+fn c_path(p: &Path) -> Result<CString, String> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| format!("{} holds a NUL", p.display()))
+}
+
+fn os_err(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+fn mount(
+    source: &str,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> Result<(), String> {
+    let src = CString::new(source).map_err(|e| e.to_string())?;
+    let tgt = c_path(target)?;
+    let fs = fstype.map(|f| CString::new(f).expect("no NUL"));
+    let data = data
+        .map(|d| CString::new(d).map_err(|e| e.to_string()))
+        .transpose()?;
+    // SAFETY: valid C strings or null pointers.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            tgt.as_ptr(),
+            fs.as_ref().map_or(std::ptr::null(), |f| f.as_ptr()),
+            flags,
+            data.as_ref()
+                .map_or(std::ptr::null(), |d| d.as_ptr().cast()),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(os_err(&format!(
+            "mounting {} on {}",
+            fstype.unwrap_or(source),
+            target.display()
+        )))
+    }
+}
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+
+/// Sets (`read_only`) or clears the read-only flag of the mount at `path`, with
+/// `recursive` of every mount below it too.
+fn set_read_only(path: &Path, read_only: bool, recursive: bool) -> Result<(), String> {
+    let p = c_path(path)?;
+    let attr = MountAttr {
+        attr_set: if read_only { MOUNT_ATTR_RDONLY } else { 0 },
+        attr_clr: if read_only { 0 } else { MOUNT_ATTR_RDONLY },
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: a valid path and attribute struct of the size we pass.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(os_err(&format!(
+            "making {} {}",
+            path.display(),
+            if read_only { "read-only" } else { "writable" }
+        )))
+    }
+}
+
+fn make_dir(path: &Path, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .and_then(|_| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
+        .map_err(|e| format!("creating {}: {e}", path.display()))
+}
+
+/// An overlay at `target` over `lower`, its writes in `STORAGE/sockspec/NAME`.
+fn overlay(name: &str, lower: &Path, target: &Path, mode: u32) -> Result<(), String> {
+    let base = Path::new(STORAGE).join("sockspec").join(name);
+    let (upper, work) = (base.join("upper"), base.join("work"));
+    make_dir(&upper, mode)?;
+    make_dir(&work, 0o700)?;
+    // Commas and colons separate overlay options; such paths are refused, not misread.
+    for p in [lower, &upper, &work] {
+        let s = p.to_string_lossy();
+        if s.contains(',') || s.contains(':') {
+            return Err(format!(
+                "{} cannot be an overlay layer (a comma or colon in the path)",
+                p.display()
+            ));
+        }
+    }
+    mount(
+        "overlay",
+        target,
+        Some("overlay"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some(&format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            upper.display(),
+            work.display()
+        )),
+    )
+}
+
+/// Makes the calling process's mount namespace the scenario's (see the module doc).
+/// Call right after `unshare(CLONE_NEWNS)`, as the namespace's root.
+pub fn set_up(disk: u64, folder: Option<&Folder>) -> Result<(), String> {
+    mount(
+        "none",
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )?;
+    // Opened before anything covers it: the folder may lie under /tmp.
+    let folder_fd: Option<(OwnedFd, &Folder)> = folder
+        .map(|f| {
+            std::fs::File::open(&f.path)
+                .map(|file| (OwnedFd::from(file), f))
+                .map_err(|e| format!("opening the program folder {}: {e}", f.path.display()))
+        })
+        .transpose()?;
+    set_read_only(Path::new("/"), true, true)?;
+    mount(
+        "sockspec",
+        Path::new(STORAGE),
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some(&format!("size={disk},mode=0755")),
+    )?;
+    make_dir(&Path::new(STORAGE).join("sockspec"), 0o755)?;
+    for dir in ["/tmp", "/var/tmp"] {
+        let dir = Path::new(dir);
+        if dir.is_dir() {
+            let name = dir.file_name().expect("named").to_string_lossy();
+            overlay(&name, dir, dir, 0o1777)?;
+        }
+    }
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        let own = Path::new(STORAGE).join("sockspec/shm");
+        make_dir(&own, 0o1777)?;
+        mount(
+            &own.to_string_lossy(),
+            shm,
+            None,
+            libc::MS_BIND | libc::MS_NOSUID | libc::MS_NODEV,
+            None,
+        )?;
+    }
+    if let Some((fd, f)) = folder_fd {
+        let lower = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        match f.mode {
+            FolderMode::Overlay => overlay("folder", &lower, &f.path, 0o755)?,
+            FolderMode::Writable => {
+                mount(
+                    &lower.to_string_lossy(),
+                    &f.path,
+                    None,
+                    libc::MS_BIND | libc::MS_REC,
+                    None,
+                )?;
+                set_read_only(&f.path, false, false)?;
+            }
+        }
+    }
+    Ok(())
+}
