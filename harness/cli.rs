@@ -309,7 +309,43 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(err());
     }
+    // Deadlines are computed as now + duration: a run must be able to honour it.
+    if secs > MAX_DURATION.as_secs_f64() {
+        return Err(format!(
+            "invalid duration `{s}`: at most {} minutes",
+            MAX_DURATION.as_secs() / 60
+        ));
+    }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// The longest duration any option takes: a day.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A blocking window must end before the timeout, or a `-> blocks` check (which waits
+/// out the window) could never finish within it; a zero timeout lets nothing answer.
+fn check_windows(block_window: Duration, timeout: Duration) -> Result<(), i32> {
+    if timeout.is_zero() {
+        eprintln!("error: --timeout must be more than 0");
+        return Err(EXIT_USAGE);
+    }
+    if block_window >= timeout {
+        eprintln!(
+            "error: --block-window ({}) must be shorter than --timeout ({}): a call is judged blocked after the window, and every wait ends at the timeout",
+            humanize(block_window),
+            humanize(timeout)
+        );
+        return Err(EXIT_USAGE);
+    }
+    Ok(())
+}
+
+fn humanize(d: Duration) -> String {
+    if d.subsec_millis() == 0 && d.as_secs() > 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 pub fn main() -> i32 {
@@ -390,21 +426,25 @@ fn load(paths: &[PathBuf], color: bool) -> Result<Vec<Scenario>, i32> {
             return Err(EXIT_USAGE);
         }
     };
-    if loaded.failures.is_empty() {
+    if loaded.failures.is_empty() && loaded.unusable.is_empty() {
         return Ok(loaded.scenarios);
     }
     let mut errors = 0;
+    for e in &loaded.unusable {
+        eprintln!("error: {e}");
+        errors += 1;
+    }
     for (src, diags) in &loaded.failures {
         for d in diags {
             eprintln!("{}", d.render(src, color));
             errors += 1;
         }
     }
+    let files = loaded.failures.len() + loaded.unusable.len();
     eprintln!(
-        "error: {errors} error{} in {} scenario file{}; nothing was run",
+        "error: {errors} error{} in {files} scenario file{}; nothing was run",
         if errors == 1 { "" } else { "s" },
-        loaded.failures.len(),
-        if loaded.failures.len() == 1 { "" } else { "s" }
+        if files == 1 { "" } else { "s" }
     );
     Err(EXIT_USAGE)
 }
@@ -463,6 +503,9 @@ fn run_command(args: RunArgs) -> i32 {
     if scenarios.is_empty() {
         eprintln!("error: no scenario matches the filters");
         return EXIT_USAGE;
+    }
+    if let Err(code) = check_windows(args.block_window, args.target.contain.timeout) {
+        return code;
     }
     let sandbox = match sandbox_spec(&args.target.contain) {
         Ok(s) => s,
@@ -612,6 +655,9 @@ fn grade_command(args: GradeArgs) -> i32 {
             args.submissions.display()
         );
         return EXIT_USAGE;
+    }
+    if let Err(code) = check_windows(args.block_window, args.contain.timeout) {
+        return code;
     }
     let sandbox = match sandbox_spec(&args.contain) {
         Ok(s) => s,
@@ -984,6 +1030,9 @@ mod tests {
         assert_eq!(parse_duration("250"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("99999999999s").is_err());
+        assert!(parse_duration("1e300s").is_err());
+        assert_eq!(parse_duration("24m"), Ok(Duration::from_secs(1440)));
     }
 
     #[test]

@@ -191,3 +191,31 @@ fn the_reference_adapter_speaks_the_protocol_on_stdio() {
         (Some(0), Some("EINVAL"))
     );
 }
+
+/// A blocking window at or above the timeout could never be honoured (a `blocks`
+/// check waits out the window, every wait ends at the timeout), nor could a duration
+/// that overflows a deadline: both are refused before anything runs.
+#[test]
+fn durations_a_run_cannot_honour_are_refused() {
+    for (args, message) in [
+        (
+            vec!["--block-window", "99999999999s"],
+            "at most 1440 minutes",
+        ),
+        (
+            vec!["--block-window", "20s", "--timeout", "10s"],
+            "--block-window (20s) must be shorter than --timeout (10s)",
+        ),
+        (vec!["--timeout", "0s"], "--timeout must be more than 0"),
+    ] {
+        let out = support::sockspec()
+            .arg("run")
+            .arg(support::scenario("bind/bind-twice-expects-error"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}

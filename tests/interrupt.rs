@@ -13,8 +13,8 @@ const WATCHDOG: Duration = Duration::from_secs(30);
 
 fn interrupt_run(signal: i32) {
     let dir = tempfile::tempdir().unwrap();
-    let (pids, tmp) = (dir.path().join("pids"), dir.path().join("tmp"));
-    std::fs::create_dir_all(&pids).unwrap();
+    let mark = unique_mark("interrupt");
+    let tmp = dir.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let report = dir.path().join("report.json");
     // The well-behaved mode of the test adapter: a normal adapter that records its pids.
@@ -35,7 +35,7 @@ fn interrupt_run(signal: i32) {
             "--output",
         ])
         .arg(&report)
-        .env("BAD_ADAPTER_PIDS", &pids)
+        .env("BAD_ADAPTER_MARK", &mark)
         .env("TMPDIR", &tmp)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -83,13 +83,7 @@ fn interrupt_run(signal: i32) {
         "only real verdicts are reported: {doc}"
     );
 
-    let alive: Vec<String> = std::fs::read_dir(&pids)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| !s.contains(") Z"))
-        })
-        .collect();
+    let alive = processes_with_env("BAD_ADAPTER_MARK", &mark);
     assert!(alive.is_empty(), "adapters left running: {alive:?}");
     assert_eq!(
         std::fs::read_dir(&tmp).unwrap().count(),

@@ -37,19 +37,6 @@ fn finish(mut child: Child) -> (i32, String) {
     }
 }
 
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // A zombie has exited; its parent (not us) will reap it.
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
-}
-
 #[rstest]
 #[case::hang_before_hello("hang-before-hello", "did not answer `hello`")]
 #[case::crash_segv("crash-segv", "killed by SIGSEGV")]
@@ -71,7 +58,7 @@ fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(
     if !sandbox_available() {
         return;
     }
-    let pids = tempfile::tempdir().unwrap();
+    let mark = unique_mark(mode);
     let tmp = tempfile::tempdir().unwrap();
     let ns_mounts = nsfs_mounts();
     // One scenario that reaches `listen` (where the adapter misbehaves), one that never does.
@@ -91,7 +78,7 @@ fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(
             "--no-progress",
         ])
         .args(["--sandbox", "require", "--memory-limit", "256M"])
-        .env("BAD_ADAPTER_PIDS", pids.path())
+        .env("BAD_ADAPTER_MARK", &mark)
         .env("TMPDIR", tmp.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -140,12 +127,7 @@ fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(
         );
     }
     assert_eq!(code, 1);
-    let recorded: Vec<u32> = std::fs::read_dir(pids.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
-        .collect();
-    assert!(!recorded.is_empty(), "the adapter recorded its pid");
-    let left: Vec<u32> = recorded.into_iter().filter(|p| alive(*p)).collect();
+    let left = processes_with_env("BAD_ADAPTER_MARK", &mark);
     assert!(left.is_empty(), "adapter processes left running: {left:?}");
     let files: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
@@ -153,6 +135,22 @@ fn misbehaving_adapter_ends_in_an_error_that_names_the_cause(
         .collect();
     assert!(files.is_empty(), "temporary files left behind: {files:?}");
     assert_eq!(nsfs_mounts(), ns_mounts, "namespace mounts left behind");
+}
+
+/// The check above finds processes by their environment: it must see a live one.
+#[test]
+fn processes_are_found_by_their_mark() {
+    let mark = unique_mark("probe");
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .env("BAD_ADAPTER_MARK", &mark)
+        .spawn()
+        .unwrap();
+    let found = processes_with_env("BAD_ADAPTER_MARK", &mark);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(found, vec![child.id() as i32]);
+    assert!(processes_with_env("BAD_ADAPTER_MARK", &mark).is_empty());
 }
 
 /// Namespace files mounted somewhere (what `ip netns add` would leave): none may appear.

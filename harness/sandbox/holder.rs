@@ -151,9 +151,17 @@ impl Sandbox {
             }
             if let Some((uid, gid)) = unprivileged_owner() {
                 // The holder cannot map other users than its own from inside; we can.
+                // Root itself is mapped too, as uid 1: adapters and the peer keep our
+                // identity, and an unmapped user cannot create a file on the
+                // namespace's tmpfs (EOVERFLOW). Only processes that hold the
+                // namespace's capabilities could become uid 1, and those are ours or
+                // already root; programs under test hold none (see `trampoline`).
                 let write = |file: &str, id: u32| {
-                    std::fs::write(format!("/proc/{holder_pid}/{file}"), format!("0 {id} 1"))
-                        .map_err(|e| SandboxError::Holder(format!("writing {file}: {e}")))
+                    std::fs::write(
+                        format!("/proc/{holder_pid}/{file}"),
+                        format!("0 {id} 1\n1 0 1\n"),
+                    )
+                    .map_err(|e| SandboxError::Holder(format!("writing {file}: {e}")))
                 };
                 write("gid_map", gid)?;
                 write("uid_map", uid)?;
@@ -458,6 +466,10 @@ fn hold(disk: u64, folder: Option<&Folder>) -> Result<(), String> {
         write("/proc/self/uid_map", &format!("0 {uid} 1"))?;
         write("/proc/self/gid_map", &format!("0 {gid} 1"))?;
     }
+    // Programs under test hold no capabilities, yet a server on port 80 should run
+    // as it would for its author: every port is unprivileged in this namespace. Set
+    // before the mount namespace makes /proc read-only.
+    let _ = std::fs::write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0");
     let mut out = std::io::stdout();
     writeln!(out, "unshared")
         .and_then(|_| out.flush())

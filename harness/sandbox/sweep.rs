@@ -5,7 +5,8 @@
 //! temporary folders of `grade` (a submission's copy) and of a sandbox without a mount
 //! namespace, and memory cgroups. Each carries the harness's PID in its name
 //! (`sockspec-PID-…`, `sockspec-grade-PID-…`); the next harness removes those whose
-//! PID no longer runs and that belong to its own user. A PID that was reused keeps its
+//! PID no longer runs and that belong to its own user (for root, any user: a grading
+//! copy belongs to the sandbox's). A PID that was reused keeps its
 //! folders until that process is gone too: conservative, never wrong.
 
 use std::path::Path;
@@ -50,7 +51,9 @@ pub fn sweep(dir: &Path) -> Vec<std::path::PathBuf> {
         let Ok(meta) = e.path().symlink_metadata() else {
             continue;
         };
-        if !meta.is_dir() || meta.uid() != me || alive(pid) {
+        // Ours, or (for root) given to the sandbox's user, as a grading copy is.
+        let owned = meta.uid() == me || me == 0;
+        if !meta.is_dir() || !owned || alive(pid) {
             continue;
         }
         if std::fs::remove_dir_all(e.path()).is_ok() {

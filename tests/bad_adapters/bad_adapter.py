@@ -4,8 +4,9 @@ the fewest capabilities allowed), for tests/misbehaving_adapters.rs.
 
 Usage: bad_adapter.py MODE. The adapter behaves (it is the Python adapter) until the
 scenario calls `listen` (missing-field: the socket() after it), then misbehaves as MODE says; `hang-before-hello` misbehaves
-from the start. If BAD_ADAPTER_PIDS names a folder, the adapter (and any child it
-forks) writes its pid there, so the test can check that nothing survives the run.
+from the start. The tests find the adapter and everything it forked by an environment
+variable they set (BAD_ADAPTER_MARK), which children inherit: files it wrote would stay
+inside the sandbox's mount namespace, out of the host's sight.
 """
 
 import json
@@ -17,15 +18,6 @@ import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "adapters", "python"))
 import sockspec_adapter as base  # noqa: E402
-
-
-def record_pid():
-    folder = os.environ.get("BAD_ADAPTER_PIDS")
-    if folder:
-        # In a sandbox os.getpid() is the PID namespace's number; /proc is the host's
-        # mount, so /proc/self names the pid the test can check from outside.
-        pid = os.readlink("/proc/self")
-        open(os.path.join(folder, pid), "w").close()
 
 
 def hang():
@@ -78,7 +70,6 @@ class Bad(base.Adapter):
                 daemon = socket.socket()
                 daemon.bind(("127.0.0.1", 0))
                 daemon.listen(1)
-                record_pid()
                 hang()
             hang()
         if mode == "memory-hog":
@@ -107,7 +98,6 @@ class Bad(base.Adapter):
 
 
 if __name__ == "__main__":
-    record_pid()
     Bad.mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if Bad.mode == "hang-before-hello":
         hang()

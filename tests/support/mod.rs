@@ -137,8 +137,43 @@ pub fn sample_program(source: &str, bug: Option<&str>) -> PathBuf {
 }
 
 /// Whether every folder from `/` down to `dir` lets others search it.
-fn reachable_by_others(dir: &std::path::Path) -> bool {
+pub fn reachable_by_others(dir: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     dir.ancestors()
         .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+/// Live (not zombie) processes whose environment holds `NAME=VALUE`: how a test finds
+/// what an adapter started and everything it forked, wherever it runs (files it wrote
+/// in a sandbox stay in the sandbox's mount namespace, out of the host's sight).
+pub fn processes_with_env(name: &str, value: &str) -> Vec<i32> {
+    let wanted = format!("{name}={value}");
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == wanted.as_bytes()))
+        })
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                !stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+        })
+        .collect()
+}
+
+/// A value no other test process carries: for [`processes_with_env`].
+pub fn unique_mark(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{what}-{}-{nanos}", std::process::id())
 }
