@@ -39,23 +39,25 @@ fn attacker() -> PathBuf {
     sample_program("attacker.c", None)
 }
 
-/// `sockspec run FILE --program attacker=CMD ARGS --format json`, sandbox required.
+/// `sockspec run FILE --program attacker=CMD ARGS --format json`, sandbox required;
+/// then checks that the run left no process and no file in its TMPDIR.
 fn attack(file: &str, command: &str, args: &[&str]) -> serde_json::Value {
-    let (_, report) = run_json(
-        &[
-            &[
-                file,
-                "--program",
-                &format!("attacker={command}"),
-                "--sandbox",
-                "require",
-                "--timeout",
-                "5s",
-            ],
-            args,
-        ]
-        .concat(),
-    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mark = unique_mark("attack");
+    let out = sockspec()
+        .args(["run", file, "--program"])
+        .arg(format!("attacker={command}"))
+        .args(["--sandbox", "require", "--timeout", "5s"])
+        .args(args)
+        .args(["--format", "json", "--no-progress"])
+        .env("TMPDIR", tmp.path())
+        .env("SOCKSPEC_TEST_MARK", &mark)
+        .output()
+        .unwrap();
+    let report = json_report(&out);
+    wait_until("the run's processes to end", || marked(&mark).is_empty());
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
     report
 }
 
@@ -92,6 +94,11 @@ fn run_json_as_nobody(args: &[&str]) -> serde_json::Value {
         .env("TMPDIR", "/tmp")
         .output()
         .unwrap();
+    json_report(&out)
+}
+
+/// The JSON report on a run's stdout, or a panic that shows its stderr.
+fn json_report(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "no JSON report ({e}): {}",
@@ -128,15 +135,28 @@ fn a_program_cannot_signal_ptrace_or_read_the_harness_processes() {
     }
 }
 
-/// Runs `sockspec ARGS` with a file open at descriptors 7, 10 and 251 (not
-/// close-on-exec), as a careless caller would leave them.
-fn run_with_open_descriptors(secret: &Path, args: &[&str]) -> serde_json::Value {
+/// Runs `sockspec ARGS` (as `nobody` with `as_nobody`) with a file open at
+/// descriptors 7, 10 and 251 (not close-on-exec), as a careless caller would leave them.
+fn run_with_open_descriptors(secret: &Path, args: &[&str], as_nobody: bool) -> serde_json::Value {
     let file = std::fs::OpenOptions::new()
         .append(true)
         .open(secret)
         .unwrap();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
-    let mut cmd = sockspec();
+    let mut cmd = if as_nobody {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            bin_path(),
+        ])
+        .current_dir("/")
+        .env("TMPDIR", "/tmp");
+        c
+    } else {
+        sockspec()
+    };
     cmd.arg("run")
         .args(args)
         .args(["--format", "json", "--no-progress"]);
@@ -151,36 +171,45 @@ fn run_with_open_descriptors(secret: &Path, args: &[&str]) -> serde_json::Value 
             Ok(())
         });
     }
-    let out = cmd.output().unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no JSON report ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    json_report(&cmd.output().unwrap())
 }
 
 #[test]
 fn descriptors_the_caller_left_open_reach_no_program_or_adapter() {
     let secret_dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(secret_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let secret = secret_dir.path().join("secret");
     std::fs::write(&secret, "").unwrap();
+    // Writable by anyone: only the closed descriptors keep a program from it.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o666)).unwrap();
     let (_dir, file) = scenario_dir(CONTAINED);
     let command = format!("{} fds {{port}}", attacker().display());
     // With and without the sandbox: the descriptors are closed either way.
-    for sandbox in ["auto", "off"] {
-        let report = run_with_open_descriptors(
-            &secret,
-            &[
-                &file,
-                "--program",
-                &format!("attacker={command}"),
-                "--sandbox",
-                sandbox,
-            ],
-        );
-        let (status, why) = verdict(&report);
-        assert_eq!(status, "passed", "--sandbox {sandbox}: {why}");
+    let as_nobody = if can_run_as_nobody() {
+        vec![false, true]
+    } else {
+        eprintln!("skipped the unprivileged half: cannot run sockspec as nobody here");
+        vec![false]
+    };
+    for nobody in as_nobody {
+        for sandbox in ["auto", "off"] {
+            let report = run_with_open_descriptors(
+                &secret,
+                &[
+                    &file,
+                    "--program",
+                    &format!("attacker={command}"),
+                    "--sandbox",
+                    sandbox,
+                ],
+                nobody,
+            );
+            let (status, why) = verdict(&report);
+            assert_eq!(
+                status, "passed",
+                "--sandbox {sandbox}, as nobody {nobody}: {why}"
+            );
+        }
     }
     // An adapter that finds one of them refuses to start: the scenario would error.
     let adapter = format!(
@@ -194,6 +223,7 @@ fn descriptors_the_caller_left_open_reach_no_program_or_adapter() {
             "--adapter",
             &adapter,
         ],
+        false,
     );
     let (status, why) = verdict(&report);
     assert_eq!(
