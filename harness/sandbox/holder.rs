@@ -483,6 +483,20 @@ fn hold(disk: u64, folder: Option<&Folder>) -> Result<(), String> {
             _ => return Ok(()), // the harness gave up on us
         }
     }
+    // The mount namespace before anything else: the program folder must be opened in
+    // it (an overlay takes no layer from another namespace) and with the caller's
+    // identity (see `mounts::open_folder`). A namespace that fails half-way is simply
+    // not offered: nothing joins it, and this process needs no file from here on.
+    // SAFETY: plain syscalls.
+    let mount_ns = if unsafe { libc::unshare(libc::CLONE_NEWNS) } == 0 {
+        Ok(())
+    } else {
+        Err(os_err("unshare(CLONE_NEWNS)"))
+    };
+    let folder = match (&mount_ns, folder) {
+        (Ok(()), Some(f)) => Some((f, mounts::open_folder(f)?)),
+        _ => None,
+    };
     // Become the namespace's root (mapped now), so that what we create on the tmpfs
     // is owned by someone the namespace knows. Capabilities stay: our old ids were
     // not the namespace's root.
@@ -490,13 +504,7 @@ fn hold(disk: u64, folder: Option<&Folder>) -> Result<(), String> {
     if unsafe { libc::setresgid(0, 0, 0) } != 0 || unsafe { libc::setresuid(0, 0, 0) } != 0 {
         return Err(os_err("becoming the namespace's root"));
     }
-    // A mount namespace that fails half-way is simply not offered: nothing joins it,
-    // and this process needs no file from here on.
-    let mount_problem = if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        Some(os_err("unshare(CLONE_NEWNS)"))
-    } else {
-        mounts::set_up(disk, folder).err()
-    };
+    let mount_problem = mount_ns.and_then(|()| mounts::set_up(disk, folder)).err();
     loopback_up()?;
     // SAFETY: single-threaded, so fork is safe and the child may run Rust code.
     let init = unsafe { libc::fork() };

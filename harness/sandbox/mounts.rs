@@ -190,9 +190,18 @@ fn overlay(name: &str, lower: &Path, target: &Path, mode: u32) -> Result<(), Str
     )
 }
 
+/// Opens the program folder for [`set_up`]: before anything covers it (it may lie under
+/// `/tmp`), and before the holder takes the namespace's identity (`nobody`, for a root
+/// harness, who may not search the folders above it).
+pub fn open_folder(folder: &Folder) -> Result<OwnedFd, String> {
+    std::fs::File::open(&folder.path)
+        .map(OwnedFd::from)
+        .map_err(|e| format!("opening the program folder {}: {e}", folder.path.display()))
+}
+
 /// Makes the calling process's mount namespace the scenario's (see the module doc).
 /// Call right after `unshare(CLONE_NEWNS)`, as the namespace's root.
-pub fn set_up(disk: u64, folder: Option<&Folder>) -> Result<(), String> {
+pub fn set_up(disk: u64, folder: Option<(&Folder, OwnedFd)>) -> Result<(), String> {
     mount(
         "none",
         Path::new("/"),
@@ -200,14 +209,6 @@ pub fn set_up(disk: u64, folder: Option<&Folder>) -> Result<(), String> {
         libc::MS_REC | libc::MS_PRIVATE,
         None,
     )?;
-    // Opened before anything covers it: the folder may lie under /tmp.
-    let folder_fd: Option<(OwnedFd, &Folder)> = folder
-        .map(|f| {
-            std::fs::File::open(&f.path)
-                .map(|file| (OwnedFd::from(file), f))
-                .map_err(|e| format!("opening the program folder {}: {e}", f.path.display()))
-        })
-        .transpose()?;
     set_read_only(Path::new("/"), true, true)?;
     mount(
         "sockspec",
@@ -236,7 +237,7 @@ pub fn set_up(disk: u64, folder: Option<&Folder>) -> Result<(), String> {
             None,
         )?;
     }
-    if let Some((fd, f)) = folder_fd {
+    if let Some((f, fd)) = folder {
         let lower = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         match f.mode {
             FolderMode::Overlay => overlay("folder", &lower, &f.path, 0o755)?,
