@@ -39,7 +39,6 @@ pub use holder::{
 };
 pub use join::Join;
 pub use limits::Limits;
-pub use mounts::{Folder, FolderMode};
 pub use trampoline::{cloexec_inherited, exec_main};
 
 use std::path::PathBuf;

@@ -24,11 +24,16 @@ const CONTAINED: &str = "+++\ntitle = \"The attack fails\"\n+++\nsrv = start(att
 const LISTENS: &str =
     "+++\ntitle = \"The program listens\"\n+++\nsrv = start(attacker)\nlistening(srv)\n";
 
-/// A folder others may enter (programs run as nobody under a root harness), holding
-/// `attack.scn` with `text`.
-fn scenario_dir(text: &str) -> (tempfile::TempDir, String) {
+/// A temporary folder with `mode` (as root a program under test runs as nobody).
+fn dir_with_mode(mode: u32) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+    dir
+}
+
+/// A folder others may enter holding `attack.scn` with `text`.
+fn scenario_dir(text: &str) -> (tempfile::TempDir, String) {
+    let dir = dir_with_mode(0o755);
     let file = dir.path().join("attack.scn");
     std::fs::write(&file, text).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -176,8 +181,7 @@ fn run_with_open_descriptors(secret: &Path, args: &[&str], as_nobody: bool) -> s
 
 #[test]
 fn descriptors_the_caller_left_open_reach_no_program_or_adapter() {
-    let secret_dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(secret_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let secret_dir = dir_with_mode(0o755);
     let secret = secret_dir.path().join("secret");
     std::fs::write(&secret, "").unwrap();
     // Writable by anyone: only the closed descriptors keep a program from it.
@@ -244,8 +248,7 @@ fn host_files_and_unix_sockets_are_out_of_reach() {
     if !sandbox_available() {
         return;
     }
-    let host = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(host.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let host = dir_with_mode(0o777);
     // A host service's socket and file, open to everyone: only the sandbox stands
     // between them and the program.
     let sock = host.path().join("service.sock");
@@ -260,8 +263,7 @@ fn host_files_and_unix_sockets_are_out_of_reach() {
     std::fs::write(&shared, "original").unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o666)).unwrap();
     // The program's folder, writable by anyone on the host: the overlay keeps it as is.
-    let folder = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(folder.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let folder = dir_with_mode(0o777);
     let leftover = unique_mark("left-by-attacker");
     let (_dir, file) = scenario_dir(CONTAINED);
     let command = format!(
@@ -318,8 +320,7 @@ fn a_scenario_cannot_fill_the_disk() {
     if !sandbox_available() {
         return;
     }
-    let folder = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(folder.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let folder = dir_with_mode(0o777);
     let (_dir, file) = scenario_dir(LISTENS);
     // 32 files of 8 MiB in its folder, then as many in $TMPDIR: 512 MiB against 16.
     let command = format!("{} disk {{port}} 32 8", attacker().display());

@@ -3,7 +3,7 @@
 use crate::program::Program;
 use crate::run::limit_notes;
 use crate::run::{self, RunReport, ScenarioResult, Settings, Status};
-use crate::sandbox::{Folder, FolderMode, Sandbox};
+use crate::sandbox::Sandbox;
 use crate::script::Scenario;
 use serde::Serialize;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -279,16 +279,10 @@ fn build(
     };
     let sandbox = match &settings.sandbox {
         None => None,
-        Some(spec) => {
-            let folder = Folder {
-                path: dir.to_path_buf(),
-                mode: FolderMode::Overlay,
-            };
-            match Sandbox::create(&spec.exe, settings.timeout, &spec.limits, Some(folder)) {
-                Ok(sb) => Some(sb),
-                Err(e) => return (failed("not run".into(), format!("sockspec: {e}")), false),
-            }
-        }
+        Some(spec) => match Sandbox::create(&spec.exe, settings.timeout, &spec.limits, Some(dir)) {
+            Ok(sb) => Some(sb),
+            Err(e) => return (failed("not run".into(), format!("sockspec: {e}")), false),
+        },
     };
     let join = sandbox
         .as_ref()

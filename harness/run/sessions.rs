@@ -2,7 +2,7 @@
 //! target session and the peer session; and closing all three in the right order.
 
 use super::execute::Settings;
-use crate::sandbox::{Folder, FolderMode, Sandbox};
+use crate::sandbox::Sandbox;
 use crate::target::{Fault, Session, TargetSpec};
 use std::sync::atomic::Ordering;
 
@@ -32,19 +32,17 @@ impl Sessions {
         let sandbox = match &settings.sandbox {
             None => None,
             Some(spec) => {
-                let folder = with_programs.then(|| Folder {
-                    path: std::path::absolute(&settings.program_dir)
-                        .unwrap_or_else(|_| settings.program_dir.clone()),
-                    mode: FolderMode::Overlay,
+                let folder = with_programs.then(|| {
+                    std::path::absolute(&settings.program_dir)
+                        .unwrap_or_else(|_| settings.program_dir.clone())
                 });
                 Some(
-                    Sandbox::create(&spec.exe, settings.timeout, &spec.limits, folder).map_err(
-                        |e| OpenError {
-                            fault: Fault::Sandbox(e.to_string()),
-                            stage: "(creating the sandbox)",
-                            teardown: Vec::new(),
-                        },
-                    )?,
+                    Sandbox::create(&spec.exe, settings.timeout, &spec.limits, folder.as_deref())
+                        .map_err(|e| OpenError {
+                        fault: Fault::Sandbox(e.to_string()),
+                        stage: "(creating the sandbox)",
+                        teardown: Vec::new(),
+                    })?,
                 )
             }
         };

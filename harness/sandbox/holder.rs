@@ -1,7 +1,7 @@
 //! The namespace holder: `sockspec sandbox-init` on its side, [`Sandbox`] on ours.
 
 use super::cgroup::MemoryCgroup;
-use super::mounts::{self, Folder, FolderMode};
+use super::mounts;
 use super::{Join, Limits};
 use crate::process::wait_exit;
 use std::fs::File;
@@ -106,12 +106,12 @@ fn maps_id(map: &str, id: u32) -> bool {
 
 impl Sandbox {
     /// Starts a holder and opens its namespaces. `folder`, if given, is the program
-    /// folder: shown inside at the same path, as `mode` says (see [`mounts`]).
+    /// folder, shown inside at the same path as an overlay (see [`mounts`]).
     pub fn create(
         exe: &Path,
         timeout: Duration,
         limits: &Limits,
-        folder: Option<Folder>,
+        folder: Option<&Path>,
     ) -> Result<Self, SandboxError> {
         let deadline = Instant::now() + timeout;
         let exe_file = File::open(exe).map_err(|source| SandboxError::Spawn {
@@ -120,8 +120,8 @@ impl Sandbox {
         })?;
         let mut cmd = Command::new(exe);
         cmd.arg("sandbox-init").arg(limits.disk.to_string());
-        if let Some(f) = &folder {
-            cmd.arg(f.mode.as_arg()).arg(&f.path);
+        if let Some(f) = folder {
+            cmd.arg(f);
         }
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -138,126 +138,36 @@ impl Sandbox {
             exe: exe.display().to_string(),
             source,
         })?;
-        let mut stdin = holder.stdin.take();
+        let mut stdin = holder.stdin.take().expect("piped");
         let mut stdout = BufReader::new(holder.stdout.take().expect("piped"));
-        let holder_pid = holder.id();
         let memory = MemoryCgroup::create(limits.memory);
-        let opened = (|| {
-            let line = report_line(&mut stdout, deadline, timeout)?;
-            match line.split_once(' ') {
-                _ if line == "unshared" => {}
-                Some(("error", msg)) => return Err(SandboxError::Holder(msg.trim().to_string())),
-                _ => return Err(SandboxError::Holder(format!("unexpected report {line:?}"))),
-            }
-            if let Some((uid, gid)) = unprivileged_owner() {
-                // The holder cannot map other users than its own from inside; we can.
-                // Root itself is mapped too, as uid 1: adapters and the peer keep our
-                // identity, and an unmapped user cannot create a file on the
-                // namespace's tmpfs (EOVERFLOW). Only processes that hold the
-                // namespace's capabilities could become uid 1, and those are ours or
-                // already root; programs under test hold none (see `trampoline`).
-                let write = |file: &str, id: u32| {
-                    std::fs::write(
-                        format!("/proc/{holder_pid}/{file}"),
-                        format!("0 {id} 1\n1 0 1\n"),
-                    )
-                    .map_err(|e| SandboxError::Holder(format!("writing {file}: {e}")))
-                };
-                write("gid_map", gid)?;
-                write("uid_map", uid)?;
-            }
-            if let Some(cg) = &memory {
-                // Before it forks init: everything in the namespace descends from it.
-                cg.add(holder_pid)
-                    .map_err(|e| SandboxError::Holder(format!("joining the memory cgroup: {e}")))?;
-            }
-            stdin
-                .as_mut()
-                .expect("piped")
-                .write_all(b"go\n")
-                .map_err(|e| SandboxError::Holder(format!("telling the holder to go on: {e}")))?;
-            let line = report_line(&mut stdout, deadline, timeout)?;
-            let (init, mount_problem) = match line.split_once(' ') {
-                Some(("ready", rest)) => {
-                    let (pid, problem) = match rest.split_once(" nomount ") {
-                        Some((pid, why)) => (pid, Some(why.to_string())),
-                        None => (rest, None),
-                    };
-                    let pid: u32 = pid
-                        .trim()
-                        .parse()
-                        .map_err(|_| SandboxError::Holder(line.clone()))?;
-                    (pid, problem)
-                }
-                Some(("error", msg)) => return Err(SandboxError::Holder(msg.trim().to_string())),
-                _ => return Err(SandboxError::Holder(format!("unexpected report {line:?}"))),
-            };
-            let open = |what: &'static str, path: String| {
-                File::open(path)
-                    .map(OwnedFd::from)
-                    .map_err(|source| SandboxError::Open { what, source })
-            };
-            let (mnt, storage, workdir) = if mount_problem.is_none() {
-                let storage = File::open(format!("/proc/{holder_pid}/root{}", mounts::STORAGE))
-                    .map_err(|source| SandboxError::Open {
-                        what: "storage",
-                        source,
-                    })?;
-                (
-                    Some(open("mount", format!("/proc/{holder_pid}/ns/mnt"))?),
-                    Some(storage),
-                    None,
-                )
-            } else {
-                let workdir = tempfile::Builder::new()
-                    .prefix(&super::sweep::temp_prefix("sockspec-"))
-                    .tempdir()
-                    .map_err(SandboxError::Workdir)?;
-                if let Some((uid, gid)) = unprivileged_owner() {
-                    // Programs under test run as that user: their TMPDIR must be theirs.
-                    std::os::unix::fs::chown(workdir.path(), Some(uid), Some(gid))
-                        .map_err(SandboxError::Workdir)?;
-                }
-                (None, None, Some(workdir))
-            };
-            let cgroup_procs = memory
-                .as_ref()
-                .map(|cg| cg.procs().map(OwnedFd::from))
-                .transpose()
-                .map_err(|e| SandboxError::Holder(format!("opening the memory cgroup: {e}")))?;
-            Ok((
-                init as i32,
-                open("user", format!("/proc/{holder_pid}/ns/user"))?,
-                open("network", format!("/proc/{holder_pid}/ns/net"))?,
-                open("PID", format!("/proc/{init}/ns/pid"))?,
-                mnt,
-                mount_problem,
-                storage,
-                cgroup_procs,
-                workdir,
-            ))
-        })();
-        match opened {
-            Ok((init, user, net, pid, mnt, mount_problem, storage, cgroup_procs, workdir)) => {
-                Ok(Sandbox {
-                    holder,
-                    init,
-                    stdin,
-                    user,
-                    net,
-                    pid,
-                    mnt,
-                    mount_problem,
-                    storage,
-                    disk_limit: limits.disk,
-                    memory_limit: limits.memory,
-                    memory,
-                    cgroup_procs,
-                    folder: folder.map(|f| f.path),
-                    exe: OwnedFd::from(exe_file),
-                    workdir,
-                })
-            }
+        let inside = Inside::open(
+            &holder,
+            &mut stdin,
+            &mut stdout,
+            memory.as_ref(),
+            deadline,
+            timeout,
+        );
+        match inside {
+            Ok(inside) => Ok(Sandbox {
+                holder,
+                init: inside.init,
+                stdin: Some(stdin),
+                user: inside.user,
+                net: inside.net,
+                pid: inside.pid,
+                mnt: inside.mnt,
+                mount_problem: inside.mount_problem,
+                storage: inside.storage,
+                disk_limit: limits.disk,
+                memory_limit: limits.memory,
+                memory,
+                cgroup_procs: inside.cgroup_procs,
+                folder: folder.map(Path::to_path_buf),
+                exe: OwnedFd::from(exe_file),
+                workdir: inside.workdir,
+            }),
             Err(e) => {
                 let _ = holder.kill();
                 let _ = holder.wait();
@@ -291,7 +201,7 @@ impl Sandbox {
     }
 
     /// The program folder as the sandbox shows it, read from outside: after a build,
-    /// the folder with the build's output (see [`FolderMode`]).
+    /// the folder with the build's output.
     pub fn folder_view(&self) -> Option<PathBuf> {
         let folder = self.folder.as_ref()?;
         self.mnt.as_ref()?;
@@ -368,6 +278,129 @@ impl Sandbox {
     }
 }
 
+/// What [`Sandbox::create`] opens once the holder has made the namespaces.
+struct Inside {
+    init: i32,
+    user: OwnedFd,
+    net: OwnedFd,
+    pid: OwnedFd,
+    mnt: Option<OwnedFd>,
+    mount_problem: Option<String>,
+    storage: Option<File>,
+    cgroup_procs: Option<OwnedFd>,
+    workdir: Option<tempfile::TempDir>,
+}
+
+impl Inside {
+    /// The harness's side of the holder's handshake (see [`init_main`]), then the
+    /// namespaces, the storage and the cgroup opened from outside.
+    fn open(
+        holder: &Child,
+        stdin: &mut ChildStdin,
+        stdout: &mut BufReader<ChildStdout>,
+        memory: Option<&MemoryCgroup>,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Inside, SandboxError> {
+        let holder_pid = holder.id();
+        expect_report(stdout, "unshared", deadline, timeout)?;
+        if let Some((uid, gid)) = unprivileged_owner() {
+            // The holder cannot map other users than its own from inside; we can.
+            // Root itself is mapped too, as uid 1: adapters and the peer keep our
+            // identity, and an unmapped user cannot create a file on the
+            // namespace's tmpfs (EOVERFLOW). Only processes that hold the
+            // namespace's capabilities could become uid 1, and those are ours or
+            // already root; programs under test hold none (see `trampoline`).
+            let write = |file: &str, id: u32| {
+                std::fs::write(
+                    format!("/proc/{holder_pid}/{file}"),
+                    format!("0 {id} 1\n1 0 1\n"),
+                )
+                .map_err(|e| SandboxError::Holder(format!("writing {file}: {e}")))
+            };
+            write("gid_map", gid)?;
+            write("uid_map", uid)?;
+        }
+        if let Some(cg) = memory {
+            // Before it forks init: everything in the namespace descends from it.
+            cg.add(holder_pid)
+                .map_err(|e| SandboxError::Holder(format!("joining the memory cgroup: {e}")))?;
+        }
+        stdin
+            .write_all(b"go\n")
+            .map_err(|e| SandboxError::Holder(format!("telling the holder to go on: {e}")))?;
+        let ready = expect_report(stdout, "ready", deadline, timeout)?;
+        let (init, mount_problem) = match ready.split_once(" nomount ") {
+            Some((pid, why)) => (pid, Some(why.to_string())),
+            None => (ready.as_str(), None),
+        };
+        let init: i32 = init
+            .trim()
+            .parse()
+            .map_err(|_| SandboxError::Holder(format!("unexpected report {ready:?}")))?;
+        let open = |what: &'static str, path: String| {
+            File::open(path).map_err(|source| SandboxError::Open { what, source })
+        };
+        let (mnt, storage, workdir) = if mount_problem.is_none() {
+            (
+                Some(open("mount", format!("/proc/{holder_pid}/ns/mnt"))?.into()),
+                Some(open(
+                    "storage",
+                    format!("/proc/{holder_pid}/root{}", mounts::STORAGE),
+                )?),
+                None,
+            )
+        } else {
+            (None, None, Some(host_workdir()?))
+        };
+        let cgroup_procs = memory
+            .map(|cg| cg.procs().map(OwnedFd::from))
+            .transpose()
+            .map_err(|e| SandboxError::Holder(format!("opening the memory cgroup: {e}")))?;
+        Ok(Inside {
+            init,
+            user: open("user", format!("/proc/{holder_pid}/ns/user"))?.into(),
+            net: open("network", format!("/proc/{holder_pid}/ns/net"))?.into(),
+            pid: open("PID", format!("/proc/{init}/ns/pid"))?.into(),
+            mnt,
+            mount_problem,
+            storage,
+            cgroup_procs,
+            workdir,
+        })
+    }
+}
+
+/// Without a mount namespace: a host folder for the sandbox's TMPDIR, named for the
+/// sweep (see `sweep`) and, as root, given to the programs' user.
+fn host_workdir() -> Result<tempfile::TempDir, SandboxError> {
+    let workdir = tempfile::Builder::new()
+        .prefix(&super::sweep::temp_prefix("sockspec-"))
+        .tempdir()
+        .map_err(SandboxError::Workdir)?;
+    if let Some((uid, gid)) = unprivileged_owner() {
+        std::os::unix::fs::chown(workdir.path(), Some(uid), Some(gid))
+            .map_err(SandboxError::Workdir)?;
+    }
+    Ok(workdir)
+}
+
+/// The holder's next report, which must start with `word`: the rest of its line.
+fn expect_report(
+    stdout: &mut BufReader<ChildStdout>,
+    word: &str,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<String, SandboxError> {
+    let line = report_line(stdout, deadline, timeout)?;
+    let (first, rest) = line.split_once(' ').unwrap_or((&line, ""));
+    match first {
+        _ if first == word => Ok(rest.to_string()),
+        "error" => Err(SandboxError::Holder(rest.trim().to_string())),
+        _ => Err(SandboxError::Holder(format!("unexpected report {line:?}"))),
+    }
+}
+
 /// One line the holder reports, waited for until `deadline` (`timeout` in messages).
 fn report_line(
     stdout: &mut BufReader<ChildStdout>,
@@ -401,14 +434,14 @@ fn report_line(
     Ok(line.trim_end().to_string())
 }
 
-/// `sockspec sandbox-init DISK [MODE FOLDER]`: make the namespaces, report
+/// `sockspec sandbox-init DISK [FOLDER]`: make the namespaces, report
 /// `unshared`, wait for `go` on stdin (the harness writes the id maps and the cgroup
 /// in between), set up the mount namespace, report `ready <init pid>` (with
 /// ` nomount <why>` when the mount namespace could not be made) and hold the
 /// namespaces until stdin closes. Must run before any thread exists.
 pub fn init_main(args: &[std::ffi::OsString]) -> i32 {
     let mut out = std::io::stdout();
-    match parse_init_args(args).and_then(|(disk, folder)| hold(disk, folder.as_ref())) {
+    match parse_init_args(args).and_then(|(disk, folder)| hold(disk, folder.as_deref())) {
         Ok(()) => 0,
         Err(e) => {
             let _ = writeln!(out, "error {e}");
@@ -417,32 +450,25 @@ pub fn init_main(args: &[std::ffi::OsString]) -> i32 {
     }
 }
 
-fn parse_init_args(args: &[std::ffi::OsString]) -> Result<(u64, Option<Folder>), String> {
-    let usage = || "usage: sockspec sandbox-init DISK [overlay|writable FOLDER]".to_string();
+fn parse_init_args(args: &[std::ffi::OsString]) -> Result<(u64, Option<PathBuf>), String> {
+    let usage = || "usage: sockspec sandbox-init DISK [FOLDER]".to_string();
     let disk = args
         .first()
         .and_then(|a| a.to_str())
         .and_then(|a| a.parse().ok())
         .ok_or_else(usage)?;
-    let folder = match args.get(1..) {
-        Some([mode, path]) => Some(Folder {
-            mode: mode
-                .to_str()
-                .and_then(FolderMode::from_arg)
-                .ok_or_else(usage)?,
-            path: PathBuf::from(path),
-        }),
-        Some([]) => None,
-        _ => return Err(usage()),
-    };
-    Ok((disk, folder))
+    match args {
+        [_] => Ok((disk, None)),
+        [_, folder] => Ok((disk, Some(PathBuf::from(folder)))),
+        _ => Err(usage()),
+    }
 }
 
 fn os_err(what: &str) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
 
-fn hold(disk: u64, folder: Option<&Folder>) -> Result<(), String> {
+fn hold(disk: u64, folder: Option<&Path>) -> Result<(), String> {
     // SAFETY: plain syscalls in a single-threaded process.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
     // Asked before the unshare: inside, our uid is unmapped until the map is written.
@@ -494,7 +520,7 @@ fn hold(disk: u64, folder: Option<&Folder>) -> Result<(), String> {
         Err(os_err("unshare(CLONE_NEWNS)"))
     };
     let folder = match (&mount_ns, folder) {
-        (Ok(()), Some(f)) => Some((f, mounts::open_folder(f)?)),
+        (Ok(()), Some(path)) => Some((path, mounts::open_folder(path)?)),
         _ => None,
     };
     // Become the namespace's root (mapped now), so that what we create on the tmpfs

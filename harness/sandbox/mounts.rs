@@ -18,8 +18,9 @@
 //!   `/tmp` answer ECONNREFUSED. `/dev/shm` is an empty folder of the tmpfs.
 //! - The program folder (the submission's copy in `grade`, the working folder in
 //!   `run`) is an overlay too: a program writes there, the next scenario sees the
-//!   folder as it was. Only a build gets it writable for real, through a bind mount,
-//!   because its output is the point.
+//!   folder as it was. A build writes there the same way, bounded by the tmpfs, and
+//!   `grade` copies what it made out through `/proc/HOLDER/root` before the sandbox
+//!   closes.
 //! - Everything is private (no propagation in either direction).
 
 use std::ffi::CString;
@@ -29,39 +30,6 @@ use std::path::{Path, PathBuf};
 
 /// Where the scenario's tmpfs is mounted, inside.
 pub const STORAGE: &str = "/run";
-
-/// How the program folder appears inside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FolderMode {
-    /// Writes land in the scenario's tmpfs and vanish with it.
-    Overlay,
-    /// Writes land in the folder itself (a build's output).
-    Writable,
-}
-
-impl FolderMode {
-    pub fn as_arg(self) -> &'static str {
-        match self {
-            FolderMode::Overlay => "overlay",
-            FolderMode::Writable => "writable",
-        }
-    }
-
-    pub fn from_arg(s: &str) -> Option<Self> {
-        match s {
-            "overlay" => Some(FolderMode::Overlay),
-            "writable" => Some(FolderMode::Writable),
-            _ => None,
-        }
-    }
-}
-
-/// The program folder and how it is shown.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Folder {
-    pub path: PathBuf,
-    pub mode: FolderMode,
-}
 
 fn c_path(p: &Path) -> Result<CString, String> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| format!("{} holds a NUL", p.display()))
@@ -117,24 +85,22 @@ struct MountAttr {
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
 
-/// Sets (`read_only`) or clears the read-only flag of the mount at `path`, with
-/// `recursive` of every mount below it too.
-fn set_read_only(path: &Path, read_only: bool, recursive: bool) -> Result<(), String> {
+/// Makes the mount at `path` and every mount below it read-only.
+fn make_read_only(path: &Path) -> Result<(), String> {
     let p = c_path(path)?;
     let attr = MountAttr {
-        attr_set: if read_only { MOUNT_ATTR_RDONLY } else { 0 },
-        attr_clr: if read_only { 0 } else { MOUNT_ATTR_RDONLY },
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
     };
-    let flags = if recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: a valid path and attribute struct of the size we pass.
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             libc::AT_FDCWD,
             p.as_ptr(),
-            flags,
+            AT_RECURSIVE,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
@@ -142,11 +108,7 @@ fn set_read_only(path: &Path, read_only: bool, recursive: bool) -> Result<(), St
     if r == 0 {
         Ok(())
     } else {
-        Err(os_err(&format!(
-            "making {} {}",
-            path.display(),
-            if read_only { "read-only" } else { "writable" }
-        )))
+        Err(os_err(&format!("making {} read-only", path.display())))
     }
 }
 
@@ -193,15 +155,15 @@ fn overlay(name: &str, lower: &Path, target: &Path, mode: u32) -> Result<(), Str
 /// Opens the program folder for [`set_up`]: before anything covers it (it may lie under
 /// `/tmp`), and before the holder takes the namespace's identity (`nobody`, for a root
 /// harness, who may not search the folders above it).
-pub fn open_folder(folder: &Folder) -> Result<OwnedFd, String> {
-    std::fs::File::open(&folder.path)
+pub fn open_folder(folder: &Path) -> Result<OwnedFd, String> {
+    std::fs::File::open(folder)
         .map(OwnedFd::from)
-        .map_err(|e| format!("opening the program folder {}: {e}", folder.path.display()))
+        .map_err(|e| format!("opening the program folder {}: {e}", folder.display()))
 }
 
 /// Makes the calling process's mount namespace the scenario's (see the module doc).
 /// Call right after `unshare(CLONE_NEWNS)`, as the namespace's root.
-pub fn set_up(disk: u64, folder: Option<(&Folder, OwnedFd)>) -> Result<(), String> {
+pub fn set_up(disk: u64, folder: Option<(&Path, OwnedFd)>) -> Result<(), String> {
     mount(
         "none",
         Path::new("/"),
@@ -209,7 +171,7 @@ pub fn set_up(disk: u64, folder: Option<(&Folder, OwnedFd)>) -> Result<(), Strin
         libc::MS_REC | libc::MS_PRIVATE,
         None,
     )?;
-    set_read_only(Path::new("/"), true, true)?;
+    make_read_only(Path::new("/"))?;
     mount(
         "sockspec",
         Path::new(STORAGE),
@@ -237,21 +199,9 @@ pub fn set_up(disk: u64, folder: Option<(&Folder, OwnedFd)>) -> Result<(), Strin
             None,
         )?;
     }
-    if let Some((f, fd)) = folder {
+    if let Some((path, fd)) = folder {
         let lower = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-        match f.mode {
-            FolderMode::Overlay => overlay("folder", &lower, &f.path, 0o755)?,
-            FolderMode::Writable => {
-                mount(
-                    &lower.to_string_lossy(),
-                    &f.path,
-                    None,
-                    libc::MS_BIND | libc::MS_REC,
-                    None,
-                )?;
-                set_read_only(&f.path, false, false)?;
-            }
-        }
+        overlay("folder", &lower, path, 0o755)?;
     }
     Ok(())
 }

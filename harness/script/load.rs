@@ -58,11 +58,8 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<(PathBuf, PathBuf)>, Vec<LoadError>) 
     for path in paths {
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
-            Err(source) => {
-                problems.push(LoadError::Read {
-                    path: path.clone(),
-                    source,
-                });
+            Err(e) => {
+                problems.push(read_error(path)(e));
                 continue;
             }
         };
@@ -99,22 +96,16 @@ fn walk(
     match std::fs::metadata(dir) {
         Ok(m) if !seen.insert((m.dev(), m.ino())) => return,
         Ok(_) => {}
-        Err(source) => {
-            problems.push(LoadError::Read {
-                path: dir.to_path_buf(),
-                source,
-            });
+        Err(e) => {
+            problems.push(read_error(dir)(e));
             return;
         }
     }
     let entries: Result<Vec<_>, _> = std::fs::read_dir(dir).and_then(|d| d.collect());
     let mut entries = match entries {
         Ok(e) => e,
-        Err(source) => {
-            problems.push(LoadError::Read {
-                path: dir.to_path_buf(),
-                source,
-            });
+        Err(e) => {
+            problems.push(read_error(dir)(e));
             return;
         }
     };
@@ -178,12 +169,17 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     Ok(loaded)
 }
 
-/// A scenario file's bytes: a regular file (links followed) of at most [`MAX_FILE`].
-fn read_scenario_file(path: &Path) -> Result<Vec<u8>, LoadError> {
-    let read_err = |source| LoadError::Read {
+/// Turns an I/O error at `path` into a [`LoadError`].
+fn read_error(path: &Path) -> impl Fn(std::io::Error) -> LoadError + Copy + '_ {
+    move |source| LoadError::Read {
         path: path.to_path_buf(),
         source,
-    };
+    }
+}
+
+/// A scenario file's bytes: a regular file (links followed) of at most [`MAX_FILE`].
+fn read_scenario_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let read_err = read_error(path);
     let meta = std::fs::metadata(path).map_err(read_err)?;
     if !meta.is_file() {
         return Err(LoadError::NotRegular(path.to_path_buf()));
