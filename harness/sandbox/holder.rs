@@ -32,29 +32,16 @@ pub enum SandboxError {
 /// One scenario's namespaces, storage and memory cgroup, alive until [`Sandbox::close`].
 pub struct Sandbox {
     holder: Child,
-    /// PID 1 of the namespace, as this process sees it.
-    init: i32,
     stdin: Option<ChildStdin>,
-    user: OwnedFd,
-    net: OwnedFd,
-    pid: OwnedFd,
-    /// The mount namespace, where the machine allows one (see [`mounts`]).
-    mnt: Option<OwnedFd>,
-    /// Why there is no mount namespace, when there is none.
-    mount_problem: Option<String>,
-    /// The scenario's tmpfs, open from outside (for how full it is).
-    storage: Option<File>,
+    /// What was opened once the namespaces existed.
+    inside: Inside,
     disk_limit: u64,
     memory_limit: u64,
     memory: Option<MemoryCgroup>,
-    /// The memory cgroup's `cgroup.procs`, written by each child that joins.
-    cgroup_procs: Option<OwnedFd>,
     /// The program folder as the sandbox shows it, if one was given.
     folder: Option<PathBuf>,
     /// The `sockspec` binary, open for unprivileged children (see [`Join::trampoline`]).
     exe: OwnedFd,
-    /// Without a mount namespace only: a host folder for TMPDIR, removed at close.
-    workdir: Option<tempfile::TempDir>,
 }
 
 /// What a scenario's limits found at its end: words for a verdict.
@@ -152,21 +139,13 @@ impl Sandbox {
         match inside {
             Ok(inside) => Ok(Sandbox {
                 holder,
-                init: inside.init,
                 stdin: Some(stdin),
-                user: inside.user,
-                net: inside.net,
-                pid: inside.pid,
-                mnt: inside.mnt,
-                mount_problem: inside.mount_problem,
-                storage: inside.storage,
+                inside,
                 disk_limit: limits.disk,
                 memory_limit: limits.memory,
                 memory,
-                cgroup_procs: inside.cgroup_procs,
                 folder: folder.map(Path::to_path_buf),
                 exe: OwnedFd::from(exe_file),
-                workdir: inside.workdir,
             }),
             Err(e) => {
                 let _ = holder.kill();
@@ -179,7 +158,7 @@ impl Sandbox {
     /// Why the sandbox has no mount namespace (the host's files are then visible as
     /// the user sees them), or `None` when it has one.
     pub fn mount_problem(&self) -> Option<&str> {
-        self.mount_problem.as_deref()
+        self.inside.mount_problem.as_deref()
     }
 
     /// Which limits the scenario ran into: the memory cgroup counted a kill, or the
@@ -190,7 +169,7 @@ impl Sandbox {
             .as_ref()
             .filter(|cg| cg.oom_kills() > 0)
             .map(|_| self.memory_limit);
-        let disk = self.storage.as_ref().and_then(|f| {
+        let disk = self.inside.storage.as_ref().and_then(|f| {
             let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
             // SAFETY: a valid descriptor and a struct to fill.
             (unsafe { libc::fstatvfs(f.as_raw_fd(), &mut st) } == 0
@@ -204,7 +183,7 @@ impl Sandbox {
     /// the folder with the build's output.
     pub fn folder_view(&self) -> Option<PathBuf> {
         let folder = self.folder.as_ref()?;
-        self.mnt.as_ref()?;
+        self.inside.mnt.as_ref()?;
         Some(PathBuf::from(format!(
             "/proc/{}/root{}",
             self.holder.id(),
@@ -215,11 +194,11 @@ impl Sandbox {
     /// What a child needs to enter this sandbox; `limits` for untrusted adapters.
     pub fn join(&self, exe: &Path, limits: Option<Limits>) -> Join {
         Join {
-            user: self.user.as_raw_fd(),
-            net: self.net.as_raw_fd(),
-            pid: self.pid.as_raw_fd(),
-            mnt: self.mnt.as_ref().map(|f| f.as_raw_fd()),
-            cgroup_procs: self.cgroup_procs.as_ref().map(|f| f.as_raw_fd()),
+            user: self.inside.user.as_raw_fd(),
+            net: self.inside.net.as_raw_fd(),
+            pid: self.inside.pid.as_raw_fd(),
+            mnt: self.inside.mnt.as_ref().map(|f| f.as_raw_fd()),
+            cgroup_procs: self.inside.cgroup_procs.as_ref().map(|f| f.as_raw_fd()),
             exe: exe.to_path_buf(),
             exe_fd: self.exe.as_raw_fd(),
             tmpdir: self.tmpdir(),
@@ -231,7 +210,7 @@ impl Sandbox {
     /// TMPDIR inside: the private `/tmp`, or without a mount namespace a host folder
     /// of this sandbox's own.
     pub fn tmpdir(&self) -> PathBuf {
-        match &self.workdir {
+        match &self.inside.workdir {
             Some(dir) => dir.path().to_path_buf(),
             None => PathBuf::from("/tmp"),
         }
@@ -240,7 +219,7 @@ impl Sandbox {
     /// `/proc/PID/net` of a process inside: the socket tables of this sandbox's network
     /// namespace, readable without entering it.
     pub fn net_dir(&self) -> std::path::PathBuf {
-        std::path::PathBuf::from(format!("/proc/{}/net", self.init))
+        std::path::PathBuf::from(format!("/proc/{}/net", self.inside.init))
     }
 
     /// Kills every process in the PID namespace and removes the working directory.
@@ -259,14 +238,14 @@ impl Sandbox {
         // SAFETY: signalling our own child's process group; the unreaped leader keeps
         // the group id from being reused.
         unsafe { libc::kill(-pid, libc::SIGKILL) };
-        if !hurry && !wait_exit(self.init, Duration::from_secs(5)) {
+        if !hurry && !wait_exit(self.inside.init, Duration::from_secs(5)) {
             problems.push(format!(
                 "the sandbox's PID namespace (init {}) did not empty within 5 s",
-                self.init
+                self.inside.init
             ));
         }
         let _ = self.holder.wait();
-        if let Some(dir) = self.workdir.take() {
+        if let Some(dir) = self.inside.workdir.take() {
             let path = dir.path().display().to_string();
             if let Err(e) = dir.close() {
                 problems.push(format!(
@@ -280,14 +259,20 @@ impl Sandbox {
 
 /// What [`Sandbox::create`] opens once the holder has made the namespaces.
 struct Inside {
+    /// PID 1 of the namespace, as this process sees it.
     init: i32,
     user: OwnedFd,
     net: OwnedFd,
     pid: OwnedFd,
+    /// The mount namespace, where the machine allows one (see [`mounts`]).
     mnt: Option<OwnedFd>,
+    /// Why there is no mount namespace, when there is none.
     mount_problem: Option<String>,
+    /// The scenario's tmpfs, open from outside (for how full it is).
     storage: Option<File>,
+    /// The memory cgroup's `cgroup.procs`, written by each child that joins.
     cgroup_procs: Option<OwnedFd>,
+    /// Without a mount namespace only: a host folder for TMPDIR, removed at close.
     workdir: Option<tempfile::TempDir>,
 }
 
