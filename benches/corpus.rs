@@ -8,7 +8,7 @@
 //! `SOCKSPEC_BENCH_ROUNDS` sets the number of rounds (default 5).
 
 use sockspec::run::{run_all, Settings, Status};
-use sockspec::sandbox::{Limits, Sandbox, SandboxSpec};
+use sockspec::sandbox::{Limits, SandboxSpec};
 use sockspec::script::load_all;
 use sockspec::target::TargetSpec;
 use std::path::PathBuf;
@@ -50,13 +50,8 @@ fn main() {
             },
         ),
     ];
-    match Sandbox::create(&exe, Duration::from_secs(10), &Limits::default(), None) {
-        Ok(probe) => {
-            probe.close(false);
-            let spec = SandboxSpec {
-                exe: exe.clone(),
-                limits: Limits::default(),
-            };
+    match SandboxSpec::probe(exe.clone(), Limits::default()) {
+        Ok((spec, _)) => {
             configs.push((
                 "sandboxed reference",
                 Settings {

@@ -6,7 +6,7 @@
 
 use sockspec::grade::{grade_class, GradeOptions};
 use sockspec::run::Settings;
-use sockspec::sandbox::{Limits, Sandbox, SandboxSpec};
+use sockspec::sandbox::{Limits, SandboxSpec};
 use sockspec::script::load_all;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,14 +36,8 @@ fn main() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(first.join("server"), dir.join("server")).unwrap();
     }
-    let sandbox = Sandbox::create(&exe, Duration::from_secs(10), &Limits::default(), None)
-        .map(|probe| {
-            probe.close(false);
-            SandboxSpec {
-                exe: exe.clone(),
-                limits: Limits::default(),
-            }
-        })
+    let sandbox = SandboxSpec::probe(exe.clone(), Limits::default())
+        .map(|(spec, _)| spec)
         .ok();
     if sandbox.is_none() {
         println!("note: no sandbox on this machine; grading unsandboxed");

@@ -7,7 +7,7 @@
 use crate::prop::{PropConfig, PropOutcome};
 use crate::report::{self, Format, Human};
 use crate::run::{self, Event, Selection, Settings, Shard};
-use crate::sandbox::{Limits, Sandbox, SandboxSpec};
+use crate::sandbox::{Limits, SandboxSpec};
 use crate::script::{self, Scenario};
 use crate::target::{self, TargetSpec};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -857,13 +857,12 @@ fn sandbox_spec(args: &ContainArgs) -> Result<Option<SandboxSpec>, i32> {
         output: args.output_limit,
         disk: args.disk_limit,
     };
-    match Sandbox::create(&exe, Duration::from_secs(10), &limits, None) {
-        Ok(probe) => {
-            let no_mounts = probe.mount_problem().map(str::to_string);
-            for problem in probe.close(false) {
+    match SandboxSpec::probe(exe, limits) {
+        Ok((spec, problems)) => {
+            for problem in problems {
                 eprintln!("warning: sandbox probe: {problem}");
             }
-            if let Some(why) = no_mounts {
+            if let Some(why) = &spec.mount_problem {
                 if args.sandbox == SandboxChoice::Require {
                     eprintln!("error: --sandbox require, but the sandbox cannot make a mount namespace ({why})");
                     return Err(EXIT_USAGE);
@@ -873,7 +872,7 @@ fn sandbox_spec(args: &ContainArgs) -> Result<Option<SandboxSpec>, i32> {
                      files and Unix sockets as the user running sockspec does, and --disk-limit does not apply"
                 );
             }
-            Ok(Some(SandboxSpec { exe, limits }))
+            Ok(Some(spec))
         }
         Err(e) if args.sandbox == SandboxChoice::Require => {
             eprintln!("error: --sandbox require, but {e}");

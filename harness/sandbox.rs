@@ -31,6 +31,7 @@ mod holder;
 mod join;
 mod limits;
 pub mod mounts;
+mod spec;
 pub mod sweep;
 mod trampoline;
 
@@ -39,14 +40,5 @@ pub use holder::{
 };
 pub use join::Join;
 pub use limits::Limits;
+pub use spec::SandboxSpec;
 pub use trampoline::{cloexec_inherited, exec_main};
-
-use std::path::PathBuf;
-
-/// How a run isolates its scenarios.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SandboxSpec {
-    /// The `sockspec` binary: runs `sandbox-init` and the reference adapter.
-    pub exe: PathBuf,
-    pub limits: Limits,
-}

@@ -118,3 +118,43 @@ fn as_root_a_program_under_test_cannot_write_roots_files() {
         "the program wrote into a folder of root's"
     );
 }
+
+/// A program folder the mount namespace cannot show (one under /run, which the
+/// sandbox covers with its own tmpfs) is an error for that scenario, not a quiet run
+/// without the mount namespace, which would put the host's files within the
+/// program's reach.
+#[test]
+fn a_program_folder_the_sandbox_cannot_show_is_an_error() {
+    if !sandbox_available() || !std::path::Path::new("/run").is_dir() {
+        return;
+    }
+    let folder = tempfile::Builder::new()
+        .prefix("sockspec-test-")
+        .tempdir_in("/run")
+        .unwrap();
+    let folder = folder.path();
+    let one = root().join("scenarios/programs/echo-server/one-client.scn");
+    let (code, report) = run_json(&[
+        one.to_str().unwrap(),
+        "--program",
+        "server=sleep 30",
+        "--program-dir",
+        folder.to_str().unwrap(),
+        "--sandbox",
+        "require",
+        "--timeout",
+        "2s",
+    ]);
+    let s = &report["scenarios"][0];
+    assert_eq!(
+        (code, &s["status"]),
+        (1, &serde_json::json!("error")),
+        "{s}"
+    );
+    let actual = s["failure"]["actual"].as_str().unwrap_or_default();
+    assert!(
+        actual.contains("failed to set up the sandbox's files")
+            && actual.contains("/run/sockspec-test-"),
+        "{actual}"
+    );
+}

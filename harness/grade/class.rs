@@ -3,7 +3,6 @@
 use crate::program::Program;
 use crate::run::limit_notes;
 use crate::run::{self, RunReport, ScenarioResult, Settings, Status};
-use crate::sandbox::Sandbox;
 use crate::script::Scenario;
 use serde::Serialize;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -279,7 +278,7 @@ fn build(
     };
     let sandbox = match &settings.sandbox {
         None => None,
-        Some(spec) => match Sandbox::create(&spec.exe, settings.timeout, &spec.limits, Some(dir)) {
+        Some(spec) => match spec.open(settings.timeout, Some(dir)) {
             Ok(sb) => Some(sb),
             Err(e) => return (failed("not run".into(), format!("sockspec: {e}")), false),
         },

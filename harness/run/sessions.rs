@@ -37,12 +37,12 @@ impl Sessions {
                         .unwrap_or_else(|_| settings.program_dir.clone())
                 });
                 Some(
-                    Sandbox::create(&spec.exe, settings.timeout, &spec.limits, folder.as_deref())
+                    spec.open(settings.timeout, folder.as_deref())
                         .map_err(|e| OpenError {
-                        fault: Fault::Sandbox(e.to_string()),
-                        stage: "(creating the sandbox)",
-                        teardown: Vec::new(),
-                    })?,
+                            fault: Fault::Sandbox(e.to_string()),
+                            stage: "(creating the sandbox)",
+                            teardown: Vec::new(),
+                        })?,
                 )
             }
         };

@@ -27,6 +27,8 @@ pub enum SandboxError {
     },
     #[error("failed to create the working directory: {0}")]
     Workdir(std::io::Error),
+    #[error("failed to set up the sandbox's files: {0}")]
+    Mounts(String),
 }
 
 /// One scenario's namespaces, storage and memory cgroup, alive until [`Sandbox::close`].

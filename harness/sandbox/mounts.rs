@@ -128,16 +128,8 @@ fn overlay(name: &str, lower: &Path, target: &Path, mode: u32) -> Result<(), Str
     let (upper, work) = (base.join("upper"), base.join("work"));
     make_dir(&upper, mode)?;
     make_dir(&work, 0o700)?;
-    // Commas and colons separate overlay options; such paths are refused, not misread.
-    for p in [lower, &upper, &work] {
-        let s = p.to_string_lossy();
-        if s.contains(',') || s.contains(':') {
-            return Err(format!(
-                "{} cannot be an overlay layer (a comma or colon in the path)",
-                p.display()
-            ));
-        }
-    }
+    // No layer path holds a comma or colon (the option separators): the lower is a
+    // fixed folder or /proc/self/fd/N, the others are ours.
     mount(
         "overlay",
         target,
@@ -199,7 +191,9 @@ pub fn set_up(disk: u64, folder: Option<(&Path, OwnedFd)>) -> Result<(), String>
             None,
         )?;
     }
-    if let Some((path, fd)) = folder {
+    // The root itself cannot be an overlay's lower layer (the upper layer would lie
+    // within it): a program run in `/` finds it read-only like the rest of the tree.
+    if let Some((path, fd)) = folder.filter(|(path, _)| *path != Path::new("/")) {
         let lower = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         overlay("folder", &lower, path, 0o755)?;
     }
