@@ -1,8 +1,7 @@
 //! Discovering, building, running and scoring submissions.
 
 use crate::program::Program;
-use crate::run::limit_notes;
-use crate::run::{self, RunReport, ScenarioResult, Settings, Status};
+use crate::run::{self, limit_notes, RunReport, ScenarioResult, Settings, Status};
 use crate::script::Scenario;
 use serde::Serialize;
 use std::net::{Ipv4Addr, SocketAddr};
