@@ -578,6 +578,7 @@ fn run_command(args: RunArgs) -> i32 {
             }
         }
     });
+    interrupt::writing_report();
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
@@ -715,6 +716,7 @@ fn grade_command(args: GradeArgs) -> i32 {
             }
         },
     );
+    interrupt::writing_report();
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
@@ -808,21 +810,52 @@ fn write_grades(out: &Path, class: &crate::grade::ClassReport) -> std::io::Resul
 
 /// SIGINT and SIGTERM stop the run cleanly: the first sets the run's cancel flag (every
 /// wait notices within 50 ms, adapters are killed, the report of what finished is still
-/// written); a second one exits at once, and parent-death signals end the adapters.
+/// written). A second one exits at once, with two exceptions that would otherwise lose
+/// the report: one within [`interrupt::REPEAT`] of the first (coreutils `timeout`
+/// signals its child and then the child's process group, so one timeout arrives
+/// twice), and any while the report is being written (that is bounded and quick).
 mod interrupt {
-    use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
     use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Signals this soon after the first are the same interrupt, delivered again.
+    pub const REPEAT: Duration = Duration::from_secs(1);
 
     static FLAG: AtomicPtr<AtomicBool> = AtomicPtr::new(std::ptr::null_mut());
+    /// CLOCK_MONOTONIC milliseconds of the first signal (0: none yet).
+    static FIRST: AtomicU64 = AtomicU64::new(0);
+    static WRITING: AtomicBool = AtomicBool::new(false);
+
+    fn now_ms() -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime is async-signal-safe and fills the struct.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        (ts.tv_sec as u64) * 1000 + (ts.tv_nsec as u64) / 1_000_000
+    }
 
     extern "C" fn on_signal(_: libc::c_int) {
         let flag = FLAG.load(Ordering::SeqCst);
         // SAFETY: the flag is leaked below, so it lives for the whole process; only
-        // atomics and _exit (async-signal-safe) are used here.
+        // atomics, clock_gettime and _exit (async-signal-safe) are used here.
         unsafe {
-            if flag.is_null() || (*flag).swap(true, Ordering::SeqCst) {
+            if flag.is_null() {
                 libc::_exit(super::EXIT_INTERRUPTED);
             }
+            let now = now_ms();
+            if !(*flag).swap(true, Ordering::SeqCst) {
+                FIRST.store(now.max(1), Ordering::SeqCst);
+                return;
+            }
+            let repeated =
+                now.saturating_sub(FIRST.load(Ordering::SeqCst)) < REPEAT.as_millis() as u64;
+            if WRITING.load(Ordering::SeqCst) || repeated {
+                return;
+            }
+            libc::_exit(super::EXIT_INTERRUPTED);
         }
     }
 
@@ -833,6 +866,11 @@ mod interrupt {
             // SAFETY: installing a handler that only touches atomics.
             unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
         }
+    }
+
+    /// The run is over and its report is being written: no signal cuts that short.
+    pub fn writing_report() {
+        WRITING.store(true, Ordering::SeqCst);
     }
 }
 
@@ -942,6 +980,7 @@ fn prop_stream(args: PropStreamArgs) -> i32 {
             println!("  {}: {verdict}", case.describe());
         }
     });
+    interrupt::writing_report();
     let replay = match &args.target.adapter {
         Some(cmd) => format!(
             "sockspec prop stream --seed {seed} --cases {} --adapter '{cmd}'",
