@@ -97,10 +97,12 @@ pub struct PropStreamArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct SelectArgs {
-    /// Run only scenarios whose name contains TEXT (repeatable: any matches)
+    /// Run only scenarios whose name contains TEXT (repeatable: any matches; with --tag,
+    /// a scenario must match both)
     #[arg(long, short = 'f', value_name = "TEXT")]
     pub filter: Vec<String>,
-    /// Run only scenarios with this tag (repeatable: any matches)
+    /// Run only scenarios with this tag (repeatable: any matches; with --filter, a
+    /// scenario must match both)
     #[arg(long, short = 't', value_name = "TAG")]
     pub tag: Vec<String>,
     /// Run the K-th of N slices of the selection, for CI matrices

@@ -219,3 +219,39 @@ fn durations_a_run_cannot_honour_are_refused() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+/// `-f` and `-t` together keep what matches both; one option repeated keeps what
+/// matches any. The README says the same, in the line this test looks for.
+#[test]
+fn filters_and_tags_intersect_and_repeats_unite() {
+    let list = |args: &[&str]| -> Vec<(String, String)> {
+        let out = support::sockspec().arg("list").args(args).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut f = l.split('\t');
+                let name = f.next().unwrap().to_string();
+                (name, f.nth(1).unwrap_or("").to_string())
+            })
+            .collect()
+    };
+    let both = list(&["-f", "listen", "-t", "accept"]);
+    let (named, tagged) = (list(&["-f", "listen"]), list(&["-t", "accept"]));
+    assert!(
+        !both.is_empty() && both.len() < named.len() && both.len() < tagged.len(),
+        "{both:?}"
+    );
+    assert!(both
+        .iter()
+        .all(|(name, tags)| name.contains("listen") && tags.contains("accept")));
+    let backlog = list(&["-f", "backlog"]);
+    let either = list(&["-f", "backlog", "-f", "accept"]);
+    let accept = list(&["-f", "accept"]);
+    assert_eq!(either.len(), backlog.len() + accept.len());
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(readme.contains(
+        r#"sockspec run -f backlog -t server          # name contains "backlog" and tag "server""#
+    ));
+}
