@@ -44,15 +44,18 @@ pub enum Command {
     Check {
         /// Scenario files or directories [default: scenarios]
         paths: Vec<PathBuf>,
+        /// When to colour: auto (on a terminal, unless NO_COLOR is set), always, never
         #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
         color: ColorChoice,
     },
-    /// List the scenarios that a run would select
+    /// List the scenarios that a run with the same arguments would select
     List {
         /// Scenario files or directories [default: scenarios]
         paths: Vec<PathBuf>,
         #[command(flatten)]
         select: SelectArgs,
+        #[command(flatten)]
+        programs: ProgramArgs,
     },
     /// Property tests against the target: random cases, shrunk to a minimal failure
     #[command(subcommand)]
@@ -120,7 +123,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "linux", env = "SOCKSPEC_PROFILE")]
     pub profile: String,
     /// Scenarios run in parallel [default: the number of cores]
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// How long a call must stay pending to count as blocked (e.g. 200ms, 1s)
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
@@ -131,6 +134,7 @@ pub struct RunArgs {
     /// Write the report to FILE (the terminal still shows the human report)
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// When to colour: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
     /// Show the executed steps of failed scenarios
@@ -159,14 +163,21 @@ pub struct GradeArgs {
     #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
     pub build_timeout: Duration,
     /// Where the reports go: report.html, scores.csv, grades.json, results/NAME/results.json, junit/NAME.xml
-    #[arg(long, short = 'o', value_name = "DIR", default_value = "grades")]
+    #[arg(
+        long = "output",
+        short = 'o',
+        alias = "out",
+        value_name = "DIR",
+        default_value = "grades"
+    )]
     pub out: PathBuf,
     /// Scenarios of one submission run in parallel [default: the number of cores]
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// How long a call must stay pending to count as blocked (e.g. 200ms, 1s)
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     pub block_window: Duration,
+    /// When to colour: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
     /// Never show a progress bar
@@ -255,6 +266,15 @@ pub enum SandboxChoice {
     Auto,
     Require,
     Off,
+}
+
+/// A number of jobs: at least one.
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("--jobs must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("invalid number of jobs `{s}`")),
+    }
 }
 
 /// `512`, `64k`, `256M`, `1G` (powers of 1024).
@@ -384,11 +404,18 @@ pub fn main() -> i32 {
             &default_paths(paths),
             color.enabled(std::io::stderr().is_terminal()),
         ),
-        Command::List { paths, select } => match load(&default_paths(paths), false) {
+        Command::List {
+            paths,
+            select,
+            programs,
+        } => match load(&default_paths(paths), false) {
             Ok(scenarios) => {
-                for s in selection(&select).apply(scenarios) {
+                let (kept, left_out) =
+                    without_unbound_programs(selection(&select).apply(scenarios), &programs);
+                for s in kept {
                     println!("{}\t{}\t[{}]", s.name, s.meta.title, s.meta.tags.join(", "));
                 }
+                note_left_out(&left_out);
                 EXIT_OK
             }
             Err(code) => code,
@@ -412,6 +439,27 @@ fn selection(s: &SelectArgs) -> Selection {
         filters: s.filter.clone(),
         tags: s.tag.clone(),
         shard: s.shard,
+    }
+}
+
+/// Without any --program, program suites are not what the user is running: they are
+/// left out (second value), with one note rather than a skip line each.
+fn without_unbound_programs(
+    scenarios: Vec<Scenario>,
+    programs: &ProgramArgs,
+) -> (Vec<Scenario>, Vec<Scenario>) {
+    scenarios
+        .into_iter()
+        .partition(|s| s.roles.is_empty() || !programs.programs.is_empty())
+}
+
+fn note_left_out(programs_only: &[Scenario]) {
+    if !programs_only.is_empty() {
+        eprintln!(
+            "note: {} program scenario{} not run (no --program given)",
+            programs_only.len(),
+            if programs_only.len() == 1 { "" } else { "s" }
+        );
     }
 }
 
@@ -476,11 +524,7 @@ fn run_command(args: RunArgs) -> i32 {
         Ok(s) => selection(&args.select).apply(s),
         Err(code) => return code,
     };
-    // Without any --program, program suites are not what the user is running: leave
-    // them out with one note rather than a skip line each.
-    let (scenarios, programs_only): (Vec<Scenario>, Vec<Scenario>) = scenarios
-        .into_iter()
-        .partition(|s| s.roles.is_empty() || !args.programs.programs.is_empty());
+    let (scenarios, programs_only) = without_unbound_programs(scenarios, &args.programs);
     if !programs_only.is_empty() && scenarios.is_empty() {
         let mut roles: Vec<&String> = programs_only.iter().flat_map(|s| &s.roles).collect();
         roles.sort();
@@ -495,13 +539,7 @@ fn run_command(args: RunArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
-    if !programs_only.is_empty() {
-        eprintln!(
-            "note: {} program scenario{} not run (no --program given)",
-            programs_only.len(),
-            if programs_only.len() == 1 { "" } else { "s" }
-        );
-    }
+    note_left_out(&programs_only);
     if scenarios.is_empty() {
         eprintln!("error: no scenario matches the filters");
         return EXIT_USAGE;

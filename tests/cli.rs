@@ -255,3 +255,40 @@ fn filters_and_tags_intersect_and_repeats_unite() {
         r#"sockspec run -f backlog -t server          # name contains "backlog" and tag "server""#
     ));
 }
+
+/// What a new user tripped over: `list` showing program scenarios a plain `run` leaves
+/// out, `run README.md` printing hundreds of parse errors, `--jobs 0` silently taken
+/// as 1, `--color` without help, and `grade --out` where `run` says `--output`.
+#[test]
+fn small_cli_defects_a_new_user_found() {
+    let run = |args: &[&str]| {
+        let out = support::sockspec().args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // list selects what run would.
+    let (_, listed, note) = run(&["list"]);
+    assert!(!listed.contains("programs/"), "{listed}");
+    assert!(note.contains("19 program scenarios not run"), "{note}");
+    let (_, listed, _) = run(&["list", "--program", "server=./server {port}"]);
+    assert!(listed.contains("programs/echo-server/one-client"));
+    // A file that is plainly not a scenario: one error.
+    let (code, _, stderr) = run(&["run", "README.md"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("README.md is not a scenario file"), "{stderr}");
+    assert_eq!(stderr.matches("error:").count(), 2, "{stderr}");
+    // --jobs 0 is refused.
+    let (code, _, stderr) = run(&["run", "-j", "0"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--jobs must be at least 1"), "{stderr}");
+    // --color explains itself; grade writes to --output like run.
+    for cmd in ["run", "grade", "check"] {
+        let (_, help, _) = run(&[cmd, "--help"]);
+        assert!(help.contains("When to colour"), "{cmd} --help: {help}");
+    }
+    let (_, help, _) = run(&["grade", "--help"]);
+    assert!(help.contains("-o, --output <DIR>"), "{help}");
+}

@@ -36,6 +36,8 @@ pub enum LoadError {
     NotRegular(PathBuf),
     #[error("{path} is {size} bytes, more than the {MAX_FILE} a scenario file may have")]
     TooLarge { path: PathBuf, size: u64 },
+    #[error("{0} is not a scenario file: it is not named *.{EXTENSION} and does not start with `+++` front matter")]
+    NotScenario(PathBuf),
 }
 
 /// Everything loaded from a set of paths: the good scenarios, per bad file its source
@@ -148,6 +150,13 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
                 (SourceFile::new(path.clone(), text), Some((at, byte)))
             }
         };
+        // A file named on the command line that is plainly something else (a README)
+        // gets one error, not one per line.
+        let named_scenario = path.extension().is_some_and(|e| e == EXTENSION);
+        if !named_scenario && !src.text.trim_start().starts_with("+++") {
+            loaded.unusable.push(LoadError::NotScenario(path.clone()));
+            continue;
+        }
         if let Some((at, byte)) = invalid_at {
             // The lossy text is the same bytes up to `at`: the position is exact.
             let d = Diagnostic::new(
