@@ -278,7 +278,10 @@ fn small_cli_defects_a_new_user_found() {
     // A file that is plainly not a scenario: one error.
     let (code, _, stderr) = run(&["run", "README.md"]);
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("README.md is not a scenario file"), "{stderr}");
+    assert!(
+        stderr.contains("README.md is not a scenario file"),
+        "{stderr}"
+    );
     assert_eq!(stderr.matches("error:").count(), 2, "{stderr}");
     // --jobs 0 is refused.
     let (code, _, stderr) = run(&["run", "-j", "0"]);

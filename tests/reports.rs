@@ -229,3 +229,19 @@ printf "version=%s tests=%d passed=%d failed=%d skipped=%d errors=%d skip=%s\n",
         "version=13 tests=4 passed=2 failed=2 skipped=1 errors=0 skip=adapter lacks capability ipv6"
     );
 }
+
+/// Consumers script against keys: every scenario carries `failure`, `skip_reason` and
+/// `teardown` even when they are empty (null, null, []), as docs/reports.md lists them.
+#[test]
+fn json_keys_are_present_when_empty() {
+    let (_, report) = support::run_json(&[&support::scenario("bind/bind-twice-expects-error")]);
+    let s = report["scenarios"][0].as_object().expect("a scenario");
+    assert_eq!(s["status"], "passed");
+    for key in ["failure", "skip_reason"] {
+        assert_eq!(s.get(key), Some(&serde_json::Value::Null), "{key} in {s:?}");
+    }
+    assert_eq!(s.get("teardown"), Some(&serde_json::json!([])));
+    for key in ["sockspec", "interrupted", "schema"] {
+        assert!(report.get(key).is_some(), "{key}");
+    }
+}

@@ -36,7 +36,7 @@ pub struct Failure {
     pub expected: String,
     pub actual: String,
     /// One sentence that explains, e.g. the adapter's last exchange for an error.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Always present in JSON (null when there is none): consumers script against keys.
     pub detail: Option<String>,
 }
 
@@ -59,13 +59,12 @@ pub struct ScenarioResult {
     pub status: Status,
     #[serde(rename = "duration_ms", serialize_with = "millis")]
     pub duration: Duration,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Null unless failed or error. Like every key here, always present in JSON.
     pub failure: Option<Failure>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Null unless skipped.
     pub skip_reason: Option<String>,
     pub steps: Vec<StepRecord>,
-    /// Problems found at teardown (threads or processes that would not stop).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Problems found at teardown (threads or processes that would not stop); `[]`.
     pub teardown: Vec<String>,
 }
 
