@@ -565,6 +565,9 @@ fn run_command(args: RunArgs) -> i32 {
             .unwrap_or_else(|| PathBuf::from(".")),
         ..Settings::default()
     };
+    if let Err(code) = check_adapter(&settings) {
+        return code;
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -967,6 +970,22 @@ fn sandbox_spec(args: &ContainArgs) -> Result<Option<SandboxSpec>, i32> {
     }
 }
 
+/// An adapter that cannot start or answer `hello` stops the run before it begins,
+/// with one error (not one per scenario).
+fn check_adapter(settings: &Settings) -> Result<(), i32> {
+    if matches!(&settings.target, TargetSpec::Adapter { command } if command.trim().is_empty()) {
+        eprintln!("error: --adapter is empty: give the command that starts your adapter");
+        return Err(EXIT_USAGE);
+    }
+    run::preflight(settings).map_err(|why| {
+        eprintln!(
+            "error: {} cannot be used: {why}",
+            settings.target.describe()
+        );
+        EXIT_USAGE
+    })
+}
+
 /// The reference, or the adapter that `--adapter` names.
 fn target_spec(args: &TargetArgs) -> TargetSpec {
     match &args.adapter {
@@ -989,6 +1008,9 @@ fn prop_stream(args: PropStreamArgs) -> i32 {
         sandbox,
         ..Settings::default()
     };
+    if let Err(code) = check_adapter(&settings) {
+        return code;
+    }
     let seed = args.seed.unwrap_or_else(|| {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

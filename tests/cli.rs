@@ -295,3 +295,23 @@ fn small_cli_defects_a_new_user_found() {
     let (_, help, _) = run(&["grade", "--help"]);
     assert!(help.contains("-o, --output <DIR>"), "{help}");
 }
+
+/// An adapter that cannot start is one error before the run, exit status 2: not the
+/// same error block once per scenario.
+#[test]
+fn an_adapter_that_cannot_start_is_one_error() {
+    for (adapter, says) in [
+        ("no-such-adapter-for-sockspec", "not found"),
+        ("", "--adapter is empty"),
+    ] {
+        let out = support::sockspec()
+            .args(["run", "--no-progress", "--adapter", adapter])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.matches("error").count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(out.stdout.is_empty(), "nothing ran");
+    }
+}

@@ -410,6 +410,27 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     (result, implementation)
 }
 
+/// The adapter's name and capabilities from its answer to `hello`, or why the answer
+/// will not do.
+pub(super) fn hello_answer(r: Response) -> Result<(String, Vec<String>), Fault> {
+    match r.result {
+        Reply::Err(e) => Err(Fault::BadHello(format!("it answered {}", e.errno))),
+        Reply::Ok(d) => {
+            if d.protocol != Some(protocol::VERSION) {
+                return Err(Fault::BadHello(format!(
+                    "it speaks protocol {:?}; sockspec speaks {}",
+                    d.protocol,
+                    protocol::VERSION
+                )));
+            }
+            Ok((
+                d.name.unwrap_or_else(|| "unnamed adapter".into()),
+                d.capabilities.unwrap_or_default(),
+            ))
+        }
+    }
+}
+
 fn fault_failure(at: (u32, u32), step: &str, fault: &Fault, detail: &str) -> Failure {
     Failure {
         line: at.0,
@@ -453,22 +474,7 @@ impl Runner<'_> {
         self.peer
             .call(call, deadline)?
             .ok_or(Fault::NoHello(timeout))?;
-        match r.result {
-            Reply::Err(e) => Err(Fault::BadHello(format!("it answered {}", e.errno))),
-            Reply::Ok(d) => {
-                if d.protocol != Some(protocol::VERSION) {
-                    return Err(Fault::BadHello(format!(
-                        "it speaks protocol {:?}; sockspec speaks {}",
-                        d.protocol,
-                        protocol::VERSION
-                    )));
-                }
-                Ok((
-                    d.name.unwrap_or_else(|| "unnamed adapter".into()),
-                    d.capabilities.unwrap_or_default(),
-                ))
-            }
-        }
+        hello_answer(r)
     }
 
     pub(super) fn fail(
