@@ -227,3 +227,28 @@ fn missing_capabilities_skip_with_the_reason() {
         "scenarios with plain calls still run: {passed}"
     );
 }
+
+/// The protocol's exit-at-EOF rule is checked: an adapter that outlives its stdin by
+/// the grace period is named under `teardown`, while its verdicts stand.
+#[test]
+fn an_adapter_that_does_not_exit_at_eof_is_named_in_teardown() {
+    // Python answers and exits at EOF; the shell around it then sleeps on.
+    let adapter = format!("sh -c '{}; sleep 30'", python_adapter());
+    let (code, report) = run_json(&[
+        &scenario("bind/bind-twice-expects-error"),
+        "--adapter",
+        &adapter,
+    ]);
+    let s = &report["scenarios"][0];
+    assert_eq!(
+        (code, &s["status"]),
+        (0, &serde_json::json!("passed")),
+        "{s}"
+    );
+    assert!(
+        s["teardown"]
+            .to_string()
+            .contains("did not exit within 1s of its stdin closing"),
+        "{s}"
+    );
+}

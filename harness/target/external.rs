@@ -265,6 +265,11 @@ impl Session for External {
         let pid = self.pid();
         let mut exited = hurry || wait_exit(pid, self.grace);
         if !exited {
+            // The protocol asks an adapter to exit when its stdin ends.
+            problems.push(format!(
+                "the adapter did not exit within {:?} of its stdin closing (the protocol asks it to exit at EOF) and was sent SIGTERM",
+                self.grace
+            ));
             // SAFETY: signalling our own child's process group.
             unsafe { libc::kill(-pid, libc::SIGTERM) };
             exited = wait_exit(pid, self.grace);
