@@ -28,6 +28,10 @@ use support::*;
     "accept/accepted-socket-has-the-listeners-address"
 )]
 #[case::reuseaddr_ignored("reuseaddr-ignored", "bind/bind-after-server-close-needs-reuseaddr")]
+#[case::reuseaddr_ignored_reads_back(
+    "reuseaddr-ignored",
+    "sockopt/reuseaddr-reads-back-on-and-off"
+)]
 #[case::close_sends_no_fin("close-sends-no-fin", "lifecycle/client-lifecycle")]
 #[case::not_concurrent("not-concurrent", "lifecycle/recv-on-its-own-thread")]
 #[case::connect_does_not_block(

@@ -55,6 +55,7 @@ const FRAGMENTS: &[&str] = &[
     "eof",
     "off",
     "on",
+    "on",
     "EPIPE",
     "EAGIAN",
     "start(",

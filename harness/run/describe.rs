@@ -121,6 +121,7 @@ pub fn expected(outcome: &Outcome, yields: Yield, addr: Option<SocketAddr>) -> S
         Outcome::Data(d) => bytes(d),
         Outcome::Eof => "eof (0 bytes: the peer closed its side)".into(),
         Outcome::Off => "off".into(),
+        Outcome::On => "on".into(),
         Outcome::Addr(_) => addr.map_or_else(|| "an address".into(), |a| a.to_string()),
         Outcome::Events(e) => events(e),
         Outcome::Regex(r) => format!("output matching re\"{r}\""),

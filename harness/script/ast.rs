@@ -533,8 +533,10 @@ pub enum Outcome {
     Data(Vec<u8>),
     /// `eof`: recv returned 0 bytes.
     Eof,
-    /// `off`: SO_LINGER is off.
+    /// `off`: SO_LINGER is off, or a boolean option reads 0.
     Off,
+    /// `on`: a boolean option reads nonzero (the form `setsockopt` takes).
+    On,
     /// `a.local` or a literal address (getsockname, getpeername).
     Addr(AddrExpr),
     /// `[in, out]`: poll returned exactly these events.

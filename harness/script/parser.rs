@@ -1060,6 +1060,7 @@ impl Parser<'_> {
             Tok::Ident(w) if w == "ok" => Outcome::Ok,
             Tok::Ident(w) if w == "eof" => Outcome::Eof,
             Tok::Ident(w) if w == "off" => Outcome::Off,
+            Tok::Ident(w) if w == "on" => Outcome::On,
             Tok::Ident(w) if w == "nonzero" => Outcome::NonZero,
             Tok::Ident(w) if w.starts_with("SIG") => {
                 if crate::process::signal_number(w).is_none() {
@@ -1132,7 +1133,7 @@ impl Parser<'_> {
             Outcome::Data(_) | Outcome::Eof => matches!(yields, Yield::Data | Yield::Output),
             Outcome::Regex(_) => yields == Yield::Output,
             Outcome::Signal(_) | Outcome::NonZero => yields == Yield::Exit,
-            Outcome::Off => yields == Yield::OptValue,
+            Outcome::Off | Outcome::On => yields == Yield::OptValue,
             Outcome::Addr(_) => yields == Yield::Addr,
             Outcome::Events(_) => yields == Yield::Events,
         };
@@ -1142,7 +1143,7 @@ impl Parser<'_> {
                 Yield::Count => "a byte count, ok or an errno",
                 Yield::Data => "data, a byte count, eof, ok or an errno",
                 Yield::Addr => "an address, ok or an errno",
-                Yield::OptValue => "a value, off, ok or an errno",
+                Yield::OptValue => "a value, on, off, ok or an errno",
                 Yield::Events => "a list of poll events, ok or an errno",
                 Yield::Backlog => "a count of completed connections",
                 Yield::Program => "ok",
