@@ -32,6 +32,7 @@ use support::*;
     "reuseaddr-ignored",
     "sockopt/reuseaddr-reads-back-on-and-off"
 )]
+#[case::v4_mapped_on_v6("v4-mapped-on-v6", "bind/bind-ipv4-address-on-ipv6-socket-fails")]
 #[case::close_sends_no_fin("close-sends-no-fin", "lifecycle/client-lifecycle")]
 #[case::not_concurrent("not-concurrent", "lifecycle/recv-on-its-own-thread")]
 #[case::connect_does_not_block(

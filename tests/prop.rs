@@ -33,8 +33,23 @@ fn the_reference_and_the_python_adapter_keep_streams_intact() {
         "24",
         "--adapter",
         &python_adapter(),
+        "--verbose",
     ]);
     assert_eq!(code, 0, "{text}");
+    // Pattern seeds travel as bare JSON numbers (docs/adapter-protocol.md): some of
+    // these cases must have used one that a double cannot hold, and passed.
+    let above_2_53 = text
+        .split("pattern seed ")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .filter(|seed| *seed > 1 << 53)
+        .count();
+    assert!(above_2_53 > 0, "no pattern seed above 2^53 in:\n{text}");
 }
 
 /// The byte counts and piece sizes in the minimal case's description (not its seed).

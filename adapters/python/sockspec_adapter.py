@@ -62,6 +62,15 @@ def parse_addr(text):
     return socket.AF_INET, (host, int(port))
 
 
+def sockaddr_for(sock, text):
+    """The sockaddr of `text` for `sock`. An address of the other family is EINVAL, as
+    Linux answers (Python would try a name lookup and fail with a gaierror)."""
+    family, addr = parse_addr(text)
+    if family != sock.family:
+        raise Error("EINVAL", "%s is not an address of this socket's family" % text)
+    return addr
+
+
 def splitmix64(x):
     z = (x + 0x9E3779B97F4A7C15) & MASK
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
@@ -154,7 +163,8 @@ class Adapter:
         return {"sock": self.register(socket.socket(family, socket.SOCK_STREAM))}
 
     def op_bind(self, req):
-        self.get(req["sock"]).bind(parse_addr(req["addr"])[1])
+        sock = self.get(req["sock"])
+        sock.bind(sockaddr_for(sock, req["addr"]))
         return {}
 
     def op_listen(self, req):
@@ -167,7 +177,7 @@ class Adapter:
 
     def op_connect(self, req):
         sock = self.get(req["sock"])
-        err = sock.connect_ex(parse_addr(req["addr"])[1])
+        err = sock.connect_ex(sockaddr_for(sock, req["addr"]))
         if err:
             raise OSError(err, errno.errorcode.get(err, "error"))
         return {}

@@ -23,6 +23,19 @@ class BindNeverFails(base.Adapter):
             return {}
 
 
+class V4MappedOnV6(base.Adapter):
+    """Takes an IPv4 address on an IPv6 socket as its v4-mapped form (::ffff:a.b.c.d),
+    as some stacks do, where Linux answers EINVAL."""
+
+    def op_bind(self, req):
+        sock = self.get(req["sock"])
+        family, (host, port) = base.parse_addr(req["addr"])
+        if sock.family == socket.AF_INET6 and family == socket.AF_INET:
+            sock.bind(("::ffff:" + host, port))
+            return {}
+        return super().op_bind(req)
+
+
 class RecvDropsLastByte(base.Adapter):
     def op_recv(self, req):
         data = bytes.fromhex(super().op_recv(req)["data"])
@@ -270,6 +283,7 @@ MUTANTS = {
     "reuseaddr-ignored": ReuseAddrIgnored,
     "close-sends-no-fin": CloseSendsNoFin,
     "connect-does-not-block": ConnectDoesNotBlock,
+    "v4-mapped-on-v6": V4MappedOnV6,
 }
 
 if __name__ == "__main__":
