@@ -7,10 +7,10 @@
 //! ratios hold on a noisy shared machine even when absolute figures move.
 //! `SOCKSPEC_BENCH_ROUNDS` sets the number of rounds (default 5).
 
+use sockspec::adapter::TargetSpec;
 use sockspec::run::{run_all, Settings, Status};
 use sockspec::sandbox::{Limits, SandboxSpec};
 use sockspec::script::load_all;
-use sockspec::target::TargetSpec;
 use std::path::PathBuf;
 use std::time::Duration;
 

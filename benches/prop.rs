@@ -5,9 +5,9 @@
 //! iperf3 comes from Debian's packages (`apt-get install iperf3`); without it the
 //! ratio is left out and the run says so.
 
+use sockspec::adapter::TargetSpec;
 use sockspec::prop::{run_case, run_stream, Ending, PropConfig, PropOutcome, StreamCase};
 use sockspec::run::Settings;
-use sockspec::target::TargetSpec;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

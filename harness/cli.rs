@@ -4,12 +4,12 @@
 //! Exit status: 0 when every scenario passed (or was skipped), 1 when any failed or
 //! errored, 2 for usage errors and invalid scenarios.
 
+use crate::adapter::{self, TargetSpec};
 use crate::prop::{PropConfig, PropOutcome};
 use crate::report::{self, Format, Human};
 use crate::run::{self, Event, Selection, Settings, Shard};
 use crate::sandbox::{Limits, SandboxSpec};
 use crate::script::{self, Scenario};
-use crate::target::{self, TargetSpec};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -392,7 +392,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Adapter => {
             let stdin = std::io::stdin().lock();
-            match target::stdio::serve(stdin, std::io::stdout()) {
+            match adapter::stdio::serve(stdin, std::io::stdout()) {
                 Ok(()) => EXIT_OK,
                 Err(e) => {
                     eprintln!("sockspec adapter: failed to read stdin: {e}");

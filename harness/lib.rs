@@ -1,15 +1,31 @@
 //! sockspec: a conformance harness for TCP.
 //!
-//! Layers, bottom up: [`script`] parses scenario files; [`protocol`] is the adapter
-//! protocol's wire types; [`target`] runs socket calls (the in-process Linux reference,
-//! or an adapter process); [`run`] executes scenarios against targets and checks
-//! expectations; [`report`] turns results into human, JSON, JUnit and TAP output. The
-//! `sockspec` binary ([`cli`]) is a thin layer over these. [`sandbox`] gives every
-//! scenario its own namespaces and limits; [`process`] holds the process helpers both
-//! it and [`target`] use.
+//! Layers, bottom up; a module imports only from layers below it (docs/architecture.md
+//! has the full table and how a call travels):
+//!
+//! 1. [`signals`], [`process`], [`protocol`], [`wire`]: leaves. Signal names, waiting
+//!    on a process, the adapter protocol's messages and TCP segment codecs know
+//!    nothing of their callers.
+//! 2. [`script`]: the scenario language (it names protocol calls and signals).
+//! 3. [`sandbox`]: per-scenario namespaces, mounts and limits, and the one way a
+//!    command is started ([`sandbox::group_command`]).
+//! 4. [`adapter`]: where socket calls execute (the in-process Linux reference, or an
+//!    adapter process); [`program`]: programs under test as black boxes.
+//! 5. [`run`]: executes scenarios against adapters and programs and checks
+//!    expectations.
+//! 6. [`prop`]: property tests over the same sessions; [`report`]: results as human,
+//!    JSON, JUnit and TAP output.
+//! 7. [`grade`]: grading a class.
+//! 8. [`cli`]: argument parsing and wiring, for the `sockspec` binary.
+//!
+//! `layers.rs` (a test) holds this table and fails on an import that goes up or
+//! sideways, or on two files of one module that import each other.
 
+pub mod adapter;
 pub mod cli;
 pub mod grade;
+#[cfg(test)]
+mod layers;
 pub mod process;
 pub mod program;
 pub mod prop;
@@ -18,5 +34,5 @@ pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod script;
-pub mod target;
+pub mod signals;
 pub mod wire;

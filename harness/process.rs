@@ -1,9 +1,6 @@
-//! Small process helpers shared by the adapter session and the sandbox: waiting for an
-//! exit with a deadline (pidfd, no polling), and exit statuses in words.
+//! Process helpers below the sandbox and the targets: waiting for an exit with a
+//! deadline (pidfd, no polling) and reading a process's state from /proc.
 
-use crate::sandbox::Join;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 /// Waits up to `timeout` for `pid` to exit without reaping it (a pidfd becomes
@@ -46,92 +43,6 @@ pub fn stat_state_and_group(stat: &str) -> Option<(char, i32)> {
     let state = rest.next()?.chars().next()?;
     let group = rest.nth(1)?.parse().ok()?;
     Some((state, group))
-}
-
-/// Words for an exit status: `exit status 3`, `killed by SIGSEGV`.
-pub fn describe_status(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(c), _) => format!("exit status {c}"),
-        (None, Some(s)) => format!("killed by {}", signal_name(s)),
-        _ => "unknown status".into(),
-    }
-}
-
-/// Signals known by name, for scenarios and messages.
-const SIGNALS: [(i32, &str); 14] = [
-    (libc::SIGHUP, "SIGHUP"),
-    (libc::SIGINT, "SIGINT"),
-    (libc::SIGQUIT, "SIGQUIT"),
-    (libc::SIGILL, "SIGILL"),
-    (libc::SIGABRT, "SIGABRT"),
-    (libc::SIGBUS, "SIGBUS"),
-    (libc::SIGFPE, "SIGFPE"),
-    (libc::SIGKILL, "SIGKILL"),
-    (libc::SIGSEGV, "SIGSEGV"),
-    (libc::SIGPIPE, "SIGPIPE"),
-    (libc::SIGALRM, "SIGALRM"),
-    (libc::SIGTERM, "SIGTERM"),
-    (libc::SIGXCPU, "SIGXCPU"),
-    (libc::SIGXFSZ, "SIGXFSZ"),
-];
-
-pub fn signal_number(name: &str) -> Option<i32> {
-    SIGNALS.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
-}
-
-pub fn signal_name(sig: i32) -> String {
-    SIGNALS
-        .iter()
-        .find(|(s, _)| *s == sig)
-        .map_or_else(|| format!("signal {sig}"), |(_, n)| n.to_string())
-}
-
-/// A shell command as a child in a process group of its own with a parent-death signal;
-/// with `join`, inside that sandbox and under its limits. `exec` makes the command the
-/// shell's replacement rather than its child, so its exit status and signals reach us
-/// unchanged and no shell holds its pipes; in a sandbox the trampoline
-/// `sockspec sandbox-exec` does the same from inside. Stdio is the caller's to set.
-pub fn group_command(command: &str, join: Option<Join>) -> Command {
-    let mut cmd = match &join {
-        None => {
-            let mut c = Command::new("/bin/sh");
-            c.arg("-c").arg(format!("exec {command}"));
-            c
-        }
-        Some(j) => {
-            let mut c = Command::new(j.trampoline());
-            c.arg("sandbox-exec");
-            if j.unprivileged() {
-                c.arg("--isolate");
-            }
-            c.arg(command).env("TMPDIR", &j.tmpdir);
-            c
-        }
-    };
-    // A program under test gets a session of its own, which is also a process group:
-    // the scheduler then shares the CPU between sessions (autogroups) before processes,
-    // so a program that forks 500 busy children still leaves the harness its share.
-    // Measured: with one group for both, a fork bomb at the process limit made a 10 ms
-    // poll of the socket tables take 4 s.
-    let own_session = join.as_ref().is_some_and(|j| j.unprivileged());
-    if !own_session {
-        cmd.process_group(0);
-    }
-    // SAFETY: setsid, prctl, setns and setrlimit are async-signal-safe, and the child
-    // is single-threaded between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if own_session && libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-            if let Some(j) = &join {
-                j.enter()?;
-            }
-            Ok(())
-        });
-    }
-    cmd
 }
 
 #[cfg(test)]

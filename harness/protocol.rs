@@ -9,9 +9,11 @@ pub mod errno;
 mod hex;
 mod message;
 pub mod pattern;
+mod sockopt;
 
 pub use hex::{decode as hex_decode, encode as hex_encode};
 pub use message::*;
+pub use sockopt::SockOpt;
 
 /// The protocol version this harness speaks.
 pub const VERSION: u32 = 1;

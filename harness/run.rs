@@ -12,14 +12,17 @@ mod execute;
 mod outcome;
 mod preflight;
 mod programs;
+mod runner;
 mod schedule;
 mod select;
 mod sessions;
+mod settings;
 
 pub use describe::limit_notes;
-pub use execute::{run_scenario, Settings, CANCEL_POLL};
+pub use execute::run_scenario;
 pub use outcome::{Failure, RunReport, ScenarioResult, Status, StepRecord};
 pub use preflight::preflight;
 pub use schedule::{run_all, Event};
 pub use select::{Selection, Shard};
 pub use sessions::{close_sandbox, OpenError, Sessions};
+pub use settings::{Settings, CANCEL_POLL};

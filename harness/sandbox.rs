@@ -27,18 +27,22 @@
 //!   other's ports (TIME_WAIT included).
 
 mod cgroup;
+mod command;
 mod holder;
 mod join;
 mod limits;
 pub mod mounts;
+mod owner;
 mod spec;
 pub mod sweep;
 mod trampoline;
 
+pub use command::group_command;
 pub use holder::{
     init_main, unprivileged_owner, LimitsHit, Sandbox, SandboxError, UNPRIVILEGED_ID,
 };
 pub use join::Join;
 pub use limits::Limits;
+pub use owner::temp_prefix;
 pub use spec::SandboxSpec;
 pub use trampoline::{cloexec_inherited, exec_main};

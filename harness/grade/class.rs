@@ -151,7 +151,7 @@ fn grade_one(
     );
     let temp = || {
         tempfile::Builder::new()
-            .prefix(&crate::sandbox::sweep::temp_prefix("sockspec-grade-"))
+            .prefix(&crate::sandbox::temp_prefix("sockspec-grade-"))
             .tempdir()
     };
     let work = temp()?;
@@ -326,7 +326,7 @@ fn build(
     let log = tail_chars(text.trim_end(), BUILD_LOG_TAIL);
     let mut status_text = match (status, flooded) {
         (_, Some(limit)) => format!("printed more than {limit} bytes and was stopped"),
-        (Some(s), None) => crate::process::describe_status(s),
+        (Some(s), None) => crate::signals::describe_status(s),
         (None, None) => format!("did not finish within {} s", timeout.as_secs()),
     };
     if !notes.is_empty() {

@@ -1,7 +1,8 @@
 //! One running program under test: its process group, its stdin, and its captured
 //! stdout and stderr.
 
-use crate::process::{group_command, wait_exit};
+use crate::process::wait_exit;
+use crate::sandbox::group_command;
 use crate::sandbox::Join;
 use std::io::{Read, Write};
 use std::net::SocketAddr;

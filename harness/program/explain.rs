@@ -1,12 +1,12 @@
 //! How a program ended, in words a student can act on.
 
-use crate::process::signal_name;
+use crate::signals::signal_name;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
 /// `exit status 1`, `killed by SIGPIPE`.
 pub fn status(s: ExitStatus) -> String {
-    crate::process::describe_status(s)
+    crate::signals::describe_status(s)
 }
 
 /// A teaching sentence for a status, when there is one worth saying. `as_nobody`: the

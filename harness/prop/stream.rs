@@ -6,9 +6,9 @@
 //! (`send_pattern`, `recv_pattern`); without it they cross the protocol as hex.
 
 use super::case::{Ending, StreamCase};
+use crate::adapter::Session;
 use crate::protocol::{self, capability, pattern, Call, Done, Reply, Request, Response};
 use crate::run::{close_sandbox, Sessions, Settings};
-use crate::target::Session;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;

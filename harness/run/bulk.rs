@@ -7,10 +7,10 @@
 //! splitmix64 pattern, made and checked inside the adapter (`bulk` capability).
 
 use super::describe::{self, Actual, Value};
-use super::execute::{Runner, Stop};
+use super::runner::{Runner, Stop};
+use crate::adapter::Fault;
 use crate::protocol::{errno, pattern, Call, Reply};
 use crate::script::{Ident, Side, Step};
-use crate::target::Fault;
 use std::time::Instant;
 
 /// The most one send or recv moves.

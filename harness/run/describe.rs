@@ -145,7 +145,7 @@ pub fn actual(a: &Actual) -> String {
             Value::Opt(o) => format!("value {o}"),
             Value::Events(e) => events(e),
             Value::Backlog(n) => format!("{n} connections completed, then one stalled"),
-            Value::Exit(s) => crate::process::describe_status(*s),
+            Value::Exit(s) => crate::signals::describe_status(*s),
         },
         Actual::Errno {
             name,

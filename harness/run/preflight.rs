@@ -2,10 +2,11 @@
 //! command that does not exist, an empty one) used to fail every scenario alike, one
 //! error block each (642 lines for the corpus); checked once, it is one clear error.
 
-use super::execute::{hello_answer, Settings};
+use super::execute::hello_answer;
 use super::sessions::{close_sandbox, Sessions};
+use super::settings::Settings;
+use crate::adapter::{Fault, TargetSpec};
 use crate::protocol::{self, Call, Request};
-use crate::target::{Fault, TargetSpec};
 use std::time::Instant;
 
 /// Starts the target as a scenario would (sandbox included), says `hello`, and ends it.

@@ -2,7 +2,7 @@
 //! their standard streams, watching the socket tables and how programs end.
 
 use super::describe::{self, Actual, Value};
-use super::execute::{Runner, Stop};
+use super::runner::{Runner, Stop};
 use crate::program::{explain, tables, Captured, Program};
 use crate::protocol::{Call, Reply};
 use crate::script::{AddrExpr, Expect, Ident, Op, Outcome, Side, Step, Stream, Yield};

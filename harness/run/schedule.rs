@@ -1,8 +1,9 @@
 //! Runs scenarios on `jobs` worker threads and streams results to the caller, which
 //! owns the terminal (progress bar, reporters).
 
-use super::execute::{run_scenario, Settings};
+use super::execute::run_scenario;
 use super::outcome::{Failure, RunReport, ScenarioResult, Status};
+use super::settings::Settings;
 use crate::script::Scenario;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};

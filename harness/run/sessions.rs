@@ -1,9 +1,9 @@
 //! Opening what a scenario (or a property case) talks to: the sandbox, if any, the
 //! target session and the peer session; and closing all three in the right order.
 
-use super::execute::Settings;
+use super::settings::Settings;
+use crate::adapter::{Fault, Session, TargetSpec};
 use crate::sandbox::Sandbox;
-use crate::target::{Fault, Session, TargetSpec};
 use std::sync::atomic::Ordering;
 
 pub struct Sessions {

@@ -187,10 +187,10 @@ pub fn sweep() {
     };
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(pid) = super::sweep::owner_pid(&name.to_string_lossy(), PREFIX) else {
+        let Some(pid) = super::owner::owner_pid(&name.to_string_lossy(), PREFIX) else {
             continue;
         };
-        if !super::sweep::alive(pid) {
+        if !super::owner::alive(pid) {
             let _ = std::fs::remove_dir(e.path());
         }
     }

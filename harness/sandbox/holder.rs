@@ -362,7 +362,7 @@ impl Inside {
 /// sweep (see `sweep`) and, as root, given to the programs' user.
 fn host_workdir() -> Result<tempfile::TempDir, SandboxError> {
     let workdir = tempfile::Builder::new()
-        .prefix(&super::sweep::temp_prefix("sockspec-"))
+        .prefix(&super::owner::temp_prefix("sockspec-"))
         .tempdir()
         .map_err(SandboxError::Workdir)?;
     if let Some((uid, gid)) = unprivileged_owner() {

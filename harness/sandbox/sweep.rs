@@ -9,27 +9,11 @@
 //! copy belongs to the sandbox's). A PID that was reused keeps its
 //! folders until that process is gone too: conservative, never wrong.
 
+use super::owner::{alive, owner_pid};
 use std::path::Path;
 
 /// The name prefixes of temporary folders, each followed by `PID-`.
 pub const TEMP_PREFIXES: [&str; 2] = ["sockspec-grade-", "sockspec-"];
-
-/// The PID in `PREFIXPID-rest`, if `name` has that form.
-pub fn owner_pid(name: &str, prefix: &str) -> Option<i32> {
-    let rest = name.strip_prefix(prefix)?;
-    let (pid, _) = rest.split_once('-')?;
-    pid.parse().ok().filter(|p| *p > 0)
-}
-
-/// Whether a process with this PID exists (any user's).
-pub fn alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// The prefix for a temporary folder of this process: `PREFIXPID-`.
-pub fn temp_prefix(prefix: &str) -> String {
-    format!("{prefix}{}-", std::process::id())
-}
 
 /// Removes stale temporary folders in `dir` (normally the system's temp folder) and
 /// stale cgroups. Returns what it removed, for a test to check.

@@ -1,6 +1,7 @@
 //! The typed syntax tree of a scenario. Every node that a diagnostic or a report can
 //! point at carries a [`Span`].
 
+pub use crate::protocol::SockOpt;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -182,47 +183,6 @@ pub struct RecvFlags {
     pub peek: bool,
     pub waitall: bool,
     pub dontwait: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SockOpt {
-    ReuseAddr,
-    ReusePort,
-    NoDelay,
-    Linger,
-    RcvBuf,
-    SndBuf,
-    KeepAlive,
-    /// Linux: hold partial segments until uncorked or closed (tcp(7)).
-    Cork,
-}
-
-impl SockOpt {
-    pub const ALL: [SockOpt; 8] = [
-        SockOpt::ReuseAddr,
-        SockOpt::ReusePort,
-        SockOpt::NoDelay,
-        SockOpt::Linger,
-        SockOpt::RcvBuf,
-        SockOpt::SndBuf,
-        SockOpt::KeepAlive,
-        SockOpt::Cork,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            SockOpt::ReuseAddr => "SO_REUSEADDR",
-            SockOpt::ReusePort => "SO_REUSEPORT",
-            SockOpt::NoDelay => "TCP_NODELAY",
-            SockOpt::Linger => "SO_LINGER",
-            SockOpt::RcvBuf => "SO_RCVBUF",
-            SockOpt::SndBuf => "SO_SNDBUF",
-            SockOpt::KeepAlive => "SO_KEEPALIVE",
-            SockOpt::Cork => "TCP_CORK",
-        }
-    }
-    pub fn from_name(name: &str) -> Option<SockOpt> {
-        SockOpt::ALL.into_iter().find(|o| o.name() == name)
-    }
 }
 
 /// A socket option value. `SO_LINGER` takes `off` or a timeout in seconds; the rest

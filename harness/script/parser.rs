@@ -1063,7 +1063,7 @@ impl Parser<'_> {
             Tok::Ident(w) if w == "on" => Outcome::On,
             Tok::Ident(w) if w == "nonzero" => Outcome::NonZero,
             Tok::Ident(w) if w.starts_with("SIG") => {
-                if crate::process::signal_number(w).is_none() {
+                if crate::signals::signal_number(w).is_none() {
                     return Err(Diagnostic::new(start, format!("unknown signal `{w}`"))
                         .with_hint("write a signal name such as SIGPIPE, SIGSEGV or SIGKILL"));
                 }

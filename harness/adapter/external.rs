@@ -8,9 +8,11 @@
 //! for error messages.
 
 use super::session::{Fault, Session};
-use crate::process::{describe_status, group_command, wait_exit};
+use crate::process::wait_exit;
 use crate::protocol::Response;
+use crate::sandbox::group_command;
 use crate::sandbox::Join;
+use crate::signals::describe_status;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -30,11 +30,7 @@ pub fn capabilities() -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    caps.extend(
-        crate::script::SockOpt::ALL
-            .iter()
-            .map(|o| o.name().to_string()),
-    );
+    caps.extend(protocol::SockOpt::ALL.iter().map(|o| o.name().to_string()));
     caps
 }
 
@@ -527,7 +523,7 @@ impl super::Session for InProcess {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::Session;
+    use crate::adapter::Session;
 
     fn call(s: &mut InProcess, id: u64, call: Call) -> Response {
         s.send(&Request { id, call }).unwrap();

@@ -1,0 +1,471 @@
+//! The state of one running scenario ([`Runner`]): both sides' protocol sessions with
+//! their request bookkeeping ([`Conn`]), the names steps bound, the programs started,
+//! and the helpers every kind of step shares to decode an answer, check it against the
+//! expectation and record the outcome. The step kinds themselves live in `execute`
+//! (socket calls), `bulk` (bulk echo) and `programs` (programs under test).
+
+use super::describe::{self, Actual, Value};
+use super::outcome::{Failure, StepRecord};
+use super::settings::{Settings, CANCEL_POLL};
+use crate::adapter::{Fault, Session};
+use crate::program::Program;
+use crate::protocol::{self, errno, Call, Done, Reply, Request, Response};
+use crate::script::{AddrExpr, Expect, Ident, Op, OptValue, Outcome, PollEvent, Side, Step, Yield};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What ends a scenario early.
+pub(super) enum Stop {
+    Failed(Box<Failure>),
+    Fault(Side, Box<Fault>, Box<Failure>),
+}
+
+impl Stop {
+    pub(super) fn fault(side: Side, fault: Fault, at: Failure) -> Self {
+        Stop::Fault(side, Box::new(fault), Box::new(at))
+    }
+}
+
+/// One side's protocol session with request bookkeeping.
+pub(super) struct Conn {
+    pub(super) session: Option<Box<dyn Session>>,
+    cancel: Arc<AtomicBool>,
+    next_id: u64,
+    outstanding: HashSet<u64>,
+    arrived: HashMap<u64, Response>,
+    /// The last request sent and the last line received, for error messages.
+    last_request: String,
+    last_response: String,
+}
+
+impl Conn {
+    pub(super) fn new(session: Box<dyn Session>, cancel: Arc<AtomicBool>) -> Self {
+        Conn {
+            session: Some(session),
+            cancel,
+            next_id: 0,
+            outstanding: HashSet::new(),
+            arrived: HashMap::new(),
+            last_request: String::new(),
+            last_response: String::new(),
+        }
+    }
+
+    /// No session: a program scenario has no target.
+    pub(super) fn absent(cancel: Arc<AtomicBool>) -> Self {
+        Conn {
+            session: None,
+            cancel,
+            next_id: 0,
+            outstanding: HashSet::new(),
+            arrived: HashMap::new(),
+            last_request: String::new(),
+            last_response: String::new(),
+        }
+    }
+
+    pub(super) fn session(&mut self) -> &mut Box<dyn Session> {
+        self.session
+            .as_mut()
+            .expect("session is open until teardown")
+    }
+
+    pub(super) fn start(&mut self, call: Call) -> Result<u64, Fault> {
+        self.next_id += 1;
+        let request = Request {
+            id: self.next_id,
+            call,
+        };
+        self.last_request = serde_json::to_string(&request).unwrap_or_default();
+        self.session().send(&request)?;
+        self.outstanding.insert(request.id);
+        Ok(request.id)
+    }
+
+    /// The answer to `id`, or `None` if it has not come by `deadline`.
+    pub(super) fn wait(&mut self, id: u64, deadline: Instant) -> Result<Option<Response>, Fault> {
+        loop {
+            if let Some(r) = self.arrived.remove(&id) {
+                return Ok(Some(r));
+            }
+            if self.cancel.load(Ordering::SeqCst) {
+                return Err(Fault::Cancelled);
+            }
+            let slice = deadline.min(Instant::now() + CANCEL_POLL);
+            let Some(r) = self.session().recv(slice)? else {
+                if Instant::now() >= deadline {
+                    return Ok(None);
+                }
+                continue;
+            };
+            self.last_response = serde_json::to_string(&r).unwrap_or_default();
+            if !self.outstanding.remove(&r.id) {
+                return Err(Fault::UnknownId { id: r.id });
+            }
+            self.arrived.insert(r.id, r);
+        }
+    }
+
+    pub(super) fn call(
+        &mut self,
+        call: Call,
+        deadline: Instant,
+    ) -> Result<Option<Response>, Fault> {
+        let id = self.start(call)?;
+        self.wait(id, deadline)
+    }
+
+    pub(super) fn exchange(&self) -> String {
+        match (self.last_request.is_empty(), self.last_response.is_empty()) {
+            (true, _) => "nothing was exchanged yet".into(),
+            (false, true) => format!("last request {}; no answer yet", self.last_request),
+            (false, false) => format!(
+                "last request {}; last answer {}",
+                self.last_request, self.last_response
+            ),
+        }
+    }
+
+    pub(super) fn close(&mut self) -> Vec<String> {
+        let hurry = self.cancel.load(Ordering::SeqCst);
+        self.session
+            .take()
+            .map(|s| s.close(hurry))
+            .unwrap_or_default()
+    }
+}
+
+/// What a name holds at run time.
+#[derive(Debug, Clone)]
+pub(super) enum Slot {
+    Socket { side: Side, handle: u64 },
+    Pending { side: Side, id: u64, op: Op },
+    Addr(SocketAddr),
+}
+
+pub(super) struct Runner<'a> {
+    pub(super) settings: &'a Settings,
+    pub(super) target: Conn,
+    pub(super) peer: Conn,
+    pub(super) names: HashMap<String, Slot>,
+    pub(super) records: Vec<StepRecord>,
+    /// Started programs by name.
+    pub(super) programs: HashMap<String, Program>,
+    /// How programs enter the scenario's sandbox, if there is one.
+    pub(super) program_join: Option<crate::sandbox::Join>,
+    /// `/proc/PID/net` of the namespace the programs run in.
+    pub(super) net_dir: PathBuf,
+    /// Programs whose ending an `exit` step has already reported.
+    pub(super) exit_checked: HashSet<String>,
+    /// Programs whose ending a failure has already explained.
+    pub(super) explained: HashSet<String>,
+}
+
+impl Runner<'_> {
+    pub(super) fn conn(&mut self, side: Side) -> &mut Conn {
+        match side {
+            Side::Target => &mut self.target,
+            Side::Peer => &mut self.peer,
+            Side::Harness => unreachable!("harness steps use no adapter"),
+        }
+    }
+
+    pub(super) fn deadline(&self) -> Instant {
+        Instant::now() + self.settings.timeout
+    }
+
+    pub(super) fn fail(
+        &self,
+        step: &Step,
+        expected: String,
+        actual: String,
+        detail: Option<String>,
+    ) -> Stop {
+        Stop::Failed(Box::new(self.failure(step, expected, actual, detail)))
+    }
+
+    pub(super) fn failure(
+        &self,
+        step: &Step,
+        expected: String,
+        actual: String,
+        detail: Option<String>,
+    ) -> Failure {
+        Failure {
+            line: step.line,
+            column: 1,
+            step: step.text.clone(),
+            expected,
+            actual,
+            detail,
+        }
+    }
+
+    pub(super) fn record(&mut self, step: &Step, outcome: String, passed: bool) {
+        self.records.push(StepRecord {
+            line: step.line,
+            step: step.text.clone(),
+            outcome,
+            passed,
+        });
+    }
+
+    /// The adapter broke (crashed, hung, garbled) during `step`.
+    pub(super) fn broke(&self, step: &Step, side: Side, fault: Fault) -> Stop {
+        Stop::fault(
+            side,
+            fault,
+            self.failure(step, "an answer".into(), String::new(), None),
+        )
+    }
+
+    /// A socket name that the parser knows but whose creating step may have yielded no
+    /// socket (an `accept` expected to fail). Using it is a failure, not a panic.
+    pub(super) fn bound(&self, step: &Step, id: &Ident) -> Result<(Side, u64), Stop> {
+        match self.names.get(&id.name) {
+            Some(Slot::Socket { side, handle }) => Ok((*side, *handle)),
+            _ => Err(self.fail(
+                step,
+                format!("a socket named `{}`", id.name),
+                "the step that creates it did not yield one".into(),
+                None,
+            )),
+        }
+    }
+
+    pub(super) fn addr(&mut self, step: &Step, expr: &AddrExpr) -> Result<SocketAddr, Stop> {
+        let (id, local) = match expr {
+            AddrExpr::Literal(a) => return Ok(*a),
+            AddrExpr::Saved(id) => match self.names.get(&id.name) {
+                Some(Slot::Addr(a)) => return Ok(*a),
+                _ => {
+                    return Err(self.fail(
+                        step,
+                        format!("the address `{}`", id.name),
+                        "the step that saves it did not yield one".into(),
+                        None,
+                    ))
+                }
+            },
+            AddrExpr::ProgramAddr(id) => {
+                return match self.programs.get(&id.name) {
+                    Some(p) => Ok(p.addr),
+                    None => Err(self.fail(
+                        step,
+                        format!("the address of program `{}`", id.name),
+                        "the step that starts it did not start it".into(),
+                        None,
+                    )),
+                }
+            }
+            AddrExpr::LocalOf(id) => (id, true),
+            AddrExpr::RemoteOf(id) => (id, false),
+        };
+        let (side, handle) = self.bound(step, id)?;
+        let call = if local {
+            Call::Getsockname { sock: handle }
+        } else {
+            Call::Getpeername { sock: handle }
+        };
+        let what = format!("{}.{}", id.name, if local { "local" } else { "remote" });
+        let deadline = self.deadline();
+        let r = self.conn(side).call(call, deadline);
+        let err =
+            |me: &Self, actual: String| me.fail(step, format!("the address {what}"), actual, None);
+        match r {
+            Ok(Some(Response {
+                result: Reply::Ok(Done { addr: Some(a), .. }),
+                ..
+            })) => a
+                .parse()
+                .map_err(|_| err(self, format!("an unparsable address {a:?}"))),
+            Ok(Some(Response {
+                result: Reply::Err(e),
+                ..
+            })) => Err(err(
+                self,
+                format!(
+                    "{} from {}",
+                    e.errno,
+                    if local { "getsockname" } else { "getpeername" }
+                ),
+            )),
+            Ok(Some(_)) => Err(err(self, "an answer without `addr`".into())),
+            Ok(None) => Err(err(self, "no answer".into())),
+            Err(f) => Err(Stop::fault(
+                side,
+                f,
+                self.failure(step, format!("the address {what}"), String::new(), None),
+            )),
+        }
+    }
+
+    /// Reads the answer to `op` into what it yielded, checking the fields it must have.
+    pub(super) fn actual(&self, op: &Op, r: Option<Response>) -> Result<Actual, Fault> {
+        self.decode(op.name(), op.yields(), r)
+    }
+
+    /// Reads an answer as a call named `name` that yields `yields`.
+    pub(super) fn decode(
+        &self,
+        name: &'static str,
+        yields: Yield,
+        r: Option<Response>,
+    ) -> Result<Actual, Fault> {
+        let Some(r) = r else {
+            return Ok(Actual::Blocked(self.settings.timeout));
+        };
+        let done = match r.result {
+            Reply::Err(e) => {
+                return Ok(Actual::Errno {
+                    name: e.errno,
+                    message: e.message,
+                })
+            }
+            Reply::Ok(d) => d,
+        };
+        let missing = |field| Fault::MissingField { op: name, field };
+        let invalid = |field, value: String| Fault::InvalidField {
+            op: name,
+            field,
+            value,
+        };
+        let value = match yields {
+            Yield::Nothing | Yield::Backlog | Yield::Program | Yield::Output | Yield::Exit => {
+                Value::Nothing
+            }
+            Yield::Socket => Value::Socket(done.sock.ok_or_else(|| missing("sock"))?),
+            Yield::Count => Value::Sent(done.sent.ok_or_else(|| missing("sent"))?),
+            Yield::Data => {
+                let hex = done.data.ok_or_else(|| missing("data"))?;
+                Value::Data(
+                    protocol::hex_decode(&hex)
+                        .ok_or_else(|| invalid("data", hex.chars().take(40).collect()))?,
+                )
+            }
+            Yield::Addr => {
+                let a = done.addr.ok_or_else(|| missing("addr"))?;
+                Value::Addr(a.parse().map_err(|_| invalid("addr", a.clone()))?)
+            }
+            Yield::OptValue => match done.value.ok_or_else(|| missing("value"))? {
+                None => Value::Opt(OptValue::Off),
+                Some(v) => Value::Opt(OptValue::Int(v)),
+            },
+            Yield::Events => {
+                let names = done.revents.ok_or_else(|| missing("revents"))?;
+                let mut ev = Vec::new();
+                for n in &names {
+                    ev.push(PollEvent::from_name(n).ok_or_else(|| invalid("revents", n.clone()))?);
+                }
+                ev.sort();
+                ev.dedup();
+                Value::Events(ev)
+            }
+        };
+        Ok(Actual::Done(value))
+    }
+
+    /// Checks `actual` against the step's expectation under the run's profile.
+    pub(super) fn check(
+        &mut self,
+        step: &Step,
+        yields: Yield,
+        expect: Option<&Expect>,
+        actual: &Actual,
+    ) -> Result<(), Stop> {
+        let text = describe::actual(actual);
+        let profile = self.settings.profile.clone();
+        let alternatives: Vec<_> = expect
+            .map(|e| e.for_profile(&profile).cloned().collect())
+            .unwrap_or_default();
+        if expect.is_some() && alternatives.is_empty() {
+            // The scenario states nothing for this profile: any outcome is accepted.
+            self.record(
+                step,
+                format!("{text} (not checked under profile {profile})"),
+                true,
+            );
+            return Ok(());
+        }
+        let mut wanted = Vec::new();
+        let mut ok = false;
+        if alternatives.is_empty() {
+            wanted.push("success".to_string());
+            ok = matches!(actual, Actual::Done(_));
+        }
+        for alt in &alternatives {
+            let addr = match &alt.outcome {
+                Outcome::Addr(e) => Some(self.addr(step, e)?),
+                _ => None,
+            };
+            wanted.push(describe::expected(&alt.outcome, yields, addr));
+            ok |= matches(&alt.outcome, actual, addr);
+        }
+        self.record(step, text.clone(), ok);
+        if ok {
+            return Ok(());
+        }
+        let detail = hint(step, &alternatives, actual);
+        Err(self.fail(step, wanted.join(" or "), text, detail))
+    }
+}
+
+pub(super) fn matches(outcome: &Outcome, actual: &Actual, addr: Option<SocketAddr>) -> bool {
+    let Actual::Done(value) = actual else {
+        return match (outcome, actual) {
+            (Outcome::Errno(want), Actual::Errno { name, .. }) => {
+                errno::canonical(want) == errno::canonical(name)
+            }
+            _ => false,
+        };
+    };
+    match (outcome, value) {
+        (Outcome::Ok, Value::Exit(s)) => s.code() == Some(0),
+        (Outcome::Count(n), Value::Exit(s)) => s.code().map(i64::from) == i64::try_from(*n).ok(),
+        (Outcome::NonZero, Value::Exit(s)) => s.code().is_some_and(|c| c != 0),
+        (Outcome::Signal(name), Value::Exit(s)) => {
+            std::os::unix::process::ExitStatusExt::signal(s) == crate::signals::signal_number(name)
+        }
+        (Outcome::Ok, _) => true,
+        (Outcome::Count(n), Value::Sent(m)) => n == m,
+        (Outcome::Count(n), Value::Data(d)) => *n == d.len() as u64,
+        (Outcome::Count(n), Value::Opt(OptValue::Int(v))) => i64::try_from(*n) == Ok(*v),
+        (Outcome::Count(n), Value::Backlog(m)) => *n == u64::from(*m),
+        (Outcome::Data(want), Value::Data(d)) => want == d,
+        (Outcome::Eof, Value::Data(d)) => d.is_empty(),
+        (Outcome::Off, Value::Opt(OptValue::Off | OptValue::Int(0))) => true,
+        (Outcome::On, Value::Opt(OptValue::Int(v))) => *v != 0,
+        (Outcome::Addr(_), Value::Addr(a)) => Some(*a) == addr,
+        (Outcome::Events(want), Value::Events(got)) => want == got,
+        _ => false,
+    }
+}
+
+/// A teaching sentence for common confusions.
+fn hint(
+    step: &Step,
+    alternatives: &[crate::script::Alternative],
+    actual: &Actual,
+) -> Option<String> {
+    match actual {
+        // Fewer or more bytes than one expected chunk, from a plain recv: the classic
+        // "one send is one recv" assumption.
+        Actual::Done(Value::Data(got)) if !got.is_empty() && !step.text.contains("waitall") => {
+            let split = alternatives.iter().any(|a| match &a.outcome {
+                Outcome::Data(want) => {
+                    want != got && (want.starts_with(got) || got.starts_with(want))
+                }
+                _ => false,
+            });
+            split.then(|| "TCP is a byte stream: one recv may return fewer or more bytes than one send wrote".into())
+        }
+        Actual::Blocked(_) => Some(
+            "the call never returned; raise --timeout if the implementation is just slow".into(),
+        ),
+        _ => None,
+    }
+}

@@ -1,0 +1,79 @@
+//! The settings of a run: which target, which profile, how long to wait, and how
+//! scenarios are contained. Every part of a run reads them; nothing here runs anything.
+
+use crate::adapter::TargetSpec;
+use crate::sandbox::SandboxSpec;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a run executes scenarios.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub target: TargetSpec,
+    /// Which profile's expectations apply (`linux`, `posix`, ...).
+    pub profile: String,
+    /// How long a background call must stay pending for `-> blocks` to hold; also how
+    /// long `fill_backlog` waits before it calls a connection stalled.
+    pub block_window: Duration,
+    /// The longest any single wait for an answer may take.
+    pub timeout: Duration,
+    /// How long teardown waits for an adapter to exit before it signals.
+    pub grace: Duration,
+    /// Per-scenario namespaces and limits; `None` runs everything in this process's
+    /// network namespace without limits.
+    pub sandbox: Option<SandboxSpec>,
+    /// Set to stop the run: every wait notices within [`CANCEL_POLL`], scenarios end
+    /// early and teardown kills without grace.
+    pub cancel: Arc<AtomicBool>,
+    /// Commands for program roles (`server` -> `./server {port}`); `{port}` and
+    /// `{host}` are filled in when a scenario starts the program.
+    pub programs: BTreeMap<String, String>,
+    /// The working directory of programs under test (a submission's folder).
+    pub program_dir: PathBuf,
+}
+
+/// How often a wait looks at [`Settings::cancel`].
+pub const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+impl Settings {
+    /// The target in words, for reports.
+    pub fn describe_target(&self) -> String {
+        if !self.programs.is_empty() {
+            let bound: Vec<String> = self
+                .programs
+                .iter()
+                .map(|(role, command)| format!("{role}=`{command}`"))
+                .collect();
+            let boxed = if self.sandbox.is_some() {
+                " (sandboxed)"
+            } else {
+                ""
+            };
+            return format!("{}{boxed}", bound.join(", "));
+        }
+        match (&self.target, &self.sandbox) {
+            (TargetSpec::Reference, Some(_)) => "the Linux reference (sandboxed)".into(),
+            (t, Some(_)) => format!("{} (sandboxed)", t.describe()),
+            (t, None) => t.describe(),
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            target: TargetSpec::Reference,
+            profile: "linux".into(),
+            block_window: Duration::from_millis(200),
+            timeout: Duration::from_secs(10),
+            grace: Duration::from_secs(1),
+            sandbox: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+            programs: BTreeMap::new(),
+            program_dir: PathBuf::from("."),
+        }
+    }
+}
