@@ -1,15 +1,12 @@
 //! One running program under test: its process group, its stdin, and its captured
 //! stdout and stderr.
 
-use crate::process::wait_exit;
-use crate::sandbox::group_command;
-use crate::sandbox::Join;
-use std::io::{Read, Write};
+use crate::process::{GroupChild, Leftover, Sink, StdinError};
+use crate::sandbox::{group_command, Join};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,6 +44,22 @@ impl Capture {
     }
 }
 
+/// A stream's thread fills the capture and wakes the waiters.
+struct Filling(Arc<Capture>);
+
+impl Sink for Filling {
+    fn data(&mut self, bytes: &[u8]) -> bool {
+        self.0.lock().data.extend_from_slice(bytes);
+        self.0.changed.notify_all();
+        true
+    }
+
+    fn end(&mut self) {
+        self.0.lock().closed = true;
+        self.0.changed.notify_all();
+    }
+}
+
 /// What an output wait found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Captured {
@@ -65,19 +78,11 @@ pub struct Program {
     pub command: String,
     /// The address the program was told to use.
     pub addr: SocketAddr,
-    child: Child,
-    stdin: Option<Sender<Vec<u8>>>,
-    stdin_failed: Arc<Mutex<Option<String>>>,
+    child: GroupChild,
     stdout: Arc<Capture>,
     stderr: Arc<Capture>,
-    /// Set when the program printed more than its output limit and was killed for it.
-    flooded: Arc<AtomicBool>,
-    output_limit: u64,
-    status: Option<ExitStatus>,
     /// Set when the harness itself signalled the program (`stop`, teardown).
     stopped_by_harness: bool,
-    threads_done: Receiver<()>,
-    threads_left: usize,
 }
 
 impl Program {
@@ -95,115 +100,49 @@ impl Program {
             .and_then(|j| j.limits)
             .map_or(64 << 20, |l| l.output);
         let mut cmd = group_command(&command, join);
-        cmd.current_dir(cwd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|source| SpawnError::Spawn {
+        cmd.current_dir(cwd);
+        let (stdout, stderr) = (Arc::new(Capture::default()), Arc::new(Capture::default()));
+        let child = GroupChild::spawn(
+            cmd,
+            "program",
+            output_limit,
+            Filling(stdout.clone()),
+            Filling(stderr.clone()),
+        )
+        .map_err(|source| SpawnError::Spawn {
             command: command.clone(),
             source,
         })?;
-        let pid = child.id() as i32;
-        let (stdin, stdout, stderr) = (
-            child.stdin.take().expect("piped"),
-            child.stdout.take().expect("piped"),
-            child.stderr.take().expect("piped"),
-        );
-        let (done_tx, threads_done) = mpsc::channel();
-        let printed = Arc::new(AtomicU64::new(0));
-        let flooded = Arc::new(AtomicBool::new(false));
-        let out_cap = Arc::new(Capture::default());
-        let err_cap = Arc::new(Capture::default());
-        let mut threads_left = 0;
-        for (name, pipe, cap) in [
-            (
-                "program-stdout",
-                Box::new(stdout) as Box<dyn Read + Send>,
-                &out_cap,
-            ),
-            ("program-stderr", Box::new(stderr), &err_cap),
-        ] {
-            let (cap, printed, flooded, done) = (
-                cap.clone(),
-                printed.clone(),
-                flooded.clone(),
-                done_tx.clone(),
-            );
-            let f = move || {
-                drain(pipe, &cap, &printed, output_limit, &flooded, pid);
-                let _ = done.send(());
-            };
-            if std::thread::Builder::new()
-                .name(name.into())
-                .spawn(f)
-                .is_ok()
-            {
-                threads_left += 1;
-            }
-        }
-        let (wtx, wrx) = mpsc::channel::<Vec<u8>>();
-        let stdin_failed = Arc::new(Mutex::new(None));
-        let failed = stdin_failed.clone();
-        let writer = move || {
-            let mut stdin = stdin;
-            for data in wrx {
-                if let Err(e) = stdin.write_all(&data).and_then(|_| stdin.flush()) {
-                    *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
-                    break;
-                }
-            }
-            let _ = done_tx.send(());
-        };
-        if std::thread::Builder::new()
-            .name("program-stdin".into())
-            .spawn(writer)
-            .is_ok()
-        {
-            threads_left += 1;
-        }
         Ok(Program {
             role: role.to_string(),
             command,
             addr,
             child,
-            stdin: Some(wtx),
-            stdin_failed,
-            stdout: out_cap,
-            stderr: err_cap,
-            flooded,
-            output_limit,
-            status: None,
+            stdout,
+            stderr,
             stopped_by_harness: false,
-            threads_done,
-            threads_left,
         })
     }
 
     fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.child.pid()
     }
 
     /// Queues `data` for the program's stdin. A program that does not read its stdin
     /// cannot block the harness: a thread writes.
     pub fn write_stdin(&mut self, data: &[u8]) -> Result<(), String> {
-        if let Some(e) = self
-            .stdin_failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-        {
-            return Err(format!("writing its stdin failed: {e}"));
-        }
-        match &self.stdin {
-            Some(w) if w.send(data.to_vec()).is_ok() => Ok(()),
-            Some(_) => Err("its stdin is closed: the program closed it or exited".into()),
-            None => Err("the scenario already closed its stdin".into()),
-        }
+        self.child.write_stdin(data.to_vec()).map_err(|e| match e {
+            StdinError::WriteFailed(e) => format!("writing its stdin failed: {e}"),
+            StdinError::ClosedByProcess => {
+                "its stdin is closed: the program closed it or exited".into()
+            }
+            StdinError::ClosedByHarness => "the scenario already closed its stdin".into(),
+        })
     }
 
     /// End of input: the writer thread finishes what is queued and closes the pipe.
     pub fn close_stdin(&mut self) {
-        self.stdin = None;
+        self.child.close_stdin();
     }
 
     /// Waits until the unconsumed output of `stream` satisfies `find` (which returns
@@ -266,29 +205,17 @@ impl Program {
 
     /// Whether it is known to have ended (without reaping it now).
     pub fn status_known(&self) -> bool {
-        self.status.is_some()
+        self.child.status_known()
     }
 
     /// The exit status if it has ended (reaped here; later calls return the same).
     pub fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().ok().flatten();
-        }
-        self.status
+        self.child.try_status()
     }
 
     /// Waits for the program to end, up to `deadline`; `None` if it is still running.
     pub fn wait(&mut self, deadline: Instant, cancel: &AtomicBool) -> Option<ExitStatus> {
-        loop {
-            if let Some(s) = self.try_status() {
-                return Some(s);
-            }
-            let now = Instant::now();
-            if now >= deadline || cancel.load(Ordering::SeqCst) {
-                return None;
-            }
-            wait_exit(self.pid(), (deadline - now).min(CANCEL_POLL));
-        }
+        self.child.wait(deadline, cancel)
     }
 
     /// How many live processes its process group holds: a program that forks without
@@ -312,9 +239,7 @@ impl Program {
 
     /// Whether it was killed for printing more than its output limit.
     pub fn flooded(&self) -> Option<u64> {
-        self.flooded
-            .load(Ordering::SeqCst)
-            .then_some(self.output_limit)
+        self.child.flooded()
     }
 
     /// Whether the harness signalled it (so a SIGTERM death is not the program's fault).
@@ -329,82 +254,27 @@ impl Program {
             return (Some(s), false);
         }
         self.stopped_by_harness = true;
-        let pid = self.pid();
-        // SAFETY: signalling our own child's process group; the leader is unreaped, so
-        // the group id cannot have been reused.
-        unsafe { libc::kill(-pid, libc::SIGTERM) };
-        let never = AtomicBool::new(false);
-        if let Some(s) = self.wait(Instant::now() + grace, &never) {
-            return (Some(s), false);
-        }
-        // SAFETY: as above.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-        (
-            self.wait(Instant::now() + Duration::from_secs(5), &never),
-            true,
-        )
+        self.child.terminate(grace)
     }
 
     /// Teardown: stops it if it still runs (without grace when `hurry`), kills what is
     /// left of its group, and waits for the pipe threads. Returns problems found, and
     /// whether SIGKILL was needed.
     pub fn close(mut self, grace: Duration, hurry: bool) -> (Vec<String>, bool) {
-        let mut problems = Vec::new();
-        self.stdin = None;
-        let (status, killed) = self.stop(if hurry { Duration::ZERO } else { grace });
-        // Whatever it left in its group (a child it forked) goes too.
-        // SAFETY: the leader is reaped only now, by `stop`; its group id is still ours
-        // until every member is gone, and SIGKILL to an empty group is harmless.
-        unsafe { libc::kill(-self.pid(), libc::SIGKILL) };
-        if status.is_none() {
-            problems.push(format!(
-                "the program `{}` (pid {}) survived SIGKILL",
-                self.role,
-                self.pid()
-            ));
-            return (problems, killed);
-        }
-        let deadline = Instant::now() + grace.max(Duration::from_millis(200));
-        for _ in 0..self.threads_left {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self.threads_done.recv_timeout(left).is_err() {
-                problems.push(format!(
-                    "a process that left the program `{}`'s process group still holds its output open",
-                    self.role
-                ));
-                break;
-            }
-        }
+        self.close_stdin();
+        let (_, killed) = self.stop(if hurry { Duration::ZERO } else { grace });
+        let pid = self.pid();
+        let problems = match self.child.finish(grace.max(Duration::from_millis(200))) {
+            Ok(()) => Vec::new(),
+            Err(Leftover::SurvivedKill { .. }) => vec![format!(
+                "the program `{}` (pid {pid}) survived SIGKILL",
+                self.role
+            )],
+            Err(Leftover::PipesHeldOpen) => vec![format!(
+                "a process that left the program `{}`'s process group still holds its output open",
+                self.role
+            )],
+        };
         (problems, killed)
     }
-}
-
-/// Copies a pipe into a capture until EOF, counting against the output limit; over
-/// the limit the program's group is killed (a program that prints without end).
-fn drain(
-    mut pipe: impl Read,
-    cap: &Capture,
-    printed: &AtomicU64,
-    limit: u64,
-    flooded: &AtomicBool,
-    pid: i32,
-) {
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = match pipe.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let total = printed.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
-        if total > limit {
-            flooded.store(true, Ordering::SeqCst);
-            // SAFETY: our child's process group; see Program::stop.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            break;
-        }
-        cap.lock().data.extend_from_slice(&chunk[..n]);
-        cap.changed.notify_all();
-    }
-    cap.lock().closed = true;
-    cap.changed.notify_all();
 }
