@@ -128,6 +128,7 @@ impl Sink for Responses {
         }
         self.line.extend_from_slice(bytes);
         if self.line.len() > MAX_LINE {
+            self.line = Vec::new();
             let _ = self
                 .tx
                 .send(Incoming::Fault(Fault::LineTooLong { limit: MAX_LINE }));
@@ -173,6 +174,14 @@ impl Session for External {
         let left = deadline.saturating_duration_since(Instant::now());
         match self.rx.recv_timeout(left) {
             Ok(Incoming::Response(r)) => Ok(Some(r)),
+            // Killed mid-line for its output: the cut line is no cause of its own.
+            Ok(Incoming::Fault(_) | Incoming::Eof) | Err(RecvTimeoutError::Disconnected)
+                if self.child.flooded().is_some() =>
+            {
+                Err(Fault::OutputLimit {
+                    limit: self.child.flooded().unwrap_or_default(),
+                })
+            }
             Ok(Incoming::Fault(Fault::Garbage { line, reason, .. })) => Err(Fault::Garbage {
                 line,
                 reason,
@@ -180,9 +189,6 @@ impl Session for External {
             }),
             Ok(Incoming::Fault(f)) => Err(f),
             Ok(Incoming::Eof) | Err(RecvTimeoutError::Disconnected) => {
-                if let Some(limit) = self.child.flooded() {
-                    return Err(Fault::OutputLimit { limit });
-                }
                 if self.child.exited_within(self.grace) {
                     // Let the stderr thread take the last words before quoting them.
                     self.child.settle_one(Duration::from_millis(200));

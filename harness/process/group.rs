@@ -275,14 +275,16 @@ fn drain(mut pipe: impl Read, mut sink: impl Sink, printed: &Printed, pid: i32) 
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        // The sink sees the chunk first, so its own limits (an adapter's line length)
+        // are named before the output limit that the same chunk may also cross.
+        if !sink.data(&chunk[..n]) {
+            break;
+        }
         let total = printed.bytes.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
         if total > printed.limit {
             printed.flooded.store(true, Ordering::SeqCst);
             // SAFETY: our child's process group; see GroupChild::signal_group.
             unsafe { libc::kill(-pid, libc::SIGKILL) };
-            break;
-        }
-        if !sink.data(&chunk[..n]) {
             break;
         }
     }
