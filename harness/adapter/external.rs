@@ -112,8 +112,12 @@ impl Responses {
 }
 
 impl Sink for Responses {
-    fn data(&mut self, mut bytes: &[u8]) -> bool {
+    /// Counts a line against the output limit when it is complete, so an overlong
+    /// line is named as such even where the line limit equals the output limit.
+    fn data(&mut self, mut bytes: &[u8]) -> Option<usize> {
+        let mut complete = 0;
         while let Some(at) = bytes.iter().position(|&b| b == b'\n') {
+            complete += self.line.len() + at + 1;
             let ok = if self.line.is_empty() {
                 self.parse(&bytes[..at])
             } else {
@@ -122,7 +126,7 @@ impl Sink for Responses {
                 self.parse(&line)
             };
             if !ok {
-                return false;
+                return None;
             }
             bytes = &bytes[at + 1..];
         }
@@ -132,9 +136,9 @@ impl Sink for Responses {
             let _ = self
                 .tx
                 .send(Incoming::Fault(Fault::LineTooLong { limit: MAX_LINE }));
-            return false;
+            return None;
         }
-        true
+        Some(complete)
     }
 
     fn end(&mut self) {
@@ -150,12 +154,12 @@ impl Sink for Responses {
 struct StderrTail(Arc<Mutex<Vec<u8>>>);
 
 impl Sink for StderrTail {
-    fn data(&mut self, bytes: &[u8]) -> bool {
+    fn data(&mut self, bytes: &[u8]) -> Option<usize> {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
         t.extend_from_slice(bytes);
         let excess = t.len().saturating_sub(STDERR_TAIL);
         t.drain(..excess);
-        true
+        Some(bytes.len())
     }
 
     fn end(&mut self) {}

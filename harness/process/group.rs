@@ -19,8 +19,11 @@ const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 /// Where one output stream's bytes go, on that stream's thread.
 pub trait Sink: Send + 'static {
-    /// New bytes. `false` stops reading this stream.
-    fn data(&mut self, bytes: &[u8]) -> bool;
+    /// New bytes. Returns how many bytes count against the output limit now, or
+    /// `None` to stop reading this stream. A sink that holds bytes back (an unfinished
+    /// line) may count them when it lets them go, so that its own limit on what it
+    /// holds is named before the output limit that the same bytes would cross.
+    fn data(&mut self, bytes: &[u8]) -> Option<usize>;
     /// The stream ended (EOF, a read error, the output limit, or `data` said stop).
     fn end(&mut self);
 }
@@ -275,12 +278,10 @@ fn drain(mut pipe: impl Read, mut sink: impl Sink, printed: &Printed, pid: i32) 
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        // The sink sees the chunk first, so its own limits (an adapter's line length)
-        // are named before the output limit that the same chunk may also cross.
-        if !sink.data(&chunk[..n]) {
+        let Some(counted) = sink.data(&chunk[..n]) else {
             break;
-        }
-        let total = printed.bytes.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+        };
+        let total = printed.bytes.fetch_add(counted as u64, Ordering::SeqCst) + counted as u64;
         if total > printed.limit {
             printed.flooded.store(true, Ordering::SeqCst);
             // SAFETY: our child's process group; see GroupChild::signal_group.
@@ -301,9 +302,9 @@ mod tests {
     struct Collect(Arc<Mutex<(Vec<u8>, bool)>>);
 
     impl Sink for Collect {
-        fn data(&mut self, bytes: &[u8]) -> bool {
+        fn data(&mut self, bytes: &[u8]) -> Option<usize> {
             self.0.lock().unwrap().0.extend_from_slice(bytes);
-            true
+            Some(bytes.len())
         }
         fn end(&mut self) {
             self.0.lock().unwrap().1 = true;

@@ -48,10 +48,10 @@ impl Capture {
 struct Filling(Arc<Capture>);
 
 impl Sink for Filling {
-    fn data(&mut self, bytes: &[u8]) -> bool {
+    fn data(&mut self, bytes: &[u8]) -> Option<usize> {
         self.0.lock().data.extend_from_slice(bytes);
         self.0.changed.notify_all();
-        true
+        Some(bytes.len())
     }
 
     fn end(&mut self) {
