@@ -823,6 +823,7 @@ fn write_grades(out: &Path, class: &crate::grade::ClassReport) -> std::io::Resul
                 status: run::Status::Failed,
                 duration: b.duration,
                 failure: Some(run::Failure {
+                    kind: run::FailureKind::Build,
                     line: 0,
                     column: 0,
                     step: b.command.clone(),

@@ -20,7 +20,7 @@ mod settings;
 
 pub use describe::limit_notes;
 pub use execute::run_scenario;
-pub use outcome::{Failure, RunReport, ScenarioResult, Status, StepRecord};
+pub use outcome::{Failure, FailureKind, RunReport, ScenarioResult, Status, StepRecord};
 pub use preflight::preflight;
 pub use schedule::{run_all, Event};
 pub use select::{Selection, Shard};

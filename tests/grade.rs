@@ -118,6 +118,18 @@ fn grades_a_class_and_writes_every_report() {
     let erin = results("erin");
     let erin_text = erin["tests"][1]["output"].to_string();
     assert!(erin_text.contains("not listening on port"), "{erin_text}");
+    // Seen once, a program that never listens is reported for every scenario (by the
+    // failure's kind, not its text), with the advice about the port argument.
+    assert!(
+        erin_text.contains("must listen on the port given"),
+        "{erin_text}"
+    );
+    let erin_next = erin["tests"][2]["output"].to_string();
+    assert!(erin_next.contains("not run: in `"), "{erin_next}");
+    assert!(
+        erin_next.contains("must listen on the port given"),
+        "{erin_next}"
+    );
 
     // CSV: a header and one row per submission, points per scenario adding up.
     let csv = std::fs::read_to_string(out.path().join("scores.csv")).unwrap();

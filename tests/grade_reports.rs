@@ -5,7 +5,7 @@
 use sockspec::grade::{
     csv, gradescope, student_message, table, BuildResult, ClassReport, Graded, ScenarioInfo,
 };
-use sockspec::run::{Failure, ScenarioResult, Status};
+use sockspec::run::{Failure, FailureKind, ScenarioResult, Status};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ fn result(name: &str, status: Status) -> ScenarioResult {
         status,
         duration: Duration::from_millis(10),
         failure: (status == Status::Failed).then(|| Failure {
+            kind: FailureKind::Expectation,
             line: 9,
             column: 1,
             step: "peer.connect(d, srv.addr)".into(),

@@ -5,7 +5,7 @@
 mod support;
 
 use sockspec::report::{json, junit, tap, Human};
-use sockspec::run::{Failure, RunReport, ScenarioResult, Status, StepRecord};
+use sockspec::run::{Failure, FailureKind, RunReport, ScenarioResult, Status, StepRecord};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -36,6 +36,7 @@ fn result(name: &str, status: Status) -> ScenarioResult {
 fn sample() -> RunReport {
     let mut failed = result("close/send-after-close-fails", Status::Failed);
     failed.failure = Some(Failure {
+        kind: FailureKind::Expectation,
         line: 12,
         column: 1,
         step: "send(c, \"<x>&\") -> EBADF".into(),
@@ -48,6 +49,7 @@ fn sample() -> RunReport {
     skipped.steps.clear();
     let mut error = result("listen/listen-backlog-fills", Status::Error);
     error.failure = Some(Failure {
+        kind: FailureKind::Adapter,
         line: 9,
         column: 1,
         step: "listen(l, 1)".into(),

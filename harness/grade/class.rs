@@ -1,7 +1,7 @@
 //! Discovering, building, running and scoring submissions.
 
 use crate::program::Program;
-use crate::run::{self, limit_notes, RunReport, ScenarioResult, Settings, Status};
+use crate::run::{self, limit_notes, FailureKind, RunReport, ScenarioResult, Settings, Status};
 use crate::script::Scenario;
 use serde::Serialize;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -186,10 +186,9 @@ fn grade_one(
         // same way, each after the full timeout; seen once, it is reported for all.
         let first: RunReport = run::run_all(&scenarios[..1], &s, 1, |_| {});
         results = first.results;
-        let never_listened = results[0]
-            .failure
-            .as_ref()
-            .filter(|f| results[0].status == Status::Failed && f.step.starts_with("listening("));
+        let never_listened = results[0].failure.as_ref().filter(|f| {
+            results[0].status == Status::Failed && f.kind == FailureKind::NeverListened
+        });
         match never_listened.cloned() {
             Some(f) => {
                 for sc in &scenarios[1..] {
@@ -378,7 +377,7 @@ pub fn student_message(info: &ScenarioInfo, result: Option<&ScenarioResult>) -> 
             let setup = r
                 .failure
                 .as_ref()
-                .is_some_and(|f| f.step.starts_with("listening("));
+                .is_some_and(|f| f.kind == FailureKind::NeverListened);
             if setup {
                 // The scenario's own hint is about what it tests, which never began.
                 m.push_str("What to check: the server must listen on the port given on its command line (argv) before anything else can be tested; run it by hand with a port and try `nc 127.0.0.1 PORT`.\n");

@@ -3,7 +3,7 @@
 //! earlier ones). Teardown always runs.
 
 use super::describe::{self, Actual, Value};
-use super::outcome::{Failure, ScenarioResult, Status};
+use super::outcome::{Failure, FailureKind, ScenarioResult, Status};
 use super::runner::{Conn, Runner, Slot, Stop};
 use super::sessions::{close_sandbox, Sessions};
 use super::settings::Settings;
@@ -215,6 +215,7 @@ pub(super) fn hello_answer(r: Response) -> Result<(String, Vec<String>), Fault> 
 
 fn fault_failure(at: (u32, u32), step: &str, fault: &Fault, detail: &str) -> Failure {
     Failure {
+        kind: FailureKind::Adapter,
         line: at.0,
         column: at.1,
         step: step.into(),

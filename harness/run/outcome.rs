@@ -26,9 +26,27 @@ impl Status {
     }
 }
 
+/// What kind of thing went wrong, for callers that decide by it (grading reports a
+/// program that never listened once for all scenarios) and for report consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// A step's outcome is not what the scenario expects.
+    Expectation,
+    /// A program under test never listened on its port, so the scenario never began.
+    NeverListened,
+    /// The adapter broke the protocol, died, or could not start.
+    Adapter,
+    /// The harness itself failed (a bug in sockspec).
+    Harness,
+    /// A submission did not build (grading).
+    Build,
+}
+
 /// Why a scenario did not pass, located at the step that decided it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Failure {
+    pub kind: FailureKind,
     pub line: u32,
     pub column: u32,
     /// The step as written.

@@ -2,6 +2,7 @@
 //! their standard streams, watching the socket tables and how programs end.
 
 use super::describe::{self, Actual, Value};
+use super::outcome::FailureKind;
 use super::runner::{Runner, Stop};
 use crate::program::{explain, tables, Captured, Program};
 use crate::protocol::{Call, Reply};
@@ -244,7 +245,7 @@ impl Runner<'_> {
                 let text = format!("it ended ({}) before it listened", explain::status(s));
                 self.record(step, text.clone(), false);
                 let detail = self.ending_note(prog);
-                return Err(self.fail(step, expected, text, detail));
+                return Err(self.never_listened(step, expected, text, detail));
             }
             if Instant::now() >= deadline || self.cancelled() {
                 let others = tables::listeners(&entries);
@@ -271,10 +272,23 @@ impl Runner<'_> {
                     format!("{detail}; its stderr ends: {tail}")
                 };
                 self.record(step, text.clone(), false);
-                return Err(self.fail(step, expected, text, Some(detail)));
+                return Err(self.never_listened(step, expected, text, Some(detail)));
             }
             std::thread::sleep(TABLE_POLL);
         }
+    }
+
+    /// A `listening` step that failed: the scenario never began.
+    fn never_listened(
+        &self,
+        step: &Step,
+        expected: String,
+        actual: String,
+        detail: Option<String>,
+    ) -> Stop {
+        let mut failure = self.failure(step, expected, actual, detail);
+        failure.kind = FailureKind::NeverListened;
+        Stop::Failed(Box::new(failure))
     }
 
     /// Waits until the program's listening socket has no connection left to accept

@@ -5,7 +5,7 @@
 //! (socket calls), `bulk` (bulk echo) and `programs` (programs under test).
 
 use super::describe::{self, Actual, Value};
-use super::outcome::{Failure, StepRecord};
+use super::outcome::{Failure, FailureKind, StepRecord};
 use super::settings::{Settings, CANCEL_POLL};
 use crate::adapter::{Fault, Session};
 use crate::program::Program;
@@ -196,6 +196,7 @@ impl Runner<'_> {
         detail: Option<String>,
     ) -> Failure {
         Failure {
+            kind: FailureKind::Expectation,
             line: step.line,
             column: 1,
             step: step.text.clone(),

@@ -2,7 +2,7 @@
 //! owns the terminal (progress bar, reporters).
 
 use super::execute::run_scenario;
-use super::outcome::{Failure, RunReport, ScenarioResult, Status};
+use super::outcome::{Failure, FailureKind, RunReport, ScenarioResult, Status};
 use super::settings::Settings;
 use crate::script::Scenario;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -109,6 +109,7 @@ fn panicked(scenario: &Scenario, panic: Box<dyn std::any::Any + Send>) -> Scenar
     ScenarioResult {
         status: Status::Error,
         failure: Some(Failure {
+            kind: FailureKind::Harness,
             line: 1,
             column: 1,
             step: String::new(),
