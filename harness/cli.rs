@@ -1091,7 +1091,7 @@ fn prop_stream(args: PropStreamArgs) -> i32 {
             }
             EXIT_FAILED
         }
-        PropOutcome::Error(e) if e == "interrupted" => {
+        PropOutcome::Interrupted => {
             eprintln!("interrupted (seed {seed})");
             EXIT_INTERRUPTED
         }

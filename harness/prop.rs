@@ -10,5 +10,5 @@ mod runner;
 mod stream;
 
 pub use case::{Ending, StreamCase};
-pub use runner::{run_stream, PropConfig, PropOutcome};
-pub use stream::run_case;
+pub use runner::{run_stream, PropConfig, PropError, PropOutcome};
+pub use stream::{run_case, StreamError};

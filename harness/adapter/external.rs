@@ -53,7 +53,10 @@ impl External {
             },
             StderrTail(tail.clone()),
         )
-        .map_err(|e| Fault::Spawn(format!("{command}: {e}")))?;
+        .map_err(|e| Fault::Spawn {
+            command: command.to_string(),
+            source: Arc::new(e),
+        })?;
         Ok(External {
             child,
             rx,

@@ -1,6 +1,8 @@
 //! The interface between the runner and a target, and the ways a target can misbehave.
 
 use crate::protocol::{Request, Response};
+use crate::sandbox::SandboxError;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// One protocol conversation with an implementation under test.
@@ -15,11 +17,16 @@ pub trait Session: Send {
     fn close(self: Box<Self>, hurry: bool) -> Vec<String>;
 }
 
-/// A target that broke the protocol or died. Ends the scenario as an error.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A target that broke the protocol or died. Ends the scenario as an error. Causes
+/// are kept as sources (shared, so a fault can be cloned into several reports).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Fault {
-    #[error("failed to start the adapter: {0}")]
-    Spawn(String),
+    #[error("failed to start the adapter: {command}: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
     #[error("the adapter exited ({status}){stderr}")]
     Exited { status: String, stderr: String },
     #[error("the adapter closed its stdout but kept running{stderr}")]
@@ -59,7 +66,7 @@ pub enum Fault {
     #[error("the adapter printed more than {limit} bytes (the output limit)")]
     OutputLimit { limit: u64 },
     #[error("failed to create the sandbox: {0}")]
-    Sandbox(String),
+    Sandbox(#[source] Arc<SandboxError>),
     #[error("the run was interrupted")]
     Cancelled,
     #[error("failed to write to the adapter's stdin: {0}")]

@@ -2,7 +2,7 @@
 //! shrunk minimal case, the seed to replay it, and a scenario file.
 
 use super::case::{strategy, StreamCase};
-use super::stream::run_case;
+use super::stream::{run_case, StreamError};
 use crate::run::Settings;
 use proptest::test_runner::{
     basic_result_cache, Config, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner,
@@ -54,8 +54,24 @@ pub enum PropOutcome {
         shrink_time: Duration,
         scenario: Option<PathBuf>,
     },
-    /// The run could not go on (interrupted, or the scenario file could not be written).
-    Error(String),
+    /// Stopped by SIGINT or SIGTERM.
+    Interrupted,
+    /// The run could not go on.
+    Error(PropError),
+}
+
+/// Why a property run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum PropError {
+    #[error("failed to write {}: {source}", path.display())]
+    WriteScenario {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// proptest gave up (too many rejected cases).
+    #[error("{0}")]
+    GaveUp(String),
 }
 
 /// Everything proptest reads is set here; nothing comes from `PROPTEST_*`.
@@ -83,7 +99,7 @@ fn config(cfg: &PropConfig) -> Config {
 pub fn run_stream(
     settings: &Settings,
     cfg: &PropConfig,
-    on_case: impl FnMut(&StreamCase, &Result<(), String>),
+    on_case: impl FnMut(&StreamCase, &Result<(), StreamError>),
 ) -> PropOutcome {
     let started = Instant::now();
     let mut runner = TestRunner::new(config(cfg));
@@ -108,12 +124,12 @@ pub fn run_stream(
                 if first_failure.get().is_none() {
                     first_failure.set(Some((Instant::now(), ran.get() - 1)));
                 }
-                Err(TestCaseError::fail(reason))
+                Err(TestCaseError::fail(reason.to_string()))
             }
         }
     });
     if settings.cancel.load(Ordering::SeqCst) {
-        return PropOutcome::Error("interrupted".into());
+        return PropOutcome::Interrupted;
     }
     match result {
         Ok(()) => PropOutcome::Passed {
@@ -129,13 +145,10 @@ pub fn run_stream(
                     None => None,
                     Some(text) => {
                         let path = dir.join(format!("stream-seed-{}.scn", cfg.seed));
-                        if let Err(e) =
+                        if let Err(source) =
                             std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, text))
                         {
-                            return PropOutcome::Error(format!(
-                                "failed to write {}: {e}",
-                                path.display()
-                            ));
+                            return PropOutcome::Error(PropError::WriteScenario { path, source });
                         }
                         Some(path)
                     }
@@ -150,6 +163,8 @@ pub fn run_stream(
                 scenario,
             }
         }
-        Err(TestError::Abort(reason)) => PropOutcome::Error(reason.message().to_string()),
+        Err(TestError::Abort(reason)) => {
+            PropOutcome::Error(PropError::GaveUp(reason.message().to_string()))
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! (`send_pattern`, `recv_pattern`); without it they cross the protocol as hex.
 
 use super::case::{Ending, StreamCase};
-use crate::adapter::Session;
+use crate::adapter::{Fault, Session};
 use crate::protocol::{self, capability, pattern, Call, Done, Reply, Request, Response};
 use crate::run::{close_sandbox, Sessions, Settings};
 use std::collections::{HashMap, HashSet};
@@ -30,6 +30,61 @@ struct LinkInner {
     next_id: u64,
     outstanding: HashSet<u64>,
     arrived: HashMap<u64, Response>,
+}
+
+/// Why a stream case failed, or could not be run.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StreamError {
+    #[error("{stage} {fault}")]
+    Open { stage: &'static str, fault: Fault },
+    #[error("{side}: {fault}")]
+    Broke { side: &'static str, fault: Fault },
+    #[error("{side} `{op}` failed with {errno}")]
+    Errno {
+        side: &'static str,
+        op: &'static str,
+        errno: String,
+    },
+    #[error("{side} `{op}` still blocked after {after:?}")]
+    Blocked {
+        side: &'static str,
+        op: &'static str,
+        after: Duration,
+    },
+    #[error("{side}: answered id {id}, which has no request waiting")]
+    UnknownId { side: &'static str, id: u64 },
+    #[error("{side}: `{op}` answered without {field}")]
+    Missing {
+        side: &'static str,
+        op: &'static str,
+        field: &'static str,
+    },
+    #[error("{side} send of {len} bytes reported {sent} sent")]
+    BadSent {
+        side: &'static str,
+        len: u64,
+        sent: u64,
+    },
+    /// A byte that is not the pattern's; the text has the bytes around it.
+    #[error("{0}")]
+    Mismatch(String),
+    #[error("end of stream after {got} of {total} bytes")]
+    EndedEarly { got: u64, total: usize },
+    #[error("received {got} bytes, more than the {total} sent")]
+    TooMuch { got: u64, total: usize },
+    #[error("the target lacks the `concurrent` capability, which stream properties need")]
+    NotConcurrent,
+    /// What a flow stopped by another flow's failure reports; never the verdict.
+    #[error("stopped because another flow failed")]
+    Aborted,
+    #[error("{0} panicked")]
+    Panicked(&'static str),
+    #[error("{direction}: {source}")]
+    InDirection {
+        direction: &'static str,
+        #[source]
+        source: Box<StreamError>,
+    },
 }
 
 /// How long a waiting thread holds the session before letting another look.
@@ -60,7 +115,7 @@ impl<'a> Link<'a> {
     }
 
     /// Calls and waits; an errno, a timeout or a broken adapter is an `Err` in words.
-    fn call(&self, call: Call) -> Result<Done, String> {
+    fn call(&self, call: Call) -> Result<Done, StreamError> {
         let op = call.op_name();
         let id = {
             let mut inner = self.lock();
@@ -69,7 +124,10 @@ impl<'a> Link<'a> {
             inner
                 .session
                 .send(&Request { id, call })
-                .map_err(|f| format!("{}: {f}", self.name))?;
+                .map_err(|fault| StreamError::Broke {
+                    side: self.name,
+                    fault,
+                })?;
             inner.outstanding.insert(id);
             id
         };
@@ -79,40 +137,56 @@ impl<'a> Link<'a> {
             if let Some(r) = inner.arrived.remove(&id) {
                 return match r.result {
                     Reply::Ok(done) => Ok(done),
-                    Reply::Err(e) => Err(format!("{} `{op}` failed with {}", self.name, e.errno)),
+                    Reply::Err(e) => Err(StreamError::Errno {
+                        side: self.name,
+                        op,
+                        errno: e.errno,
+                    }),
                 };
             }
             if Instant::now() >= deadline {
-                return Err(format!(
-                    "{} `{op}` still blocked after {:?}",
-                    self.name, self.timeout
-                ));
+                return Err(StreamError::Blocked {
+                    side: self.name,
+                    op,
+                    after: self.timeout,
+                });
             }
             if self.abort.load(Ordering::SeqCst) {
-                return Err(ABORTED.into());
+                return Err(StreamError::Aborted);
             }
             let slice = deadline.min(Instant::now() + SLICE);
             match inner.session.recv(slice) {
                 Ok(Some(r)) => {
                     if !inner.outstanding.remove(&r.id) {
-                        return Err(format!(
-                            "{}: answered id {}, which has no request waiting",
-                            self.name, r.id
-                        ));
+                        return Err(StreamError::UnknownId {
+                            side: self.name,
+                            id: r.id,
+                        });
                     }
                     inner.arrived.insert(r.id, r);
                 }
                 Ok(None) => {}
-                Err(f) => return Err(format!("{}: {f}", self.name)),
+                Err(fault) => {
+                    return Err(StreamError::Broke {
+                        side: self.name,
+                        fault,
+                    })
+                }
             }
         }
     }
 
-    fn sock(&self, call: Call) -> Result<u64, String> {
+    fn sock(&self, call: Call) -> Result<u64, StreamError> {
         let op = call.op_name();
-        self.call(call)?
-            .sock
-            .ok_or_else(|| format!("{}: `{op}` answered without `sock`", self.name))
+        self.call(call)?.sock.ok_or(self.missing(op, "`sock`"))
+    }
+
+    fn missing(&self, op: &'static str, field: &'static str) -> StreamError {
+        StreamError::Missing {
+            side: self.name,
+            op,
+            field,
+        }
     }
 
     fn into_session(self) -> Box<dyn Session> {
@@ -123,9 +197,6 @@ impl<'a> Link<'a> {
     }
 }
 
-/// What a flow stopped by another flow's failure reports; never the case's verdict.
-const ABORTED: &str = "stopped because another flow failed";
-
 /// One side of a connection: its link, socket, and whether it has `bulk`.
 struct End<'a> {
     link: &'a Link<'a>,
@@ -135,7 +206,7 @@ struct End<'a> {
 
 impl End<'_> {
     /// shutdown(SHUT_WR): the other side reads end of stream, this side can still read.
-    fn shutdown_write(&self) -> Result<(), String> {
+    fn shutdown_write(&self) -> Result<(), StreamError> {
         self.link
             .call(Call::Shutdown {
                 sock: self.sock,
@@ -151,7 +222,7 @@ impl End<'_> {
         sizes: &[usize],
         total: usize,
         pause: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), StreamError> {
         let mut off = 0;
         for (k, n) in StreamCase::pieces(sizes, total).into_iter().enumerate() {
             if k > 0 && !pause.is_zero() {
@@ -175,15 +246,17 @@ impl End<'_> {
                         data: protocol::hex_encode(&pattern::fill(seed, off as u64, len as usize)),
                     }
                 };
-                let sent =
-                    self.link.call(call)?.sent.ok_or_else(|| {
-                        format!("{}: send answered without `sent`", self.link.name)
-                    })?;
+                let sent = self
+                    .link
+                    .call(call)?
+                    .sent
+                    .ok_or(self.link.missing("send", "`sent`"))?;
                 if sent == 0 || sent > len {
-                    return Err(format!(
-                        "{} send of {len} bytes reported {sent} sent",
-                        self.link.name
-                    ));
+                    return Err(StreamError::BadSent {
+                        side: self.link.name,
+                        len,
+                        sent,
+                    });
                 }
                 off += sent as usize;
             }
@@ -193,7 +266,7 @@ impl End<'_> {
 
     /// Reads with the read sizes until end of stream; every byte must match the pattern
     /// and the stream must end exactly after `total` bytes.
-    fn recv_all(&self, seed: u64, sizes: &[usize], total: usize) -> Result<(), String> {
+    fn recv_all(&self, seed: u64, sizes: &[usize], total: usize) -> Result<(), StreamError> {
         let mut off = 0u64;
         let mut i = 0;
         loop {
@@ -207,12 +280,8 @@ impl End<'_> {
                     max,
                 })?;
                 (
-                    d.received.ok_or_else(|| {
-                        format!(
-                            "{}: recv_pattern answered without `received`",
-                            self.link.name
-                        )
-                    })?,
+                    d.received
+                        .ok_or(self.link.missing("recv_pattern", "`received`"))?,
                     d.mismatch,
                 )
             } else {
@@ -225,9 +294,7 @@ impl End<'_> {
                     .data
                     .as_deref()
                     .and_then(protocol::hex_decode)
-                    .ok_or_else(|| {
-                        format!("{}: recv answered without valid `data`", self.link.name)
-                    })?;
+                    .ok_or(self.link.missing("recv", "valid `data`"))?;
                 let mismatch = pattern::first_mismatch(seed, off, &data)
                     .map(|k| protocol::Mismatch::found(off, &data, k));
                 (data.len() as u64, mismatch)
@@ -250,27 +317,29 @@ impl End<'_> {
                         protocol::hex_encode(&got)
                     ));
                 }
-                return Err(text);
+                return Err(StreamError::Mismatch(text));
             }
             if received == 0 {
                 return if off == total as u64 {
                     Ok(())
                 } else {
-                    Err(format!("end of stream after {off} of {total} bytes"))
+                    Err(StreamError::EndedEarly { got: off, total })
                 };
             }
             off += received;
             if off > total as u64 {
-                return Err(format!("received {off} bytes, more than the {total} sent"));
+                return Err(StreamError::TooMuch { got: off, total });
             }
         }
     }
 }
 
-/// Runs the case against a fresh session; `Err` says what went wrong, in words.
-pub fn run_case(settings: &Settings, case: &StreamCase) -> Result<(), String> {
-    let sessions =
-        Sessions::open(settings, true, false).map_err(|e| format!("{} {}", e.stage, e.fault))?;
+/// Runs the case against a fresh session; `Err` says what went wrong.
+pub fn run_case(settings: &Settings, case: &StreamCase) -> Result<(), StreamError> {
+    let sessions = Sessions::open(settings, true, false).map_err(|e| StreamError::Open {
+        stage: e.stage,
+        fault: e.fault,
+    })?;
     let abort = AtomicBool::new(false);
     let target = sessions.target.expect("opened with a target");
     let target = Link::new("target", target, settings.timeout, &abort);
@@ -288,16 +357,14 @@ fn exercise(
     peer: &Link,
     case: &StreamCase,
     abort: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<(), StreamError> {
     let hello = Call::Hello {
         protocol: protocol::VERSION,
     };
     let caps = target.call(hello.clone())?.capabilities.unwrap_or_default();
     peer.call(hello)?;
     if !caps.iter().any(|c| c == capability::CONCURRENT) {
-        return Err(
-            "the target lacks the `concurrent` capability, which stream properties need".into(),
-        );
+        return Err(StreamError::NotConcurrent);
     }
     let bulk = caps.iter().any(|c| c == capability::BULK);
     let l = peer.sock(Call::Socket {
@@ -314,7 +381,7 @@ fn exercise(
     let addr = peer
         .call(Call::Getsockname { sock: l })?
         .addr
-        .ok_or("peer getsockname answered without `addr`")?;
+        .ok_or(peer.missing("getsockname", "`addr`"))?;
     let c = target.sock(Call::Socket {
         family: protocol::Family::Ipv4,
     })?;
@@ -341,18 +408,20 @@ fn exercise(
         },
     );
     // A failing flow stops the others; their "stopped" never hides the real cause.
-    let note = |r: Result<(), String>, dir: &str| {
+    let note = |r: Result<(), StreamError>, direction: &'static str| {
         r.map_err(|e| {
             abort.store(true, Ordering::SeqCst);
-            if e == ABORTED {
-                e
-            } else {
-                format!("{dir}: {e}")
+            match e {
+                StreamError::Aborted => e,
+                e => StreamError::InDirection {
+                    direction,
+                    source: Box::new(e),
+                },
             }
         })
     };
-    let out = |r: Result<(), String>| note(r, "target to peer");
-    let back = |r: Result<(), String>| note(r, "peer to target");
+    let out = |r: Result<(), StreamError>| note(r, "target to peer");
+    let back = |r: Result<(), StreamError>| note(r, "peer to target");
     match case.ending {
         Ending::Close => std::thread::scope(|scope| {
             let writer = scope.spawn(|| {
@@ -362,7 +431,7 @@ fn exercise(
             let read = out(p.recv_all(case.seed, &case.reads, case.len));
             let wrote = writer
                 .join()
-                .unwrap_or_else(|_| Err("writer panicked".into()));
+                .unwrap_or_else(|_| Err(StreamError::Panicked("the writer")));
             verdict([read, out(wrote)])
         }),
         Ending::HalfCloseThenReply { reply } => {
@@ -374,7 +443,7 @@ fn exercise(
                 let read = out(p.recv_all(case.seed, &case.reads, case.len));
                 let wrote = writer
                     .join()
-                    .unwrap_or_else(|_| Err("writer panicked".into()));
+                    .unwrap_or_else(|_| Err(StreamError::Panicked("the writer")));
                 verdict([read, out(wrote)])
             })?;
             std::thread::scope(|scope| {
@@ -385,7 +454,7 @@ fn exercise(
                 let read = back(t.recv_all(case.seed ^ 1, &case.reads, reply));
                 let wrote = writer
                     .join()
-                    .unwrap_or_else(|_| Err("writer panicked".into()));
+                    .unwrap_or_else(|_| Err(StreamError::Panicked("the writer")));
                 verdict([read, back(wrote)])
             })
         }
@@ -400,8 +469,9 @@ fn exercise(
             });
             let r1 = scope.spawn(|| out(p.recv_all(case.seed, &case.reads, case.len)));
             let r2 = back(t.recv_all(case.seed ^ 1, &case.reads, n));
-            let joined = |h: std::thread::ScopedJoinHandle<'_, Result<(), String>>| {
-                h.join().unwrap_or_else(|_| Err("a flow panicked".into()))
+            let joined = |h: std::thread::ScopedJoinHandle<'_, Result<(), StreamError>>| {
+                h.join()
+                    .unwrap_or_else(|_| Err(StreamError::Panicked("a flow")))
             };
             verdict([joined(r1), r2, out(joined(w1)), back(joined(w2))])
         }),
@@ -410,9 +480,10 @@ fn exercise(
 
 /// The case's verdict from its flows: the first real failure, not a flow that was only
 /// stopped because of it.
-fn verdict<const N: usize>(results: [Result<(), String>; N]) -> Result<(), String> {
-    let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
-    match errors.iter().find(|e| *e != ABORTED).or(errors.first()) {
+fn verdict<const N: usize>(results: [Result<(), StreamError>; N]) -> Result<(), StreamError> {
+    let errors: Vec<StreamError> = results.into_iter().filter_map(Result::err).collect();
+    let real = errors.iter().find(|e| !matches!(e, StreamError::Aborted));
+    match real.or(errors.first()) {
         Some(e) => Err(e.clone()),
         None => Ok(()),
     }

@@ -10,7 +10,9 @@ use super::settings::{Settings, CANCEL_POLL};
 use crate::adapter::{Fault, Session};
 use crate::program::Program;
 use crate::protocol::{self, errno, Call, Done, Reply, Request, Response};
-use crate::script::{AddrExpr, Expect, Ident, Op, OptValue, Outcome, PollEvent, Side, Step, Yield};
+use crate::script::{
+    AddrExpr, Expect, Ident, Op, OptValue, Outcome, PollEvent, Side, Step, StepKind, Yield,
+};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -455,7 +457,7 @@ fn hint(
     match actual {
         // Fewer or more bytes than one expected chunk, from a plain recv: the classic
         // "one send is one recv" assumption.
-        Actual::Done(Value::Data(got)) if !got.is_empty() && !step.text.contains("waitall") => {
+        Actual::Done(Value::Data(got)) if !got.is_empty() && !waits_for_all(step) => {
             let split = alternatives.iter().any(|a| match &a.outcome {
                 Outcome::Data(want) => {
                     want != got && (want.starts_with(got) || got.starts_with(want))
@@ -468,5 +470,49 @@ fn hint(
             "the call never returned; raise --timeout if the implementation is just slow".into(),
         ),
         _ => None,
+    }
+}
+
+/// Whether the step is a `recv` with MSG_WAITALL, which does wait for every byte.
+fn waits_for_all(step: &Step) -> bool {
+    matches!(
+        &step.kind,
+        StepKind::Call {
+            op: Op::Recv { flags, .. },
+            ..
+        } if flags.waitall
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::{parse, SourceFile};
+
+    fn steps(lines: &str) -> Vec<Step> {
+        let text = format!("+++\ntitle = \"t\"\n+++\n{lines}");
+        parse(&SourceFile::new("t.scn", &text), "t")
+            .unwrap_or_else(|d| panic!("{d:?}"))
+            .steps
+    }
+
+    fn alternatives(step: &Step) -> Vec<crate::script::Alternative> {
+        match &step.kind {
+            StepKind::Call {
+                expect: Some(e), ..
+            } => e.alternatives.clone(),
+            _ => panic!("a call with an expectation"),
+        }
+    }
+
+    #[test]
+    fn a_short_plain_recv_gets_the_byte_stream_hint_and_waitall_does_not() {
+        let s = steps(
+            "c = socket()\nrecv(c, 10) -> \"helloworld\"\nrecv(c, 10, waitall) -> \"helloworld\"\n",
+        );
+        let short = Actual::Done(Value::Data(b"hello".to_vec()));
+        let plain = hint(&s[1], &alternatives(&s[1]), &short);
+        assert!(plain.is_some_and(|h| h.contains("byte stream")));
+        assert_eq!(hint(&s[2], &alternatives(&s[2]), &short), None);
     }
 }

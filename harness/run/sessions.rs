@@ -39,7 +39,7 @@ impl Sessions {
                 Some(
                     spec.open(settings.timeout, folder.as_deref())
                         .map_err(|e| OpenError {
-                            fault: Fault::Sandbox(e.to_string()),
+                            fault: Fault::Sandbox(std::sync::Arc::new(e)),
                             stage: "(creating the sandbox)",
                             teardown: Vec::new(),
                         })?,
