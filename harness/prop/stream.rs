@@ -431,7 +431,7 @@ fn exercise(
             let read = out(p.recv_all(case.seed, &case.reads, case.len));
             let wrote = writer
                 .join()
-                .unwrap_or_else(|_| Err(StreamError::Panicked("the writer")));
+                .unwrap_or(Err(StreamError::Panicked("the writer")));
             verdict([read, out(wrote)])
         }),
         Ending::HalfCloseThenReply { reply } => {
@@ -443,7 +443,7 @@ fn exercise(
                 let read = out(p.recv_all(case.seed, &case.reads, case.len));
                 let wrote = writer
                     .join()
-                    .unwrap_or_else(|_| Err(StreamError::Panicked("the writer")));
+                    .unwrap_or(Err(StreamError::Panicked("the writer")));
                 verdict([read, out(wrote)])
             })?;
             std::thread::scope(|scope| {
@@ -454,7 +454,7 @@ fn exercise(
                 let read = back(t.recv_all(case.seed ^ 1, &case.reads, reply));
                 let wrote = writer
                     .join()
-                    .unwrap_or_else(|_| Err(StreamError::Panicked("the writer")));
+                    .unwrap_or(Err(StreamError::Panicked("the writer")));
                 verdict([read, back(wrote)])
             })
         }
@@ -470,8 +470,7 @@ fn exercise(
             let r1 = scope.spawn(|| out(p.recv_all(case.seed, &case.reads, case.len)));
             let r2 = back(t.recv_all(case.seed ^ 1, &case.reads, n));
             let joined = |h: std::thread::ScopedJoinHandle<'_, Result<(), StreamError>>| {
-                h.join()
-                    .unwrap_or_else(|_| Err(StreamError::Panicked("a flow")))
+                h.join().unwrap_or(Err(StreamError::Panicked("a flow")))
             };
             verdict([joined(r1), r2, out(joined(w1)), back(joined(w2))])
         }),
