@@ -5,13 +5,14 @@
 //! errored, 2 for usage errors and invalid scenarios.
 
 use crate::adapter::{self, TargetSpec};
-use crate::prop::{PropConfig, PropOutcome};
-use crate::report::{self, Format, Human};
+use crate::interrupt::Interrupts;
+use crate::prop::summary::{self, Verdict};
+use crate::prop::PropConfig;
+use crate::report::{self, Format, Human, Live};
 use crate::run::{self, Event, Selection, Settings, Shard};
-use crate::sandbox::{Limits, SandboxSpec};
+use crate::sandbox::{Limits, SandboxSpec, Want};
 use crate::script::{self, Scenario};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,7 +21,7 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// SIGINT or SIGTERM stopped the run (128 + SIGINT, as shells report it).
-pub const EXIT_INTERRUPTED: i32 = 130;
+pub const EXIT_INTERRUPTED: i32 = crate::interrupt::EXIT_STATUS;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -129,8 +130,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     pub block_window: Duration,
     /// Report format
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
     /// Write the report to FILE (the terminal still shows the human report)
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -259,6 +260,26 @@ pub struct ContainArgs {
     /// Bytes a scenario may write in files, all of its processes together (sandbox only)
     #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_bytes)]
     pub disk_limit: u64,
+}
+
+/// `--format`; the library's [`Format`] knows nothing of clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Human,
+    Json,
+    Junit,
+    Tap,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Human => Format::Human,
+            FormatArg::Json => Format::Json,
+            FormatArg::Junit => Format::Junit,
+            FormatArg::Tap => Format::Tap,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -515,8 +536,8 @@ fn check(paths: &[PathBuf], color: bool) -> i32 {
 
 fn run_command(args: RunArgs) -> i32 {
     let stdout_tty = std::io::stdout().is_terminal();
-    let human_on_stdout = args.format == Format::Human || args.output.is_some();
-    let color = args.color.enabled(stdout_tty && human_on_stdout);
+    let human_out = args.format == FormatArg::Human || args.output.is_some();
+    let color = args.color.enabled(stdout_tty && human_out);
     let scenarios = match load(
         &default_paths(args.paths.clone()),
         args.color.enabled(std::io::stderr().is_terminal()),
@@ -568,79 +589,39 @@ fn run_command(args: RunArgs) -> i32 {
     if let Err(code) = check_adapter(&settings) {
         return code;
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let format = Format::from(args.format);
+    let human_on_stdout = format == Format::Human || args.output.is_some();
     let human = Human {
         color,
         verbose: args.verbose,
     };
-    let progress = if !args.no_progress && std::io::stderr().is_terminal() && scenarios.len() > 1 {
-        let pb = ProgressBar::with_draw_target(
-            Some(scenarios.len() as u64),
-            ProgressDrawTarget::stderr(),
-        );
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
-            )
-            .expect("valid template"),
-        );
-        Some(pb)
-    } else {
-        None
-    };
-    let print = |line: &str| match &progress {
-        Some(pb) => pb.suspend(|| println!("{line}")),
-        None => println!("{line}"),
-    };
+    let live = Live::new(
+        scenarios.len(),
+        !args.no_progress && std::io::stderr().is_terminal() && scenarios.len() > 1,
+    );
     if human_on_stdout {
-        print(&format!(
-            "running {} scenario{} against {}, profile {}, {jobs} job{}",
-            scenarios.len(),
-            if scenarios.len() == 1 { "" } else { "s" },
-            settings.describe_target(),
-            settings.profile,
-            if jobs == 1 { "" } else { "s" }
-        ));
+        live.println(&human.run_header(scenarios.len(), &settings, jobs));
     }
-    interrupt::install(settings.cancel.clone());
+    Interrupts::Signals.arm(settings.cancel.clone());
     let report = run::run_all(&scenarios, &settings, jobs, |event| match event {
-        Event::Started { scenario, .. } => {
-            if let Some(pb) = &progress {
-                pb.set_message(scenario.name.clone());
-            }
-        }
+        Event::Started { scenario, .. } => live.started(&scenario.name),
         Event::Finished { result, .. } => {
-            if let Some(pb) = &progress {
-                pb.inc(1);
-            }
+            live.advance();
             if human_on_stdout {
-                print(&human.result_line(result));
+                live.println(&human.result_line(result));
             }
         }
     });
-    interrupt::writing_report();
-    if let Some(pb) = progress {
-        pb.finish_and_clear();
-    }
+    Interrupts::Signals.report_begins();
+    live.finish();
     if human_on_stdout {
         print!("{}", human.summary(&report));
     }
-    let document = match args.format {
-        Format::Human => Human {
-            color: false,
-            ..human
-        }
-        .summary(&report),
-        Format::Json => report::json(&report),
-        Format::Junit => report::junit(&report),
-        Format::Tap => report::tap(&report),
-    };
+    let document = report::render(format, &report, args.verbose);
     match &args.output {
         Some(path) => {
-            if let Err(e) = write_atomically(path, &document) {
+            if let Err(e) = report::write_atomically(path, &document) {
                 eprintln!(
                     "error: failed to write the report to {}: {e}",
                     path.display()
@@ -648,7 +629,7 @@ fn run_command(args: RunArgs) -> i32 {
                 return EXIT_USAGE;
             }
         }
-        None if args.format != Format::Human => {
+        None if format != Format::Human => {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(document.as_bytes()).and_then(|_| out.flush());
         }
@@ -714,10 +695,7 @@ fn grade_command(args: GradeArgs) -> i32 {
         programs: bound,
         ..Settings::default()
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
     let suite = args.suite.file_name().map_or_else(
         || args.suite.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -736,33 +714,20 @@ fn grade_command(args: GradeArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let progress = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
-        let pb = ProgressBar::with_draw_target(Some(count as u64), ProgressDrawTarget::stderr());
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
-            )
-            .expect("valid template"),
-        );
-        pb
-    });
-    interrupt::install(settings.cancel.clone());
+    let live = Live::new(count, !args.no_progress && std::io::stderr().is_terminal());
+    Interrupts::Signals.arm(settings.cancel.clone());
     let graded = grade::grade_class(
         &args.submissions,
         &scenarios,
         &settings,
         &opts,
         |g, _, _| {
-            if let Some(pb) = &progress {
-                pb.inc(1);
-                pb.set_message(g.name.clone());
-            }
+            live.advance();
+            live.started(&g.name);
         },
     );
-    interrupt::writing_report();
-    if let Some(pb) = progress {
-        pb.finish_and_clear();
-    }
+    Interrupts::Signals.report_begins();
+    live.finish();
     let class = match graded {
         Ok(c) => c,
         Err(e) => {
@@ -772,7 +737,7 @@ fn grade_command(args: GradeArgs) -> i32 {
     };
     let color = args.color.enabled(std::io::stdout().is_terminal());
     print!("{}", grade::table(&class, color));
-    if let Err(e) = write_grades(&args.out, &class) {
+    if let Err(e) = grade::write_reports(&args.out, &class) {
         eprintln!(
             "error: failed to write the reports to {}: {e}",
             args.out.display()
@@ -793,143 +758,12 @@ fn grade_command(args: GradeArgs) -> i32 {
     }
 }
 
-/// Writes every grade report under `out`.
-fn write_grades(out: &Path, class: &crate::grade::ClassReport) -> std::io::Result<()> {
-    use crate::grade;
-    std::fs::create_dir_all(out.join("results"))?;
-    std::fs::create_dir_all(out.join("junit"))?;
-    write_atomically(&out.join("report.html"), &grade::html(class))?;
-    write_atomically(&out.join("scores.csv"), &grade::csv(class))?;
-    let json = serde_json::to_string_pretty(class).expect("reports serialize") + "\n";
-    write_atomically(&out.join("grades.json"), &json)?;
-    for g in &class.submissions {
-        let safe: String = g
-            .name
-            .chars()
-            .map(|c| if c == '/' || c == '\0' { '_' } else { c })
-            .collect();
-        let dir = out.join("results").join(&safe);
-        std::fs::create_dir_all(&dir)?;
-        write_atomically(&dir.join("results.json"), &grade::gradescope(class, g))?;
-        let mut results = g.results.clone();
-        if let Some(b) = g.build.as_ref().filter(|b| !b.ok) {
-            // JUnit consumers see the failed build as a failing test case.
-            results.push(run::ScenarioResult {
-                name: "build".into(),
-                path: PathBuf::new(),
-                title: format!("`{}` builds the submission", b.command),
-                tags: vec!["build".into()],
-                refs: Vec::new(),
-                status: run::Status::Failed,
-                duration: b.duration,
-                failure: Some(run::Failure {
-                    kind: run::FailureKind::Build,
-                    line: 0,
-                    column: 0,
-                    step: b.command.clone(),
-                    expected: "exit status 0".into(),
-                    actual: b.status.clone(),
-                    detail: Some(b.log.clone()),
-                }),
-                skip_reason: None,
-                steps: Vec::new(),
-                teardown: Vec::new(),
-            });
-        }
-        let run = run::RunReport {
-            target: format!("submission {}", g.name),
-            implementation: Some(g.name.clone()),
-            profile: "linux".into(),
-            duration: g.duration,
-            results,
-            interrupted: false,
-        };
-        write_atomically(
-            &out.join("junit").join(format!("{safe}.xml")),
-            &report::junit(&run),
-        )?;
-    }
-    Ok(())
-}
-
-/// SIGINT and SIGTERM stop the run cleanly: the first sets the run's cancel flag (every
-/// wait notices within 50 ms, adapters are killed, the report of what finished is still
-/// written). A second one exits at once, with two exceptions that would otherwise lose
-/// the report: one within [`interrupt::REPEAT`] of the first (coreutils `timeout`
-/// signals its child and then the child's process group, so one timeout arrives
-/// twice), and any while the report is being written (that is bounded and quick).
-mod interrupt {
-    use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    /// Signals this soon after the first are the same interrupt, delivered again.
-    pub const REPEAT: Duration = Duration::from_secs(1);
-
-    static FLAG: AtomicPtr<AtomicBool> = AtomicPtr::new(std::ptr::null_mut());
-    /// CLOCK_MONOTONIC milliseconds of the first signal (0: none yet).
-    static FIRST: AtomicU64 = AtomicU64::new(0);
-    static WRITING: AtomicBool = AtomicBool::new(false);
-
-    fn now_ms() -> u64 {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime is async-signal-safe and fills the struct.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-        (ts.tv_sec as u64) * 1000 + (ts.tv_nsec as u64) / 1_000_000
-    }
-
-    extern "C" fn on_signal(_: libc::c_int) {
-        let flag = FLAG.load(Ordering::SeqCst);
-        // SAFETY: the flag is leaked below, so it lives for the whole process; only
-        // atomics, clock_gettime and _exit (async-signal-safe) are used here.
-        unsafe {
-            if flag.is_null() {
-                libc::_exit(super::EXIT_INTERRUPTED);
-            }
-            let now = now_ms();
-            if !(*flag).swap(true, Ordering::SeqCst) {
-                FIRST.store(now.max(1), Ordering::SeqCst);
-                return;
-            }
-            let repeated =
-                now.saturating_sub(FIRST.load(Ordering::SeqCst)) < REPEAT.as_millis() as u64;
-            if WRITING.load(Ordering::SeqCst) || repeated {
-                return;
-            }
-            libc::_exit(super::EXIT_INTERRUPTED);
-        }
-    }
-
-    pub fn install(cancel: Arc<AtomicBool>) {
-        // One reference is leaked on purpose: the handler may run until exit.
-        FLAG.store(Arc::into_raw(cancel) as *mut AtomicBool, Ordering::SeqCst);
-        for sig in [libc::SIGINT, libc::SIGTERM] {
-            // SAFETY: installing a handler that only touches atomics.
-            unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
-        }
-    }
-
-    /// The run is over and its report is being written: no signal cuts that short.
-    pub fn writing_report() {
-        WRITING.store(true, Ordering::SeqCst);
-    }
-}
-
-/// The sandbox a run uses, after one probe: with `auto`, a machine that cannot make
-/// namespaces gets one clear note and a run without them; with `require`, an error.
+/// The sandbox a run uses, after one probe (see [`crate::sandbox::choose`]).
 fn sandbox_spec(args: &ContainArgs) -> Result<Option<SandboxSpec>, i32> {
-    if args.sandbox == SandboxChoice::Off {
-        return Ok(None);
-    }
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => {
-            eprintln!("error: failed to find the sockspec binary for the sandbox: {e}");
-            return Err(EXIT_USAGE);
-        }
+    let want = match args.sandbox {
+        SandboxChoice::Off => return Ok(None),
+        SandboxChoice::Auto => Want::Auto,
+        SandboxChoice::Require => Want::Require,
     };
     let limits = Limits {
         cpu: args.cpu_limit,
@@ -939,34 +773,16 @@ fn sandbox_spec(args: &ContainArgs) -> Result<Option<SandboxSpec>, i32> {
         output: args.output_limit,
         disk: args.disk_limit,
     };
-    match SandboxSpec::probe(exe, limits) {
-        Ok((spec, problems)) => {
-            for problem in problems {
-                eprintln!("warning: sandbox probe: {problem}");
+    match crate::sandbox::choose(want, limits) {
+        Ok(chosen) => {
+            for notice in &chosen.notices {
+                eprintln!("{notice}");
             }
-            if let Some(why) = &spec.mount_problem {
-                if args.sandbox == SandboxChoice::Require {
-                    eprintln!("error: --sandbox require, but the sandbox cannot make a mount namespace ({why})");
-                    return Err(EXIT_USAGE);
-                }
-                eprintln!(
-                    "note: the sandbox has no mount namespace ({why}): programs and adapters see the host's \
-                     files and Unix sockets as the user running sockspec does, and --disk-limit does not apply"
-                );
-            }
-            Ok(Some(spec))
-        }
-        Err(e) if args.sandbox == SandboxChoice::Require => {
-            eprintln!("error: --sandbox require, but {e}");
-            Err(EXIT_USAGE)
+            Ok(chosen.spec)
         }
         Err(e) => {
-            eprintln!(
-                "note: running without a sandbox ({e}): scenarios share this machine's loopback, adapters run \
-                 without resource limits, and their child processes are not contained; \
-                 enable unprivileged user namespaces or run as root to isolate, or pass --sandbox off to silence this"
-            );
-            Ok(None)
+            eprintln!("error: {e}");
+            Err(EXIT_USAGE)
         }
     }
 }
@@ -1026,97 +842,30 @@ fn prop_stream(args: PropStreamArgs) -> i32 {
         max_shrink_time: args.shrink_time,
         scenario_dir: args.write_scenario.clone(),
     };
-    println!(
-        "stream integrity against {}: {} cases up to {} bytes, seed {seed}",
-        settings.describe_target(),
-        cfg.cases,
-        cfg.max_len
-    );
-    interrupt::install(settings.cancel.clone());
+    println!("{}", summary::header(&settings.describe_target(), &cfg));
+    Interrupts::Signals.arm(settings.cancel.clone());
     let verbose = args.verbose;
     let outcome = crate::prop::run_stream(&settings, &cfg, |case, result| {
         if verbose {
-            let verdict = match result {
-                Ok(()) => "ok".to_string(),
-                Err(e) => format!("FAILED: {e}"),
-            };
-            println!("  {}: {verdict}", case.describe());
+            println!("{}", summary::case_line(case, result));
         }
     });
-    interrupt::writing_report();
-    let replay = match &args.target.adapter {
-        Some(cmd) => format!(
-            "sockspec prop stream --seed {seed} --cases {} --adapter '{cmd}'",
-            cfg.cases
-        ),
-        None => format!("sockspec prop stream --seed {seed} --cases {}", cfg.cases),
-    };
-    match outcome {
-        PropOutcome::Passed { cases, elapsed } => {
-            println!(
-                "{cases} passed, 0 failed in {:.2} s (seed {seed})",
-                elapsed.as_secs_f64()
-            );
-            EXIT_OK
-        }
-        PropOutcome::Failed {
-            minimal,
-            reason,
-            cases_before,
-            shrink_steps,
-            shrink_time,
-            scenario,
-        } => {
-            println!(
-                "FAIL after {} passing case{} (seed {seed})",
-                cases_before,
-                if cases_before == 1 { "" } else { "s" }
-            );
-            println!(
-                "minimal case, after {shrink_steps} shrink steps in {:.2} s:",
-                shrink_time.as_secs_f64()
-            );
-            println!("  {}", minimal.describe());
-            println!("what went wrong:\n  {reason}");
-            println!("replay: {replay}");
-            match scenario {
-                Some(path) => println!(
-                    "scenario written: {} (run it with `sockspec run`)",
-                    path.display()
-                ),
-                None if args.write_scenario.is_some() => {
-                    println!("the minimal case is too large to write as a scenario")
-                }
-                None => {}
-            }
-            EXIT_FAILED
-        }
-        PropOutcome::Interrupted => {
-            eprintln!("interrupted (seed {seed})");
-            EXIT_INTERRUPTED
-        }
-        PropOutcome::Error(e) => {
-            eprintln!("error: {e}");
-            EXIT_USAGE
-        }
+    Interrupts::Signals.report_begins();
+    let replay = summary::replay(&cfg, args.target.adapter.as_deref());
+    let (out, err, verdict) = summary::outcome(&outcome, &cfg, &replay);
+    print!("{out}");
+    eprint!("{err}");
+    match verdict {
+        Verdict::Passed => EXIT_OK,
+        Verdict::Failed => EXIT_FAILED,
+        Verdict::Interrupted => EXIT_INTERRUPTED,
+        Verdict::Error => EXIT_USAGE,
     }
 }
 
-/// Writes beside the target and renames, so a reader never sees half a report.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.sockspec-tmp",
-        path.file_name()
-            .map_or("report".into(), |n| n.to_string_lossy())
-    ));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+/// As many jobs as cores.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]

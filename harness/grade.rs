@@ -14,6 +14,7 @@
 //!   every scenario has its own namespace, so parallel scenarios never share ports.
 
 mod class;
+mod files;
 mod gradescope;
 mod html;
 mod table;
@@ -22,6 +23,7 @@ pub use class::{
     grade_class, student_message, submissions as submissions_in, BuildResult, ClassReport,
     GradeOptions, Graded, ScenarioInfo,
 };
+pub use files::write_reports;
 pub use gradescope::gradescope;
 pub use html::html;
 pub use table::{csv, table};

@@ -3,9 +3,9 @@
 //! Layers, bottom up; a module imports only from layers below it (docs/architecture.md
 //! has the full table and how a call travels):
 //!
-//! 1. [`signals`], [`process`], [`protocol`], [`wire`]: leaves. Signal names, waiting
-//!    on a process, the adapter protocol's messages and TCP segment codecs know
-//!    nothing of their callers.
+//! 1. [`signals`], [`interrupt`], [`process`], [`protocol`], [`wire`]: leaves. Signal
+//!    names, SIGINT handling, waiting on a process, the adapter protocol's messages and
+//!    TCP segment codecs know nothing of their callers.
 //! 2. [`script`]: the scenario language (it names protocol calls and signals).
 //! 3. [`sandbox`]: per-scenario namespaces, mounts and limits, and the one way a
 //!    command is started ([`sandbox::group_command`]).
@@ -24,6 +24,7 @@
 pub mod adapter;
 pub mod cli;
 pub mod grade;
+pub mod interrupt;
 #[cfg(test)]
 mod layers;
 pub mod process;

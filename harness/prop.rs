@@ -8,6 +8,7 @@
 mod case;
 mod runner;
 mod stream;
+pub mod summary;
 
 pub use case::{Ending, StreamCase};
 pub use runner::{run_stream, PropConfig, PropError, PropOutcome};

@@ -10,21 +10,57 @@
 mod human;
 mod json;
 mod junit;
+mod live;
 mod tap;
 mod xml;
 
 pub use human::Human;
 pub use json::json;
 pub use junit::junit;
+pub use live::Live;
 pub use tap::tap;
 
-/// The formats `--format` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+use crate::run::RunReport;
+use std::path::Path;
+
+/// The report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Human,
     Json,
     Junit,
     Tap,
+}
+
+/// The whole report as one document in `format` (the human one without colour).
+pub fn render(format: Format, report: &RunReport, verbose: bool) -> String {
+    match format {
+        Format::Human => Human {
+            color: false,
+            verbose,
+        }
+        .summary(report),
+        Format::Json => json(report),
+        Format::Junit => junit(report),
+        Format::Tap => tap(report),
+    }
+}
+
+/// Writes beside the target and renames, so a reader never sees half a report.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.sockspec-tmp",
+        path.file_name()
+            .map_or("report".into(), |n| n.to_string_lossy())
+    ));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 /// Escapes text for HTML element content and attribute values (the XML rules, which

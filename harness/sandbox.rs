@@ -44,5 +44,5 @@ pub use holder::{
 pub use join::Join;
 pub use limits::Limits;
 pub use owner::temp_prefix;
-pub use spec::SandboxSpec;
+pub use spec::{choose, Chosen, SandboxSpec, Want};
 pub use trampoline::{cloexec_inherited, exec_main};

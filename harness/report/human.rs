@@ -1,6 +1,6 @@
 //! The terminal report.
 
-use crate::run::{RunReport, ScenarioResult, Status};
+use crate::run::{RunReport, ScenarioResult, Settings, Status};
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -42,6 +42,17 @@ fn ms(d: Duration) -> String {
 }
 
 impl Human {
+    /// The line a run starts with: how many scenarios, against what, how.
+    pub fn run_header(&self, scenarios: usize, settings: &Settings, jobs: usize) -> String {
+        format!(
+            "running {scenarios} scenario{} against {}, profile {}, {jobs} job{}",
+            if scenarios == 1 { "" } else { "s" },
+            settings.describe_target(),
+            settings.profile,
+            if jobs == 1 { "" } else { "s" }
+        )
+    }
+
     fn paint(&self, style: &str, text: &str) -> String {
         if self.color {
             format!("{style}{text}{RESET}")

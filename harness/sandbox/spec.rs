@@ -45,3 +45,60 @@ impl SandboxSpec {
         }
     }
 }
+
+/// What the user asked of the sandbox (`--sandbox auto|require`; `off` asks nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Isolate where this machine can, and say once where it cannot.
+    Auto,
+    /// Isolate fully, or refuse to run.
+    Require,
+}
+
+/// The sandbox a run will use, decided by one probe.
+#[derive(Debug)]
+pub struct Chosen {
+    /// `None`: this machine cannot make namespaces and `Auto` runs without.
+    pub spec: Option<SandboxSpec>,
+    /// What the user should know (`warning: ...`, `note: ...`), one line each.
+    pub notices: Vec<String>,
+}
+
+/// Probes once and decides: with [`Want::Auto`], a machine that cannot make namespaces
+/// gets one clear note and a run without them; with [`Want::Require`], an error.
+pub fn choose(want: Want, limits: Limits) -> Result<Chosen, String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("failed to find the sockspec binary for the sandbox: {e}"))?;
+    match SandboxSpec::probe(exe, limits) {
+        Ok((spec, problems)) => {
+            let mut notices: Vec<String> = problems
+                .into_iter()
+                .map(|p| format!("warning: sandbox probe: {p}"))
+                .collect();
+            if let Some(why) = &spec.mount_problem {
+                if want == Want::Require {
+                    return Err(format!(
+                        "--sandbox require, but the sandbox cannot make a mount namespace ({why})"
+                    ));
+                }
+                notices.push(format!(
+                    "note: the sandbox has no mount namespace ({why}): programs and adapters see the host's \
+                     files and Unix sockets as the user running sockspec does, and --disk-limit does not apply"
+                ));
+            }
+            Ok(Chosen {
+                spec: Some(spec),
+                notices,
+            })
+        }
+        Err(e) if want == Want::Require => Err(format!("--sandbox require, but {e}")),
+        Err(e) => Ok(Chosen {
+            spec: None,
+            notices: vec![format!(
+                "note: running without a sandbox ({e}): scenarios share this machine's loopback, adapters run \
+                 without resource limits, and their child processes are not contained; \
+                 enable unprivileged user namespaces or run as root to isolate, or pass --sandbox off to silence this"
+            )],
+        }),
+    }
+}

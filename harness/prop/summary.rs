@@ -1,0 +1,96 @@
+//! What `prop stream` prints: a header, one line per case when verbose, and the
+//! outcome with the seed and the command that replays it.
+
+use super::case::StreamCase;
+use super::runner::{PropConfig, PropOutcome};
+use super::stream::StreamError;
+
+/// The first line: what runs against what.
+pub fn header(target: &str, cfg: &PropConfig) -> String {
+    format!(
+        "stream integrity against {target}: {} cases up to {} bytes, seed {}",
+        cfg.cases, cfg.max_len, cfg.seed
+    )
+}
+
+/// One case and its verdict, for `--verbose`.
+pub fn case_line(case: &StreamCase, result: &Result<(), StreamError>) -> String {
+    let verdict = match result {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("FAILED: {e}"),
+    };
+    format!("  {}: {verdict}", case.describe())
+}
+
+/// The command that runs the same cases again.
+pub fn replay(cfg: &PropConfig, adapter: Option<&str>) -> String {
+    let base = format!(
+        "sockspec prop stream --seed {} --cases {}",
+        cfg.seed, cfg.cases
+    );
+    match adapter {
+        Some(cmd) => format!("{base} --adapter '{cmd}'"),
+        None => base,
+    }
+}
+
+/// How the run ended, for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    Failed,
+    Interrupted,
+    Error,
+}
+
+/// The outcome in words: what goes to stdout, what goes to stderr, and the verdict.
+pub fn outcome(outcome: &PropOutcome, cfg: &PropConfig, replay: &str) -> (String, String, Verdict) {
+    let seed = cfg.seed;
+    match outcome {
+        PropOutcome::Passed { cases, elapsed } => (
+            format!(
+                "{cases} passed, 0 failed in {:.2} s (seed {seed})\n",
+                elapsed.as_secs_f64()
+            ),
+            String::new(),
+            Verdict::Passed,
+        ),
+        PropOutcome::Failed {
+            minimal,
+            reason,
+            cases_before,
+            shrink_steps,
+            shrink_time,
+            scenario,
+        } => {
+            let mut out = format!(
+                "FAIL after {cases_before} passing case{} (seed {seed})\n",
+                if *cases_before == 1 { "" } else { "s" }
+            );
+            out.push_str(&format!(
+                "minimal case, after {shrink_steps} shrink steps in {:.2} s:\n",
+                shrink_time.as_secs_f64()
+            ));
+            out.push_str(&format!("  {}\n", minimal.describe()));
+            out.push_str(&format!("what went wrong:\n  {reason}\n"));
+            out.push_str(&format!("replay: {replay}\n"));
+            match scenario {
+                Some(path) => out.push_str(&format!(
+                    "scenario written: {} (run it with `sockspec run`)\n",
+                    path.display()
+                )),
+                None if cfg.scenario_dir.is_some() => {
+                    out.push_str("the minimal case is too large to write as a scenario\n")
+                }
+                None => {}
+            }
+            (out, String::new(), Verdict::Failed)
+        }
+        PropOutcome::Interrupted => (
+            String::new(),
+            format!("interrupted (seed {seed})\n"),
+            Verdict::Interrupted,
+        ),
+        PropOutcome::Error(e) => (String::new(), format!("error: {e}\n"), Verdict::Error),
+    }
+}
