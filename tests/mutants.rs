@@ -15,12 +15,17 @@ use support::*;
     "close/calls-after-close-fail-with-ebadf"
 )]
 #[case::accept_returns_listener("accept-returns-listener", "accept/accept-returns-a-new-socket")]
+#[case::accepted_socket_own_rcvbuf(
+    "accepted-socket-own-rcvbuf",
+    "sockopt/accepted-socket-inherits-the-listeners-rcvbuf"
+)]
 #[case::listen_without_limit("listen-without-limit", "listen/listen-backlog-fills")]
 #[case::send_succeeds_after_close("send-succeeds-after-close", "close/send-after-close-fails")]
 #[case::recv_never_blocks("recv-never-blocks", "stream/recv-blocks-until-data-arrives")]
 #[case::connect_never_refused("connect-never-refused", "connect/connect-refused-without-listener")]
 #[case::accept_never_blocks("accept-never-blocks", "accept/accept-blocks-until-a-client-connects")]
 #[case::shutdown_write_ignored("shutdown-write-ignored", "shutdown/half-close-with-shutdown-write")]
+#[case::shutdown_read_ignored("shutdown-read-ignored", "shutdown/shutdown-read-then-recv")]
 #[case::eof_as_reset("eof-as-reset", "close/recv-eof-after-the-peers-orderly-close")]
 #[case::send_partial("send-partial", "stream/send-returns-the-byte-count")]
 #[case::peername_is_localname(
@@ -59,5 +64,28 @@ fn mutant_is_caught_by_its_scenario(#[case] mutant_name: &str, #[case] scenario_
     let failure = &result["failure"];
     assert!(
         failure["line"].as_u64().unwrap() > 0 && !failure["actual"].as_str().unwrap().is_empty()
+    );
+}
+
+/// The expected end of stream is worded by its cause: after `shutdown(s, rd)` it is
+/// this socket's own doing, not the peer's.
+#[test]
+fn an_expected_eof_after_shutdown_rd_names_that_cause() {
+    let file = scenario("shutdown/shutdown-read-then-recv");
+    let (code, report) = run_json(&[
+        &file,
+        "--adapter",
+        &mutant("shutdown-read-ignored"),
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(code, 1);
+    let expected = report["scenarios"][0]["failure"]["expected"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        expected, "eof (0 bytes: this socket was shut down for reading)",
+        "{report}"
     );
 }

@@ -119,13 +119,11 @@ pub fn expected(outcome: &Outcome, yields: Yield, addr: Option<SocketAddr>) -> S
             _ => format!("value {n}"),
         },
         Outcome::Data(d) => bytes(d),
-        Outcome::Eof => {
-            "eof (0 bytes: the peer closed its side, or this socket was shut down for reading)"
-                .into()
-        }
+        Outcome::Eof => "eof (0 bytes: the peer closed its side)".into(),
         Outcome::Off => "off".into(),
         Outcome::On => "on".into(),
         Outcome::Addr(_) => addr.map_or_else(|| "an address".into(), |a| a.to_string()),
+        Outcome::SameAs(id) => format!("the value `{}` holds", id.name),
         Outcome::Events(e) => events(e),
         Outcome::Regex(r) => format!("output matching re\"{r}\""),
         Outcome::Signal(s) => format!("killed by {s}"),

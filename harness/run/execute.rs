@@ -93,6 +93,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         net_dir,
         exit_checked: HashSet::new(),
         explained: HashSet::new(),
+        read_shut: HashSet::new(),
     };
     let mut implementation = None;
     match runner.hello() {
@@ -312,6 +313,12 @@ impl Runner<'_> {
                     }
                 };
                 self.check(step, op.yields(), expect.as_ref(), &actual)?;
+                if let (Op::Shutdown { sock, how }, Actual::Done(_)) = (op, &actual) {
+                    if matches!(how, ShutdownHow::Read | ShutdownHow::Both) {
+                        let (side, handle) = self.bound(step, sock)?;
+                        self.read_shut.insert((side, handle));
+                    }
+                }
                 match (bind, &actual) {
                     (Some(b), Actual::Done(Value::Socket(handle))) => {
                         self.names.insert(
@@ -324,6 +331,9 @@ impl Runner<'_> {
                     }
                     (Some(b), Actual::Done(Value::Addr(a))) => {
                         self.names.insert(b.name.clone(), Slot::Addr(*a));
+                    }
+                    (Some(b), Actual::Done(Value::Opt(v))) => {
+                        self.names.insert(b.name.clone(), Slot::Value(*v));
                     }
                     _ => {}
                 }

@@ -144,9 +144,18 @@ impl Conn {
 /// What a name holds at run time.
 #[derive(Debug, Clone)]
 pub(super) enum Slot {
-    Socket { side: Side, handle: u64 },
-    Pending { side: Side, id: u64, op: Op },
+    Socket {
+        side: Side,
+        handle: u64,
+    },
+    Pending {
+        side: Side,
+        id: u64,
+        op: Op,
+    },
     Addr(SocketAddr),
+    /// A socket option value read earlier.
+    Value(OptValue),
 }
 
 pub(super) struct Runner<'a> {
@@ -165,6 +174,9 @@ pub(super) struct Runner<'a> {
     pub(super) exit_checked: HashSet<String>,
     /// Programs whose ending a failure has already explained.
     pub(super) explained: HashSet<String>,
+    /// Sockets shut down for reading (`shutdown(s, rd)`): their end of stream is their
+    /// own doing, not the peer's, and messages say so.
+    pub(super) read_shut: HashSet<(Side, u64)>,
 }
 
 impl Runner<'_> {
@@ -235,6 +247,36 @@ impl Runner<'_> {
                 step,
                 format!("a socket named `{}`", id.name),
                 "the step that creates it did not yield one".into(),
+                None,
+            )),
+        }
+    }
+
+    /// Whether the step reads from a socket that an earlier step shut down for reading.
+    fn reads_shut_socket(&self, step: &Step) -> bool {
+        let StepKind::Call {
+            side,
+            op: Op::Recv { sock, .. } | Op::RecvAll { sock, .. },
+            ..
+        } = &step.kind
+        else {
+            return false;
+        };
+        match self.names.get(&sock.name) {
+            Some(Slot::Socket { handle, .. }) => self.read_shut.contains(&(*side, *handle)),
+            _ => false,
+        }
+    }
+
+    /// The option value `id` holds. The parser knows the name, but the step that read
+    /// it may have failed (an errno was expected there).
+    fn value(&self, step: &Step, id: &Ident) -> Result<OptValue, Stop> {
+        match self.names.get(&id.name) {
+            Some(Slot::Value(v)) => Ok(*v),
+            _ => Err(self.fail(
+                step,
+                format!("an option value named `{}`", id.name),
+                "the step that reads it did not yield one".into(),
                 None,
             )),
         }
@@ -405,8 +447,21 @@ impl Runner<'_> {
                 Outcome::Addr(e) => Some(self.addr(step, e)?),
                 _ => None,
             };
-            wanted.push(describe::expected(&alt.outcome, yields, addr));
-            ok |= matches(&alt.outcome, actual, addr);
+            match &alt.outcome {
+                Outcome::SameAs(id) => {
+                    let value = self.value(step, id)?;
+                    wanted.push(format!("{value} (the value `{}` holds)", id.name));
+                    ok |= matches!(actual, Actual::Done(Value::Opt(got)) if *got == value);
+                }
+                Outcome::Eof if self.reads_shut_socket(step) => {
+                    wanted.push("eof (0 bytes: this socket was shut down for reading)".into());
+                    ok |= matches(&Outcome::Eof, actual, None);
+                }
+                outcome => {
+                    wanted.push(describe::expected(outcome, yields, addr));
+                    ok |= matches(outcome, actual, addr);
+                }
+            }
         }
         self.record(step, text.clone(), ok);
         if ok {

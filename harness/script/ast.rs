@@ -499,6 +499,8 @@ pub enum Outcome {
     On,
     /// `a.local` or a literal address (getsockname, getpeername).
     Addr(AddrExpr),
+    /// `v`, bound by `v = getsockopt(s, OPT)`: the same value as that earlier read.
+    SameAs(Ident),
     /// `[in, out]`: poll returned exactly these events.
     Events(Vec<PollEvent>),
     /// `re"..."`: a program's output matches.

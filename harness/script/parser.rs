@@ -82,6 +82,8 @@ enum Binding {
         side: Side,
     },
     Addr,
+    /// A socket option value read earlier (`v = getsockopt(s, SO_RCVBUF)`).
+    Value,
     Program,
     Pending {
         side: Side,
@@ -427,6 +429,9 @@ impl Parser<'_> {
                 Yield::Addr => {
                     self.names.insert(b.name.clone(), (Binding::Addr, line));
                 }
+                Yield::OptValue => {
+                    self.names.insert(b.name.clone(), (Binding::Value, line));
+                }
                 Yield::Program => {
                     self.names.insert(b.name.clone(), (Binding::Program, line));
                 }
@@ -449,7 +454,9 @@ impl Parser<'_> {
                         b.span,
                         format!("`{}` yields nothing to name", op.name()),
                     )
-                    .with_hint("names hold sockets and background calls; check values with `->`"));
+                    .with_hint(
+                        "names hold sockets, addresses, option values and background calls; check other results with `->`",
+                    ));
                 }
             }
         } else if op.yields() == Yield::Socket && matches!(op, Op::Socket { .. }) {
@@ -508,13 +515,14 @@ impl Parser<'_> {
                 }
                 Ok((*side, op, *yields))
             }
-            Some((Binding::Socket { .. } | Binding::Addr | Binding::Program, _)) => {
-                Err(Diagnostic::new(
-                    handle.span,
-                    format!("`{}` is not a background call", handle.name),
-                )
-                .with_hint("start a background call with `r = recv(s, 10) &`"))
-            }
+            Some((
+                Binding::Socket { .. } | Binding::Addr | Binding::Value | Binding::Program,
+                _,
+            )) => Err(Diagnostic::new(
+                handle.span,
+                format!("`{}` is not a background call", handle.name),
+            )
+            .with_hint("start a background call with `r = recv(s, 10) &`")),
             None => Err(self.unknown_name(handle)),
         }
     }
@@ -551,6 +559,14 @@ impl Parser<'_> {
                 format!("`{}` is an address, not a socket", id.name),
             )
             .with_hint("addresses go where an address is expected, e.g. `bind(s, p)`")),
+            Some((Binding::Value, _)) => Err(Diagnostic::new(
+                id.span,
+                format!("`{}` is an option value, not a socket", id.name),
+            )
+            .with_hint(format!(
+                "compare a later read with it: `getsockopt(s, SO_RCVBUF) -> {}`",
+                id.name
+            ))),
             Some((Binding::Program, _)) => Err(Diagnostic::new(
                 id.span,
                 format!("`{}` is a program, not a socket", id.name),
@@ -1106,6 +1122,12 @@ impl Parser<'_> {
                     span: start,
                 }))
             }
+            Tok::Ident(w) if matches!(self.names.get(w.as_str()), Some((Binding::Value, _))) => {
+                Outcome::SameAs(Ident {
+                    name: w.clone(),
+                    span: start,
+                })
+            }
             Tok::Int(n) => Outcome::Count(*n),
             Tok::Bytes(b) => Outcome::Data(b.clone()),
             Tok::Addr(a) => Outcome::Addr(AddrExpr::Literal(*a)),
@@ -1133,7 +1155,7 @@ impl Parser<'_> {
             Outcome::Data(_) | Outcome::Eof => matches!(yields, Yield::Data | Yield::Output),
             Outcome::Regex(_) => yields == Yield::Output,
             Outcome::Signal(_) | Outcome::NonZero => yields == Yield::Exit,
-            Outcome::Off | Outcome::On => yields == Yield::OptValue,
+            Outcome::Off | Outcome::On | Outcome::SameAs(_) => yields == Yield::OptValue,
             Outcome::Addr(_) => yields == Yield::Addr,
             Outcome::Events(_) => yields == Yield::Events,
         };
@@ -1570,6 +1592,33 @@ mod tests {
                 "`stdout` cannot yield this",
                 "unknown address `srv.local`",
                 "unknown signal `SIGFOO`",
+            ]
+        );
+    }
+
+    #[test]
+    fn option_values_can_be_named_and_compared() {
+        let text = "+++\ntitle = \"v\"\n+++\na = socket()\nsize = getsockopt(a, SO_RCVBUF)\ngetsockopt(a, SO_SNDBUF) -> size\n";
+        let s = parse(&SourceFile::new("v.scn", text), "v").unwrap_or_else(|d| panic!("{d:?}"));
+        let StepKind::Call {
+            expect: Some(e), ..
+        } = &s.steps[2].kind
+        else {
+            panic!("a call with an expectation")
+        };
+        assert!(matches!(&e.alternatives[0].outcome, Outcome::SameAs(id) if id.name == "size"));
+
+        let misuse = "+++\ntitle = \"v\"\n+++\na = socket()\nsize = getsockopt(a, SO_RCVBUF)\nclose(size)\nb = socket()\nbind(b, 127.0.0.1:0)\nlisten(b, 1) -> size\n";
+        let msgs: Vec<String> = parse(&SourceFile::new("v.scn", misuse), "v")
+            .unwrap_err()
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "`size` is an option value, not a socket",
+                "`listen` cannot yield this",
             ]
         );
     }

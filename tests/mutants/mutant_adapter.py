@@ -55,6 +55,17 @@ class AcceptReturnsListener(base.Adapter):
         return done
 
 
+class AcceptedSocketOwnRcvbuf(base.Adapter):
+    """Accepted sockets do not inherit the listener's buffer size: they get the default."""
+
+    def op_accept(self, req):
+        done = super().op_accept(req)
+        with open("/proc/sys/net/core/rmem_default") as f:
+            default = int(f.read())
+        self.get(done["sock"]).setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, default // 2)
+        return done
+
+
 class ListenWithoutLimit(base.Adapter):
     def op_listen(self, req):
         self.get(req["sock"]).listen(4096)
@@ -96,6 +107,14 @@ class AcceptNeverBlocks(base.Adapter):
 class ShutdownWriteIgnored(base.Adapter):
     def op_shutdown(self, req):
         if req["how"] == "wr":
+            self.get(req["sock"])
+            return {}
+        return super().op_shutdown(req)
+
+
+class ShutdownReadIgnored(base.Adapter):
+    def op_shutdown(self, req):
+        if req["how"] == "rd":
             self.get(req["sock"])
             return {}
         return super().op_shutdown(req)
@@ -272,12 +291,14 @@ MUTANTS = {
     "close-leaves-handle-usable": CloseLeavesHandleUsable,
     "accept-returns-listener": AcceptReturnsListener,
     "listen-without-limit": ListenWithoutLimit,
+    "accepted-socket-own-rcvbuf": AcceptedSocketOwnRcvbuf,
     "send-succeeds-after-close": SendSucceedsAfterClose,
     "recv-never-blocks": RecvNeverBlocks,
     "connect-never-refused": ConnectNeverRefused,
     "accept-never-blocks": AcceptNeverBlocks,
     "shutdown-write-ignored": ShutdownWriteIgnored,
     "eof-as-reset": EofAsReset,
+    "shutdown-read-ignored": ShutdownReadIgnored,
     "send-partial": SendPartial,
     "peername-is-localname": PeerNameIsLocalName,
     "reuseaddr-ignored": ReuseAddrIgnored,
