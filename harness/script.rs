@@ -11,9 +11,11 @@ mod ast;
 mod diagnostic;
 mod lexer;
 mod load;
+pub mod ops;
 mod parser;
 
 pub use ast::*;
 pub use diagnostic::{Diagnostic, SourceFile};
 pub use load::{discover, load_all, LoadError, Loaded};
+pub use ops::{OpSpec, RunsOn, OPS};
 pub use parser::parse;

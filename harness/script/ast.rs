@@ -1,6 +1,7 @@
 //! The typed syntax tree of a scenario. Every node that a diagnostic or a report can
 //! point at carries a [`Span`].
 
+pub use super::ops::Yield;
 pub use crate::protocol::SockOpt;
 use std::fmt;
 use std::net::SocketAddr;
@@ -395,75 +396,27 @@ impl Op {
         }
     }
 
+    /// The call's entry in the table of calls.
+    pub fn spec(&self) -> &'static super::OpSpec {
+        super::ops::spec(self.name()).expect("every Op has an entry in OPS")
+    }
+
     /// Whether the call may legitimately wait (for a peer, data or buffer space); a
     /// call that cannot block and never answers means the implementation hung.
     pub fn can_block(&self) -> bool {
-        matches!(
-            self,
-            Op::Accept { .. }
-                | Op::Connect { .. }
-                | Op::Send { .. }
-                | Op::Recv { .. }
-                | Op::RecvAll { .. }
-                | Op::Poll { .. }
-                | Op::FillBacklog { .. }
-                | Op::BulkEcho { .. }
-        )
+        self.spec().can_block
     }
 
     /// Whether the harness itself runs this step (programs, socket tables) rather than
     /// an adapter.
     pub fn on_harness(&self) -> bool {
-        matches!(
-            self,
-            Op::Start { .. }
-                | Op::Listening { .. }
-                | Op::Stdin { .. }
-                | Op::CloseStdin { .. }
-                | Op::Output { .. }
-                | Op::Exit { .. }
-                | Op::Accepted { .. }
-                | Op::Running { .. }
-                | Op::Stop { .. }
-                | Op::Consumed { .. }
-        )
+        self.spec().runs_on == super::RunsOn::Harness
     }
 
     /// What a successful call yields, which decides the expectations it can carry.
     pub fn yields(&self) -> Yield {
-        match self {
-            Op::Socket { .. } | Op::Accept { .. } => Yield::Socket,
-            Op::Send { .. } | Op::BulkEcho { .. } => Yield::Count,
-            Op::Start { .. } => Yield::Program,
-            Op::Output { .. } => Yield::Output,
-            Op::Exit { .. } => Yield::Exit,
-            Op::Recv { .. } | Op::RecvAll { .. } => Yield::Data,
-            Op::GetSockName { .. } | Op::GetPeerName { .. } => Yield::Addr,
-            Op::GetSockOpt { .. } => Yield::OptValue,
-            Op::Poll { .. } => Yield::Events,
-            Op::FillBacklog { .. } => Yield::Backlog,
-            _ => Yield::Nothing,
-        }
+        self.spec().yields
     }
-}
-
-/// The kind of value a successful call yields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Yield {
-    Nothing,
-    Socket,
-    Count,
-    Data,
-    Addr,
-    OptValue,
-    Events,
-    Backlog,
-    /// A started program, to name.
-    Program,
-    /// A program's output: a text it contains, a regex, or eof.
-    Output,
-    /// How a program ended: an exit status, `nonzero`, or a signal.
-    Exit,
 }
 
 /// `-> alt | alt ...`
