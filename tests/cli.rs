@@ -26,42 +26,6 @@ fn listed(args: &[&str]) -> Vec<String> {
 }
 
 #[test]
-fn help_lists_the_commands() {
-    let out = sockspec().arg("--help").assert().success();
-    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    for word in ["run", "check", "list", "adapter"] {
-        assert!(text.contains(word), "{text}");
-    }
-    let run_help = stdout(sockspec().args(["run", "--help"]));
-    for flag in [
-        "--adapter",
-        "--jobs",
-        "--filter",
-        "--tag",
-        "--shard",
-        "--profile",
-        "--format",
-        "--output",
-        "--block-window",
-        "--timeout",
-    ] {
-        assert!(run_help.contains(flag), "run --help lacks {flag}");
-    }
-}
-
-#[test]
-fn usage_errors_exit_2() {
-    sockspec().args(["run", "--no-such-flag"]).assert().code(2);
-    sockspec().args(["run", "--shard", "5/4"]).assert().code(2);
-    sockspec().args(["run", "--jobs", "many"]).assert().code(2);
-    sockspec().args(["run", "no/such/dir"]).assert().code(2);
-    sockspec()
-        .args(["run", "--filter", "matches-nothing-at-all"])
-        .assert()
-        .code(2);
-}
-
-#[test]
 fn a_failing_scenario_exits_1_and_says_where() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("wrong.scn");
@@ -198,34 +162,6 @@ fn the_reference_adapter_speaks_the_protocol_on_stdio() {
     );
 }
 
-/// A blocking window at or above the timeout could never be honoured (a `blocks`
-/// check waits out the window, every wait ends at the timeout), nor could a duration
-/// that overflows a deadline: both are refused before anything runs.
-#[test]
-fn durations_a_run_cannot_honour_are_refused() {
-    for (args, message) in [
-        (
-            vec!["--block-window", "99999999999s"],
-            "at most 1440 minutes",
-        ),
-        (
-            vec!["--block-window", "20s", "--timeout", "10s"],
-            "--block-window (20s) must be shorter than --timeout (10s)",
-        ),
-        (vec!["--timeout", "0s"], "--timeout must be more than 0"),
-    ] {
-        let out = support::sockspec()
-            .arg("run")
-            .arg(support::scenario("bind/bind-twice-expects-error"))
-            .args(&args)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(message), "{args:?}: {stderr}");
-    }
-}
-
 /// `-f` and `-t` together keep what matches both; one option repeated keeps what
 /// matches any. The README says the same, in the line this test looks for.
 #[test]
@@ -281,43 +217,6 @@ fn small_cli_defects_a_new_user_found() {
     assert!(note.contains("19 program scenarios not run"), "{note}");
     let (_, listed, _) = run(&["list", "--program", "server=./server {port}"]);
     assert!(listed.contains("programs/echo-server/one-client"));
-    // A file that is plainly not a scenario: one error.
-    let (code, _, stderr) = run(&["run", "README.md"]);
-    assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains("README.md is not a scenario file"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.matches("error:").count(), 2, "{stderr}");
-    // --jobs 0 is refused.
-    let (code, _, stderr) = run(&["run", "-j", "0"]);
-    assert_eq!(code, Some(2));
-    assert!(stderr.contains("--jobs must be at least 1"), "{stderr}");
-    // --color explains itself; grade writes to --output like run.
-    for cmd in ["run", "grade", "check"] {
-        let (_, help, _) = run(&[cmd, "--help"]);
-        assert!(help.contains("When to colour"), "{cmd} --help: {help}");
-    }
-    let (_, help, _) = run(&["grade", "--help"]);
-    assert!(help.contains("-o, --output <DIR>"), "{help}");
-}
-
-/// An adapter that cannot start is one error before the run, exit status 2: not the
-/// same error block once per scenario.
-#[test]
-fn an_adapter_that_cannot_start_is_one_error() {
-    for (adapter, says) in [
-        ("no-such-adapter-for-sockspec", "not found"),
-        ("", "--adapter is empty"),
-    ] {
-        let out = support::sockspec()
-            .args(["run", "--no-progress", "--adapter", adapter])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert_eq!(stderr.matches("error").count(), 1, "{stderr}");
-        assert!(stderr.contains(says), "{stderr}");
-        assert!(out.stdout.is_empty(), "nothing ran");
-    }
+    // The rest (README.md as a scenario, --jobs 0, --color's help, grade's --output)
+    // is in tests/cmd/usage.md and tests/cmd/help.md.
 }
