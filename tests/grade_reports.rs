@@ -112,6 +112,31 @@ fn csv_snapshot() {
     insta::assert_snapshot!(csv(&class()));
 }
 
+/// The CSV is hand-written (see docs/architecture.md), so a real reader checks it:
+/// Python's csv module must see one row per submission, the same number of fields in
+/// each, and a name with a comma as one field.
+#[test]
+fn python_reads_the_csv_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scores.csv");
+    std::fs::write(&path, csv(&class())).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import csv, json, sys; print(json.dumps(list(csv.reader(open(sys.argv[1], newline='')))))")
+        .arg(&path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(rows.iter().all(|r| r.len() == rows[0].len()), "{rows:?}");
+    assert_eq!(rows[2][0], "bob, jr.");
+}
+
 #[test]
 fn gradescope_snapshot_of_a_failing_submission() {
     let c = class();

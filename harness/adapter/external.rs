@@ -227,7 +227,7 @@ impl Session for External {
                 "the adapter did not exit within {:?} of its stdin closing (the protocol asks it to exit at EOF) and was sent SIGTERM",
                 self.grace
             ));
-            self.child.signal_group(libc::SIGTERM);
+            self.child.signal_group(rustix::process::Signal::TERM);
             exited = self.child.exited_within(self.grace);
             if !exited {
                 problems.push(format!(

@@ -9,6 +9,7 @@
 //! kernel's rule (close(2) NOTES: close does not wake a thread blocked in recv).
 
 use crate::protocol::{self, errno, Call, Done, Family, How, RecvFlag, Request, Response};
+use rustix::event::{PollFd, PollFlags, Timespec};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::collections::HashMap;
 use std::io;
@@ -434,35 +435,29 @@ fn get_option(s: &Socket, opt: &str) -> Result<Option<i64>, (String, String)> {
     }
 }
 
-const POLL_BITS: [(&str, libc::c_short); 5] = [
-    ("in", libc::POLLIN),
-    ("out", libc::POLLOUT),
-    ("err", libc::POLLERR),
-    ("hup", libc::POLLHUP),
-    ("rdhup", libc::POLLRDHUP),
+const POLL_BITS: [(&str, PollFlags); 5] = [
+    ("in", PollFlags::IN),
+    ("out", PollFlags::OUT),
+    ("err", PollFlags::ERR),
+    ("hup", PollFlags::HUP),
+    ("rdhup", PollFlags::RDHUP),
 ];
 
 fn poll(s: &Socket, events: &[String], timeout_ms: u64) -> Result<Vec<String>, (String, String)> {
-    use std::os::fd::AsRawFd;
-    let mut mask = 0;
+    let mut mask = PollFlags::empty();
     for e in events {
         let bit = POLL_BITS.iter().find(|(n, _)| n == e).map(|(_, b)| *b);
         mask |= bit.ok_or_else(|| ("EINVAL".to_string(), format!("unknown poll event `{e}`")))?;
     }
-    let mut pfd = libc::pollfd {
-        fd: s.as_raw_fd(),
-        events: mask,
-        revents: 0,
-    };
-    let timeout = i32::try_from(timeout_ms).unwrap_or(i32::MAX);
-    // SAFETY: one valid pollfd, and the socket outlives the call through `s`.
-    let r = unsafe { libc::poll(&mut pfd, 1, timeout) };
-    if r < 0 {
-        return Err(os(io::Error::last_os_error()));
-    }
+    // As poll(2) takes an int of milliseconds, longer waits are cut to its maximum.
+    let timeout = Duration::from_millis(timeout_ms.min(i32::MAX as u64));
+    let timeout = Timespec::try_from(timeout).expect("fits a timespec");
+    let mut fds = [PollFd::new(s, mask)];
+    rustix::event::poll(&mut fds, Some(&timeout)).map_err(|e| os(io::Error::from(e)))?;
+    let revents = fds[0].revents();
     Ok(POLL_BITS
         .iter()
-        .filter(|(_, bit)| pfd.revents & bit != 0)
+        .filter(|(_, bit)| revents.intersects(*bit))
         .map(|(n, _)| n.to_string())
         .collect())
 }

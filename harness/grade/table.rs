@@ -3,12 +3,14 @@
 use super::class::ClassReport;
 use super::gradescope::fmt_points;
 use crate::run::Status;
+use anstyle::AnsiColor;
 
 /// One mark per scenario: `✓` passed, `✗` failed, `!` harness error, `-` not run.
 pub fn table(class: &ClassReport, color: bool) -> String {
-    let paint = |code: &str, s: &str| {
+    let paint = |color_of: AnsiColor, s: &str| {
         if color {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            let style = color_of.on_default();
+            format!("{style}{s}{style:#}")
         } else {
             s.to_string()
         }
@@ -32,13 +34,13 @@ pub fn table(class: &ClassReport, color: bool) -> String {
         let score = format!("{}/{max}", fmt_points(g.score));
         out.push_str(&format!("{name:<name_w$}  {score:>score_w$}  "));
         if g.build_failed() {
-            out.push_str(&paint("31", "build failed"));
+            out.push_str(&paint(AnsiColor::Red, "build failed"));
         } else {
             for s in &class.scenarios {
                 let mark = match g.result(&s.name).map(|r| r.status) {
-                    Some(Status::Passed) => paint("32", " ✓"),
-                    Some(Status::Failed) => paint("31", " ✗"),
-                    Some(Status::Error) => paint("33", " !"),
+                    Some(Status::Passed) => paint(AnsiColor::Green, " ✓"),
+                    Some(Status::Failed) => paint(AnsiColor::Red, " ✗"),
+                    Some(Status::Error) => paint(AnsiColor::Yellow, " !"),
                     Some(Status::Skipped) | None => " -".to_string(),
                 };
                 out.push_str(&mark);

@@ -7,6 +7,7 @@
 //! group id cannot be reused by the time a signal is sent.
 
 use super::wait::wait_exit;
+use rustix::process::{kill_process_group, Pid, Signal};
 use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -189,10 +190,10 @@ impl GroupChild {
     }
 
     /// Sends `signal` to the child's whole process group.
-    pub fn signal_group(&self, signal: i32) {
-        // SAFETY: signalling our own child's group; the leader is unreaped until
-        // `finish`, so the group id cannot have been reused.
-        unsafe { libc::kill(-self.pid(), signal) };
+    pub fn signal_group(&self, signal: Signal) {
+        // Our own child's group; the leader is unreaped until `finish`, so the group
+        // id cannot have been reused.
+        kill_group(self.pid(), signal);
     }
 
     /// SIGTERM to the group, `grace` to exit, then SIGKILL. Returns the status (`None`
@@ -202,11 +203,11 @@ impl GroupChild {
             return (Some(s), false);
         }
         let never = AtomicBool::new(false);
-        self.signal_group(libc::SIGTERM);
+        self.signal_group(Signal::TERM);
         if let Some(s) = self.wait(Instant::now() + grace, &never) {
             return (Some(s), false);
         }
-        self.signal_group(libc::SIGKILL);
+        self.signal_group(Signal::KILL);
         (
             self.wait(Instant::now() + Duration::from_secs(5), &never),
             true,
@@ -227,7 +228,7 @@ impl GroupChild {
     pub fn finish(mut self, threads: Duration) -> Result<(), Leftover> {
         self.stdin = None;
         let pid = self.pid();
-        self.signal_group(libc::SIGKILL);
+        self.signal_group(Signal::KILL);
         let never = AtomicBool::new(false);
         if self
             .wait(Instant::now() + Duration::from_secs(5), &never)
@@ -254,6 +255,13 @@ pub enum Leftover {
     /// A process outside the group (it left with setsid or setpgid) still holds a
     /// pipe open.
     PipesHeldOpen,
+}
+
+/// Signals the process group led by `pid`; a group that is already gone is no error.
+fn kill_group(pid: i32, signal: Signal) {
+    if let Some(pid) = Pid::from_raw(pid) {
+        let _ = kill_process_group(pid, signal);
+    }
 }
 
 fn spawn_thread(name: &str, done: Sender<()>, f: impl FnOnce() + Send + 'static) -> bool {
@@ -284,8 +292,8 @@ fn drain(mut pipe: impl Read, mut sink: impl Sink, printed: &Printed, pid: i32) 
         let total = printed.bytes.fetch_add(counted as u64, Ordering::SeqCst) + counted as u64;
         if total > printed.limit {
             printed.flooded.store(true, Ordering::SeqCst);
-            // SAFETY: our child's process group; see GroupChild::signal_group.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            // Our child's process group; see GroupChild::signal_group.
+            kill_group(pid, Signal::KILL);
             break;
         }
     }

@@ -1,39 +1,33 @@
 //! Waiting for a process to end with a deadline (a pidfd, no polling), and reading a
 //! process's state from /proc.
 
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::process::{pidfd_open, Pid, PidfdFlags};
 use std::time::{Duration, Instant};
 
 /// Waits up to `timeout` for `pid` to exit without reaping it (a pidfd becomes
 /// readable when the process exits). True when it has exited.
 pub fn wait_exit(pid: i32, timeout: Duration) -> bool {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    if fd < 0 {
+    let Some(pid) = Pid::from_raw(pid) else {
+        return true;
+    };
+    let Ok(fd) = pidfd_open(pid, PidfdFlags::empty()) else {
         return true; // already gone
-    }
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
     };
     let deadline = Instant::now() + timeout;
-    let exited = loop {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis()
-            .min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut pfd, 1, left) };
-        if r > 0 {
-            break true;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let left = Timespec::try_from(left).unwrap_or(Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 0,
+        });
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        match poll(&mut fds, Some(&left)) {
+            Ok(n) if n > 0 => return true,
+            Err(rustix::io::Errno::INTR) => continue,
+            _ => return false,
         }
-        if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break false;
-        }
-    };
-    // SAFETY: fd is ours.
-    unsafe { libc::close(fd) };
-    exited
+    }
 }
 
 /// A process's state letter (`R`, `S`, `Z` ...) and process group, from the text of

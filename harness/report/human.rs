@@ -1,6 +1,7 @@
 //! The terminal report.
 
 use crate::run::{RunReport, ScenarioResult, Settings, Status};
+use anstyle::{AnsiColor, Style};
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -12,12 +13,11 @@ pub struct Human {
     pub verbose: bool,
 }
 
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const BOLD: &str = "\x1b[1m";
-const DIM: &str = "\x1b[2m";
-const RESET: &str = "\x1b[0m";
+const RED: Style = AnsiColor::Red.on_default();
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
 
 /// Control characters from adapters never reach the terminal raw (they could move the
 /// cursor or recolour the screen): they are shown as `\u{1}`.
@@ -53,9 +53,9 @@ impl Human {
         )
     }
 
-    fn paint(&self, style: &str, text: &str) -> String {
+    fn paint(&self, style: Style, text: &str) -> String {
         if self.color {
-            format!("{style}{text}{RESET}")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_string()
         }
@@ -113,7 +113,7 @@ impl Human {
         let _ = writeln!(
             out,
             "\n{} in {:.2} s against {}{}, profile {}",
-            self.paint(&format!("{BOLD}{style}"), &counts),
+            self.paint(style.bold(), &counts),
             report.duration.as_secs_f64(),
             report.target,
             report

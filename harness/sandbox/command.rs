@@ -3,6 +3,7 @@
 //! trampoline inside that sandbox and under its limits.
 
 use super::Join;
+use rustix::process::{set_parent_process_death_signal, setsid, Signal};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
@@ -37,14 +38,14 @@ pub fn group_command(command: &str, join: Option<Join>) -> Command {
     if !own_session {
         cmd.process_group(0);
     }
-    // SAFETY: setsid, prctl, setns and setrlimit are async-signal-safe, and the child
-    // is single-threaded between fork and exec.
+    // SAFETY: setsid, prctl (rustix's are bare system calls), setns and setrlimit are
+    // async-signal-safe, and the child is single-threaded between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            if own_session && libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
+            if own_session {
+                setsid()?;
             }
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            set_parent_process_death_signal(Some(Signal::KILL))?;
             if let Some(j) = &join {
                 j.enter()?;
             }

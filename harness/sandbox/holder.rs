@@ -4,6 +4,8 @@ use super::cgroup::MemoryCgroup;
 use super::mounts;
 use super::{Join, Limits};
 use crate::process::wait_exit;
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::process::{kill_process_group, Pid, Signal};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -70,8 +72,7 @@ pub const UNPRIVILEGED_ID: u32 = 65534;
 pub fn unprivileged_owner() -> Option<(u32, u32)> {
     static OWNER: std::sync::OnceLock<Option<(u32, u32)>> = std::sync::OnceLock::new();
     *OWNER.get_or_init(|| {
-        // SAFETY: geteuid cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
+        if !rustix::process::geteuid().is_root() {
             return None;
         }
         let maps = |file: &str| {
@@ -172,10 +173,8 @@ impl Sandbox {
             .filter(|cg| cg.oom_kills() > 0)
             .map(|_| self.memory_limit);
         let disk = self.inside.storage.as_ref().and_then(|f| {
-            let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-            // SAFETY: a valid descriptor and a struct to fill.
-            (unsafe { libc::fstatvfs(f.as_raw_fd(), &mut st) } == 0
-                && (st.f_bavail as u64).saturating_mul(st.f_frsize as u64) < 1 << 20)
+            rustix::fs::fstatvfs(f)
+                .is_ok_and(|st| st.f_bavail.saturating_mul(st.f_frsize) < 1 << 20)
                 .then_some(self.disk_limit)
         });
         LimitsHit { memory, disk }
@@ -237,9 +236,11 @@ impl Sandbox {
         let mut problems = Vec::new();
         drop(self.stdin.take());
         let pid = self.holder.id() as i32;
-        // SAFETY: signalling our own child's process group; the unreaped leader keeps
-        // the group id from being reused.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        // Our own child's process group; the unreaped leader keeps the group id from
+        // being reused.
+        if let Some(pid) = Pid::from_raw(pid) {
+            let _ = kill_process_group(pid, Signal::KILL);
+        }
         if !hurry && !wait_exit(self.inside.init, Duration::from_secs(5)) {
             problems.push(format!(
                 "the sandbox's PID namespace (init {}) did not empty within 5 s",
@@ -395,15 +396,10 @@ fn report_line(
     timeout: Duration,
 ) -> Result<String, SandboxError> {
     if stdout.buffer().is_empty() {
-        let mut pfd = libc::pollfd {
-            fd: stdout.get_ref().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
         let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+        let left = Timespec::try_from(left).expect("a sandbox timeout fits a timespec");
+        let mut fds = [PollFd::new(stdout.get_ref(), PollFlags::IN)];
+        if !matches!(rustix::event::poll(&mut fds, Some(&left)), Ok(n) if n > 0) {
             return Err(SandboxError::Timeout(timeout));
         }
     }
@@ -456,8 +452,10 @@ fn os_err(what: &str) -> String {
 }
 
 fn hold(disk: u64, folder: Option<&Path>) -> Result<(), String> {
-    // SAFETY: plain syscalls in a single-threaded process.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (uid, gid) = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
     // Asked before the unshare: inside, our uid is unmapped until the map is written.
     let maps_itself = unprivileged_owner().is_none();
     if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET | libc::CLONE_NEWPID) } != 0
@@ -537,10 +535,10 @@ fn hold(disk: u64, folder: Option<&Path>) -> Result<(), String> {
     // Hold until the harness closes our stdin (or dies: parent-death signal).
     let mut buf = [0u8; 256];
     while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
-    // SAFETY: our own child. Killing the PID namespace's init kills the namespace.
-    unsafe {
-        libc::kill(init, libc::SIGKILL);
-        libc::waitpid(init, std::ptr::null_mut(), 0);
+    // Our own child. Killing the PID namespace's init kills the namespace.
+    if let Some(init) = Pid::from_raw(init) {
+        let _ = rustix::process::kill_process(init, Signal::KILL);
+        let _ = rustix::process::waitpid(Some(init), rustix::process::WaitOptions::empty());
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Resource limits of a sandboxed adapter (setrlimit between fork and exec), and the
 //! harness-side cap on what it may print.
 
+use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,34 +41,22 @@ impl Limits {
     pub fn apply(&self, address_space: bool) -> std::io::Result<()> {
         let set = |resource, soft: u64, hard: u64| {
             // A limit can only be lowered: stay within the current hard limit.
-            let mut cur = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
+            let max = getrlimit(resource).maximum.unwrap_or(u64::MAX);
+            let limit = Rlimit {
+                current: Some(soft.min(max)),
+                maximum: Some(hard.min(max)),
             };
-            // SAFETY: a valid rlimit struct to fill.
-            if unsafe { libc::getrlimit(resource, &mut cur) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let max = cur.rlim_max;
-            let lim = libc::rlimit {
-                rlim_cur: soft.min(max) as libc::rlim_t,
-                rlim_max: hard.min(max) as libc::rlim_t,
-            };
-            // SAFETY: a valid rlimit struct.
-            if unsafe { libc::setrlimit(resource, &lim) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
+            setrlimit(resource, limit).map_err(std::io::Error::from)
         };
         let cpu = self.cpu.as_secs().max(1);
-        set(libc::RLIMIT_CPU, cpu, cpu + 1)?;
-        set(libc::RLIMIT_DATA, self.memory, self.memory)?;
+        set(Resource::Cpu, cpu, cpu + 1)?;
+        set(Resource::Data, self.memory, self.memory)?;
         if address_space {
-            set(libc::RLIMIT_AS, self.memory, self.memory)?;
+            set(Resource::As, self.memory, self.memory)?;
         }
-        set(libc::RLIMIT_NOFILE, self.open_files, self.open_files)?;
-        set(libc::RLIMIT_NPROC, self.processes, self.processes)?;
-        set(libc::RLIMIT_FSIZE, self.output, self.output)?;
+        set(Resource::Nofile, self.open_files, self.open_files)?;
+        set(Resource::Nproc, self.processes, self.processes)?;
+        set(Resource::Fsize, self.output, self.output)?;
         Ok(())
     }
 }

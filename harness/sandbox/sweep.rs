@@ -24,8 +24,7 @@ pub fn sweep(dir: &Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return removed;
     };
-    // SAFETY: geteuid cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         // The longer prefix first: `sockspec-grade-` also starts with `sockspec-`.

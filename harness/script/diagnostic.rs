@@ -10,6 +10,7 @@
 //! ```
 
 use super::ast::Span;
+use anstyle::{AnsiColor, Style};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -107,10 +108,18 @@ impl Diagnostic {
 
     /// The multi-line form with the source line and a caret under the span.
     pub fn render(&self, src: &SourceFile, color: bool) -> String {
-        let (red, blue, bold, reset) = if color {
-            ("\x1b[1;31m", "\x1b[1;34m", "\x1b[1m", "\x1b[0m")
+        let style = |s: Style| if color { s } else { Style::new() };
+        let (red, blue, bold) = (
+            style(AnsiColor::Red.on_default().bold()),
+            style(AnsiColor::Blue.on_default().bold()),
+            style(Style::new().bold()),
+        );
+        // An empty style renders as nothing, and so does its reset.
+        let reset = anstyle::Reset;
+        let reset = if color {
+            reset.render().to_string()
         } else {
-            ("", "", "", "")
+            String::new()
         };
         let (line, col) = src.line_col(self.span.start);
         let text = src.line_text(line);
