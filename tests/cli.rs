@@ -139,7 +139,7 @@ fn filters_tags_and_shards_select_scenarios() {
 fn the_reference_adapter_speaks_the_protocol_on_stdio() {
     let out = sockspec()
         .arg("adapter")
-        .write_stdin("{\"id\":1,\"op\":\"hello\",\"protocol\":1}\n{\"id\":2,\"op\":\"socket\",\"family\":\"ipv4\"}\n{\"id\":3,\"op\":\"close\",\"sock\":1}\n{\"id\":4,\"op\":\"close\",\"sock\":1}\n{\"id\":5,\"op\":\"frobnicate\"}\nnot json\n")
+        .write_stdin("{\"id\":1,\"op\":\"hello\",\"protocol\":1}\n{\"id\":2,\"op\":\"socket\",\"family\":\"ipv4\"}\n{\"id\":3,\"op\":\"close\",\"sock\":1}\n{\"id\":4,\"op\":\"close\",\"sock\":1}\n{\"id\":5,\"op\":\"frobnicate\"}\nnot json\n{\"id\":6,\"op\":\"socket\",\"family\":\"ipv9\"}\n{\"id\":7,\"op\":\"socket\"}\n")
         .assert()
         .success();
     let lines: Vec<serde_json::Value> = String::from_utf8(out.get_output().stdout.clone())
@@ -147,7 +147,7 @@ fn the_reference_adapter_speaks_the_protocol_on_stdio() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 6);
+    assert_eq!(lines.len(), 8);
     assert_eq!(lines[0]["ok"]["protocol"], 1);
     assert_eq!(lines[1]["ok"]["sock"], 1);
     assert_eq!(lines[2]["ok"], serde_json::json!({}));
@@ -159,6 +159,15 @@ fn the_reference_adapter_speaks_the_protocol_on_stdio() {
     assert_eq!(
         (lines[5]["id"].as_u64(), lines[5]["err"]["errno"].as_str()),
         (Some(0), Some("EINVAL"))
+    );
+    // An unknown word in a field of fixed words is ENOSYS; a missing field is EINVAL.
+    assert_eq!(
+        (lines[6]["id"].as_u64(), lines[6]["err"]["errno"].as_str()),
+        (Some(6), Some("ENOSYS"))
+    );
+    assert_eq!(
+        (lines[7]["id"].as_u64(), lines[7]["err"]["errno"].as_str()),
+        (Some(7), Some("EINVAL"))
     );
 }
 

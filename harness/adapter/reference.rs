@@ -169,6 +169,7 @@ impl ReferenceAdapter {
     fn execute(&self, call: Call) -> Answer {
         let done = Done::default();
         match call {
+            Call::Unknown => Err(("ENOSYS".into(), "unknown op".into())),
             Call::Hello { protocol: v } => {
                 if v != protocol::VERSION {
                     return Err((
@@ -190,6 +191,7 @@ impl ReferenceAdapter {
                 let domain = match family {
                     Family::Ipv4 => Domain::IPV4,
                     Family::Ipv6 => Domain::IPV6,
+                    Family::Unknown => return Err(unknown_word("family")),
                 };
                 let sock = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(os)?;
                 Ok(Done {
@@ -237,6 +239,7 @@ impl ReferenceAdapter {
                         RecvFlag::Peek => libc::MSG_PEEK,
                         RecvFlag::Waitall => libc::MSG_WAITALL,
                         RecvFlag::Dontwait => libc::MSG_DONTWAIT,
+                        RecvFlag::Unknown => return Err(unknown_word("recv flag")),
                     };
                 }
                 let bytes = recv_bytes(&s, max, f).map_err(os)?;
@@ -250,6 +253,7 @@ impl ReferenceAdapter {
                     How::Rd => Shutdown::Read,
                     How::Wr => Shutdown::Write,
                     How::Rdwr => Shutdown::Both,
+                    How::Unknown => return Err(unknown_word("`how`")),
                 };
                 self.get(sock)?.shutdown(how).map_err(os)?;
                 Ok(done)
@@ -357,6 +361,12 @@ fn recv_bytes(s: &Socket, max: u64, flags: libc::c_int) -> io::Result<Vec<u8>> {
         .iter()
         .map(|b| unsafe { b.assume_init() })
         .collect())
+}
+
+/// A word this adapter does not know in a field of fixed words: `ENOSYS`, as the
+/// protocol asks.
+fn unknown_word(field: &str) -> (String, String) {
+    ("ENOSYS".into(), format!("unknown {field}"))
 }
 
 fn parse_addr(text: &str) -> Result<SockAddr, (String, String)> {

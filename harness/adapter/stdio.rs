@@ -32,12 +32,9 @@ pub fn serve(input: impl BufRead, output: impl Write + Send + 'static) -> std::i
                     .ok()
                     .and_then(|v| v.get("id")?.as_u64())
                     .unwrap_or(0);
-                let errno = if e.to_string().contains("unknown variant") {
-                    "ENOSYS"
-                } else {
-                    "EINVAL"
-                };
-                reply(Response::err(id, errno, format!("bad request: {e}")));
+                // Unknown ops and words parse (as `Unknown`) and are answered ENOSYS by
+                // the adapter; what cannot parse at all is malformed.
+                reply(Response::err(id, "EINVAL", format!("bad request: {e}")));
             }
         }
     }

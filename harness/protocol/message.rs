@@ -100,11 +100,16 @@ pub enum Call {
         offset: u64,
         max: u64,
     },
+    /// An `op` this side does not know (read only: the harness never sends it). An
+    /// adapter answers it `ENOSYS`; decided by the type, not by an error's text.
+    #[serde(other)]
+    Unknown,
 }
 
 impl Call {
     pub fn op_name(&self) -> &'static str {
         match self {
+            Call::Unknown => "unknown",
             Call::Hello { .. } => "hello",
             Call::Socket { .. } => "socket",
             Call::Bind { .. } => "bind",
@@ -132,6 +137,10 @@ impl Call {
 pub enum Family {
     Ipv4,
     Ipv6,
+    /// A word this side does not know (read only: the harness never sends it); an
+    /// adapter answers `ENOSYS`.
+    #[serde(other)]
+    Unknown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +149,10 @@ pub enum RecvFlag {
     Peek,
     Waitall,
     Dontwait,
+    /// A word this side does not know (read only: the harness never sends it); an
+    /// adapter answers `ENOSYS`.
+    #[serde(other)]
+    Unknown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +161,10 @@ pub enum How {
     Rd,
     Wr,
     Rdwr,
+    /// A word this side does not know (read only: the harness never sends it); an
+    /// adapter answers `ENOSYS`.
+    #[serde(other)]
+    Unknown,
 }
 
 /// A response: the request's id and either `ok` or `err`.
