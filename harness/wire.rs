@@ -1,5 +1,8 @@
 //! Wire-level pieces: codecs and stream machinery that know nothing of sockets,
-//! adapters or namespaces (the layering smoltcp keeps). Today: the byte-stream
-//! [`reassembly`] a receiver needs to turn segments back into the stream.
+//! adapters or namespaces (the layering smoltcp keeps): TCP segments in IP packets
+//! ([`segment`]), the byte-stream [`reassembly`] a receiver needs to turn segments back
+//! into the stream, and the classic [`pcap`] file format that records them.
 
+pub mod pcap;
 pub mod reassembly;
+pub mod segment;
