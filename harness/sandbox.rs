@@ -36,6 +36,7 @@ mod owner;
 mod spec;
 pub mod sweep;
 mod trampoline;
+pub mod wire_link;
 
 pub use command::group_command;
 pub use holder::{

@@ -158,3 +158,86 @@ fn a_program_folder_the_sandbox_cannot_show_is_an_error() {
         "{actual}"
     );
 }
+
+/// The wire: a connect from inside the scenario's namespace to the remote address
+/// sends its SYN into the TUN device, where the harness reads it, for IPv4 and IPv6;
+/// nobody in the namespace answers for the remote address.
+#[test]
+fn a_connect_to_the_remote_address_arrives_on_the_wire() {
+    use sockspec::sandbox::{group_command, wire_link, Limits, Sandbox};
+    use sockspec::wire::segment::{parse, Flags, Packet};
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    if !sandbox_available() {
+        return;
+    }
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_sockspec"));
+    let sb = Sandbox::create(exe, Duration::from_secs(10), &Limits::default(), None).unwrap();
+    let wire = match sb.wire() {
+        Ok(fd) => fd.try_clone().unwrap(),
+        Err(why) => {
+            let _ = required(false, &format!("a TUN device in the sandbox ({why})"));
+            return;
+        }
+    };
+    let mut wire = std::fs::File::from(wire);
+    for (remote, port) in [
+        (format!("{}", wire_link::REMOTE_V4), 9),
+        (format!("[{}]", wire_link::REMOTE_V6), 10),
+    ] {
+        // The client gives up after 5 s; its SYN is all the test waits for.
+        let script = format!(
+            "python3 -c \"import socket; socket.create_connection(('{}', {port}), timeout=5)\"",
+            remote.trim_matches(['[', ']'])
+        );
+        let mut client = group_command(&script, Some(sb.join(exe, None)))
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut others = Vec::new();
+        let syn = loop {
+            assert!(
+                Instant::now() < deadline,
+                "no SYN on the wire; saw {others:?}"
+            );
+            // Read only what has arrived: every wait has a deadline.
+            let mut fds = [rustix::event::PollFd::new(
+                &wire,
+                rustix::event::PollFlags::IN,
+            )];
+            let slice = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 100_000_000,
+            };
+            if rustix::event::poll(&mut fds, Some(&slice)).unwrap_or(0) == 0 {
+                continue;
+            }
+            let mut buf = [0u8; 2048];
+            let n = wire.read(&mut buf).unwrap();
+            match parse(&buf[..n]).unwrap() {
+                Packet::Tcp {
+                    segment,
+                    checksum_ok,
+                } => {
+                    assert!(checksum_ok);
+                    break segment;
+                }
+                other => others.push(other),
+            }
+        };
+        assert!(
+            syn.flags.contains(Flags::SYN) && !syn.flags.contains(Flags::ACK),
+            "{syn}"
+        );
+        assert_eq!(syn.dst.to_string(), format!("{remote}:{port}"));
+        let local = if port == 9 {
+            wire_link::TARGET_V4.to_string()
+        } else {
+            wire_link::TARGET_V6.to_string()
+        };
+        assert_eq!(syn.src.ip().to_string(), local);
+        let _ = client.kill();
+        let _ = client.wait();
+    }
+    assert!(sb.close(false).is_empty());
+}

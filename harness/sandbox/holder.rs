@@ -2,6 +2,7 @@
 
 use super::cgroup::MemoryCgroup;
 use super::mounts;
+use super::wire_link;
 use super::{Join, Limits};
 use crate::process::wait_exit;
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -158,6 +159,12 @@ impl Sandbox {
         }
     }
 
+    /// The wire device's descriptor (IP packets in and out, see [`wire_link`]), or why
+    /// this sandbox has none.
+    pub fn wire(&self) -> Result<&OwnedFd, &str> {
+        self.inside.wire.as_ref().map_err(String::as_str)
+    }
+
     /// Why the sandbox has no mount namespace (the host's files are then visible as
     /// the user sees them), or `None` when it has one.
     pub fn mount_problem(&self) -> Option<&str> {
@@ -277,6 +284,8 @@ struct Inside {
     cgroup_procs: Option<OwnedFd>,
     /// Without a mount namespace only: a host folder for TMPDIR, removed at close.
     workdir: Option<tempfile::TempDir>,
+    /// The wire device's descriptor (see [`wire_link`]), or why there is none.
+    wire: Result<OwnedFd, String>,
 }
 
 impl Inside {
@@ -317,6 +326,11 @@ impl Inside {
         stdin
             .write_all(b"go\n")
             .map_err(|e| SandboxError::Holder(format!("telling the holder to go on: {e}")))?;
+        let wire = match report_line(stdout, deadline, timeout)?.split_once(' ') {
+            Some(("wire", fd)) => take_fd(holder_pid, fd),
+            Some(("nowire", why)) => Err(why.to_string()),
+            _ => return Err(SandboxError::Holder("no report about the wire".into())),
+        };
         let ready = expect_report(stdout, "ready", deadline, timeout)?;
         let (init, mount_problem) = match ready.split_once(" nomount ") {
             Some((pid, why)) => (pid, Some(why.to_string())),
@@ -355,8 +369,23 @@ impl Inside {
             storage,
             cgroup_procs,
             workdir,
+            wire,
         })
     }
+}
+
+/// A copy of descriptor `fd` of the holder (pidfd_getfd: the holder is our child and
+/// runs as our user or as one we may trace).
+fn take_fd(holder_pid: u32, fd: &str) -> Result<OwnedFd, String> {
+    let fd: i32 = fd
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad descriptor {fd:?}"))?;
+    let pid = rustix::process::Pid::from_raw(holder_pid as i32).ok_or("no holder")?;
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| format!("pidfd_open of the holder: {e}"))?;
+    rustix::process::pidfd_getfd(&pidfd, fd, rustix::process::PidfdGetfdFlags::empty())
+        .map_err(|e| format!("taking the wire from the holder (pidfd_getfd): {e}"))
 }
 
 /// Without a mount namespace: a host folder for the sandbox's TMPDIR, named for the
@@ -515,6 +544,16 @@ fn hold(disk: u64, folder: Option<&Path>) -> Result<(), String> {
     if unsafe { libc::setresgid(0, 0, 0) } != 0 || unsafe { libc::setresuid(0, 0, 0) } != 0 {
         return Err(os_err("becoming the namespace's root"));
     }
+    // Before the mounts make /proc/sys read-only. Kept open for as long as this
+    // process holds the namespaces; the harness takes a copy. Where TUN cannot be had, scenarios that need the wire are skipped.
+    let wire = wire_link::create();
+    let wire_report = match &wire {
+        Ok(fd) => format!("wire {}", fd.as_raw_fd()),
+        Err(why) => format!("nowire {}", why.replace('\n', " ")),
+    };
+    writeln!(out, "{wire_report}")
+        .and_then(|_| out.flush())
+        .map_err(|e| e.to_string())?;
     let mount_problem = mount_ns.and_then(|()| mounts::set_up(disk, folder)).err();
     loopback_up()?;
     // SAFETY: single-threaded, so fork is safe and the child may run Rust code.
