@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Each top-level module and its layer; a module may import only lower numbers.
-const LAYERS: [(&str, u8); 15] = [
+const LAYERS: [(&str, u8); 16] = [
     ("signals", 1),
     ("interrupt", 1),
     ("process", 1),
     ("protocol", 1),
     ("wire", 1),
     ("script", 2),
+    ("remote", 2),
     ("sandbox", 3),
     ("adapter", 4),
     ("program", 4),

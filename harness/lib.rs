@@ -6,7 +6,8 @@
 //! 1. [`signals`], [`interrupt`], [`process`], [`protocol`], [`wire`]: leaves. Signal
 //!    names, SIGINT handling, waiting on a process, the adapter protocol's messages and
 //!    TCP segment codecs know nothing of their callers.
-//! 2. [`script`]: the scenario language (it names protocol calls and signals).
+//! 2. [`script`]: the scenario language (it names protocol calls and signals);
+//!    [`remote`]: the harness as a remote TCP on a wire device.
 //! 3. [`sandbox`]: per-scenario namespaces, mounts and limits, and the one way a
 //!    command is started ([`sandbox::group_command`]).
 //! 4. [`adapter`]: where socket calls execute (the in-process Linux reference, or an
@@ -31,6 +32,7 @@ pub mod process;
 pub mod program;
 pub mod prop;
 pub mod protocol;
+pub mod remote;
 pub mod report;
 pub mod run;
 pub mod sandbox;

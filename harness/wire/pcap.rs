@@ -61,6 +61,11 @@ impl<W: Write> PcapWriter<W> {
     pub fn into_inner(self) -> W {
         self.out
     }
+
+    /// What has been written so far (for a writer into memory).
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,10 @@
+//! The harness as a remote TCP on a scenario's wire (see `sandbox::wire_link` for the
+//! device): [`link`] moves and records IP packets, [`connection`] plays connections
+//! with relative sequence numbers and checks what the target sends, field by field.
+//! It builds on the codecs in [`crate::wire`] and knows nothing of scenarios.
+
+pub mod connection;
+pub mod link;
+
+pub use connection::{Connection, Direction, ExpectError, Outgoing, Pattern, Wire};
+pub use link::{Arrival, Link, LinkError};

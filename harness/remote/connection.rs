@@ -1,0 +1,350 @@
+//! The remote TCP the harness plays: connections on one wire, each with sequence
+//! numbers relative to its side's initial sequence number, segments sent as written
+//! and segments expected field by field.
+//!
+//! Relative numbers are packetdrill's convention, and RFC 9293's reasoning: what a
+//! scenario states is "the first byte after the SYN" (1), not whatever ISN the
+//! target chose (RFC 9293 3.4.1 requires it be unpredictable). The harness's own ISN is
+//! chosen by the caller, so a property test can put it just below 2^32 and cross the
+//! wrap on purpose.
+//!
+//! Segments for other connections are queued for them (several connections share a
+//! wire); packets that are not TCP (the kernel's MLD reports, ICMP) are kept for the
+//! record and never match.
+
+use super::link::{Arrival, Link, LinkError};
+use crate::wire::segment::{Checksum, Flags, Packet, Segment, TcpOption};
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// How many recent segments a connection keeps for diagnostics.
+const HISTORY: usize = 8;
+
+/// Which way a segment went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the harness to the target (`<` in packetdrill's notation: injected).
+    In,
+    /// From the target (`>`: expected).
+    Out,
+}
+
+/// A segment the harness sends, numbers relative to the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub flags: Flags,
+    /// Relative to the harness's ISN: a SYN is 0, the first data byte 1.
+    pub seq: u32,
+    /// Relative to the target's ISN; ignored unless `flags` has ACK.
+    pub ack: u32,
+    pub window: u16,
+    pub options: Vec<TcpOption>,
+    pub payload: Vec<u8>,
+    pub checksum: Checksum,
+}
+
+/// What an expected segment must look like; `None` fields match anything.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pattern {
+    pub flags: Flags,
+    /// Relative to the target's ISN.
+    pub seq: Option<u32>,
+    /// Relative to the harness's ISN.
+    pub ack: Option<u32>,
+    pub window: Option<u16>,
+    /// Payload length.
+    pub len: Option<usize>,
+    pub payload: Option<Vec<u8>>,
+    /// The options, in order, exactly.
+    pub options: Option<Vec<TcpOption>>,
+}
+
+/// Why an expected segment did not come as expected.
+#[derive(Debug, thiserror::Error)]
+pub enum ExpectError {
+    #[error("{field}: expected {expected}, got {actual} in `{segment}`{recent}")]
+    Mismatch {
+        field: &'static str,
+        expected: String,
+        actual: String,
+        /// The segment that arrived, in packetdrill's notation, relative numbers.
+        segment: String,
+        recent: String,
+    },
+    #[error("no segment within {waited:?}; {what}{recent}")]
+    Nothing {
+        waited: Duration,
+        what: String,
+        recent: String,
+    },
+    #[error("a segment with a wrong checksum: `{segment}`")]
+    BadChecksum { segment: String },
+    #[error(transparent)]
+    Link(#[from] LinkError),
+}
+
+/// One connection's numbers and its recent segments.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The harness's address: the remote TCP's.
+    pub local: SocketAddr,
+    /// The target's address; a listening harness learns the port from the SYN.
+    pub peer: SocketAddr,
+    /// The harness's initial sequence number.
+    pub iss: u32,
+    /// The target's, learned from its SYN or SYN-ACK.
+    pub irs: Option<u32>,
+    history: VecDeque<(Direction, String)>,
+}
+
+impl Connection {
+    pub fn new(local: SocketAddr, peer: SocketAddr, iss: u32) -> Connection {
+        Connection {
+            local,
+            peer,
+            iss,
+            irs: None,
+            history: VecDeque::new(),
+        }
+    }
+
+    /// A segment in packetdrill's notation with this connection's relative numbers.
+    pub fn describe(&self, segment: &Segment, direction: Direction) -> String {
+        let (seq_base, ack_base) = match direction {
+            Direction::In => (self.iss, self.irs.unwrap_or(0)),
+            Direction::Out => (self.irs.unwrap_or(segment.seq), self.iss),
+        };
+        let relative = Segment {
+            seq: segment.seq.wrapping_sub(seq_base),
+            ack: segment.ack.wrapping_sub(ack_base),
+            ..segment.clone()
+        };
+        relative.to_string()
+    }
+
+    fn remember(&mut self, direction: Direction, text: String) {
+        if self.history.len() == HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back((direction, text));
+    }
+
+    /// The recent segments, one per line, `<` for sent and `>` for received.
+    pub fn recent(&self) -> String {
+        let mut out = String::new();
+        for (d, text) in &self.history {
+            let arrow = match d {
+                Direction::In => '<',
+                Direction::Out => '>',
+            };
+            let _ = write!(out, "\n    {arrow} {text}");
+        }
+        if out.is_empty() {
+            out
+        } else {
+            format!("; recent segments:{out}")
+        }
+    }
+
+    /// Checks `segment` (from the target) against `pattern`, field by field.
+    fn check(
+        &self,
+        pattern: &Pattern,
+        segment: &Segment,
+    ) -> Result<(), (&'static str, String, String)> {
+        let irs = self.irs.unwrap_or(segment.seq);
+        if segment.flags != pattern.flags {
+            return Err((
+                "flags",
+                pattern.flags.to_string(),
+                segment.flags.to_string(),
+            ));
+        }
+        let rel_seq = segment.seq.wrapping_sub(irs);
+        if let Some(want) = pattern.seq.filter(|w| *w != rel_seq) {
+            return Err(("seq", want.to_string(), rel_seq.to_string()));
+        }
+        let rel_ack = segment.ack.wrapping_sub(self.iss);
+        if let Some(want) = pattern.ack.filter(|w| *w != rel_ack) {
+            return Err(("ack", want.to_string(), rel_ack.to_string()));
+        }
+        if let Some(want) = pattern.window.filter(|w| *w != segment.window) {
+            return Err(("win", want.to_string(), segment.window.to_string()));
+        }
+        if let Some(want) = pattern.len.filter(|w| *w != segment.payload.len()) {
+            return Err((
+                "length",
+                want.to_string(),
+                segment.payload.len().to_string(),
+            ));
+        }
+        if let Some(want) = pattern.payload.as_ref().filter(|w| **w != segment.payload) {
+            return Err((
+                "payload",
+                format!("{:?}", String::from_utf8_lossy(want)),
+                format!("{:?}", String::from_utf8_lossy(&segment.payload)),
+            ));
+        }
+        if let Some(want) = pattern.options.as_ref().filter(|w| **w != segment.options) {
+            let list = |o: &[TcpOption]| {
+                format!(
+                    "<{}>",
+                    o.iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            };
+            return Err(("options", list(want), list(&segment.options)));
+        }
+        Ok(())
+    }
+}
+
+/// A wire and the connections the harness plays on it.
+pub struct Wire {
+    link: Link,
+    /// Segments from the target that arrived for a connection before it asked.
+    queued: HashMap<(SocketAddr, SocketAddr), VecDeque<Segment>>,
+    /// Everything that was not TCP, in order.
+    pub others: Vec<Packet>,
+}
+
+impl Wire {
+    pub fn new(link: Link) -> Wire {
+        Wire {
+            link,
+            queued: HashMap::new(),
+            others: Vec::new(),
+        }
+    }
+
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// Sends `out` on `conn`.
+    pub fn send(&mut self, conn: &mut Connection, out: &Outgoing) -> Result<(), LinkError> {
+        let segment = Segment {
+            src: conn.local,
+            dst: conn.peer,
+            seq: conn.iss.wrapping_add(out.seq),
+            ack: if out.flags.contains(Flags::ACK) {
+                conn.irs.unwrap_or(0).wrapping_add(out.ack)
+            } else {
+                0
+            },
+            flags: out.flags,
+            window: out.window,
+            urgent: 0,
+            options: out.options.clone(),
+            payload: out.payload.clone(),
+        };
+        conn.remember(Direction::In, conn.describe(&segment, Direction::In));
+        self.link.send(&segment.to_packet(out.checksum))
+    }
+
+    /// The next segment the target sends on `conn`, checked against `pattern`. A
+    /// listening connection (peer port 0) takes the first segment to its address and
+    /// learns the target's port from it.
+    pub fn expect(
+        &mut self,
+        conn: &mut Connection,
+        pattern: &Pattern,
+        within: Duration,
+    ) -> Result<Segment, ExpectError> {
+        let deadline = Instant::now() + within;
+        let segment = loop {
+            if let Some(s) = self.take_queued(conn) {
+                break s;
+            }
+            match self.link.recv(deadline)? {
+                None => {
+                    return Err(ExpectError::Nothing {
+                        waited: within,
+                        what: format!(
+                            "the target sent {} packet{} on the wire in all",
+                            self.link.arrived(),
+                            if self.link.arrived() == 1 { "" } else { "s" }
+                        ),
+                        recent: conn.recent(),
+                    })
+                }
+                Some(Arrival::Packet(Packet::Tcp {
+                    segment,
+                    checksum_ok,
+                })) => {
+                    if !checksum_ok {
+                        return Err(ExpectError::BadChecksum {
+                            segment: segment.to_string(),
+                        });
+                    }
+                    self.queued
+                        .entry((segment.dst, segment.src))
+                        .or_default()
+                        .push_back(segment);
+                }
+                Some(Arrival::Packet(other)) => self.others.push(other),
+                Some(Arrival::Garbage(_)) => {}
+            }
+        };
+        if conn.peer.port() == 0 {
+            conn.peer = segment.src;
+        }
+        if segment.flags.contains(Flags::SYN) && conn.irs.is_none() {
+            conn.irs = Some(segment.seq);
+        }
+        let text = conn.describe(&segment, Direction::Out);
+        conn.remember(Direction::Out, text.clone());
+        match conn.check(pattern, &segment) {
+            Ok(()) => Ok(segment),
+            Err((field, expected, actual)) => Err(ExpectError::Mismatch {
+                field,
+                expected,
+                actual,
+                segment: text,
+                recent: conn.recent(),
+            }),
+        }
+    }
+
+    /// A queued segment for `conn`: its own 4-tuple, or for a listening connection
+    /// any segment to its address.
+    fn take_queued(&mut self, conn: &Connection) -> Option<Segment> {
+        if conn.peer.port() != 0 {
+            return self.queued.get_mut(&(conn.local, conn.peer))?.pop_front();
+        }
+        let key = self
+            .queued
+            .iter()
+            .find(|((local, peer), q)| {
+                *local == conn.local && peer.ip() == conn.peer.ip() && !q.is_empty()
+            })
+            .map(|(k, _)| *k)?;
+        self.queued.get_mut(&key)?.pop_front()
+    }
+
+    /// Waits `window` and fails if the target sends anything on `conn` in that time
+    /// (`expect no segment for a stated time`).
+    pub fn expect_silence(
+        &mut self,
+        conn: &mut Connection,
+        window: Duration,
+    ) -> Result<(), ExpectError> {
+        let broken = |segment: String, conn: &Connection| ExpectError::Mismatch {
+            field: "segment",
+            expected: format!("none for {window:?}"),
+            actual: "one".into(),
+            segment,
+            recent: conn.recent(),
+        };
+        match self.expect(conn, &Pattern::default(), window) {
+            Err(ExpectError::Nothing { .. }) => Ok(()),
+            Err(ExpectError::Mismatch { segment, .. }) => Err(broken(segment, conn)),
+            Ok(s) => Err(broken(conn.describe(&s, Direction::Out), conn)),
+            Err(e) => Err(e),
+        }
+    }
+}
