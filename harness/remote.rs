@@ -6,5 +6,5 @@
 pub mod connection;
 pub mod link;
 
-pub use connection::{Connection, Direction, ExpectError, Outgoing, Pattern, Wire};
+pub use connection::{Connection, Direction, ExpectError, Outgoing, Wire};
 pub use link::{Arrival, Link, LinkError};

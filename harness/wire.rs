@@ -3,6 +3,7 @@
 //! ([`segment`]), the byte-stream [`reassembly`] a receiver needs to turn segments back
 //! into the stream, and the classic [`pcap`] file format that records them.
 
+pub mod notation;
 pub mod pcap;
 pub mod reassembly;
 pub mod segment;

@@ -6,9 +6,10 @@
 mod support;
 
 use sockspec::program::tables;
-use sockspec::remote::{Connection, ExpectError, Link, Outgoing, Pattern, Wire};
+use sockspec::remote::{Connection, ExpectError, Link, Outgoing, Wire};
 use sockspec::sandbox::{group_command, wire_link, Limits, Sandbox};
-use sockspec::wire::segment::{Checksum, Flags, TcpOption};
+use sockspec::wire::notation;
+use sockspec::wire::segment::{Segment, TcpOption};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -60,26 +61,16 @@ fn server_on_the_wire(port: u16) -> Option<Setup> {
     })
 }
 
-fn segment(flags: Flags, seq: u32, ack: u32, payload: &[u8]) -> Outgoing {
-    Outgoing {
-        flags,
-        seq,
-        ack,
-        window: 65535,
-        options: Vec::new(),
-        payload: payload.to_vec(),
-        checksum: Checksum::Correct,
-    }
+/// `< LINE`: the harness sends the segment the line describes.
+fn send(w: &mut Wire, c: &mut Connection, line: &str) {
+    let spec = notation::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    w.send(c, &Outgoing::from_spec(&spec).unwrap()).unwrap();
 }
 
-fn expecting(flags: Flags, seq: u32, ack: u32, len: usize) -> Pattern {
-    Pattern {
-        flags,
-        seq: Some(seq),
-        ack: Some(ack),
-        len: Some(len),
-        ..Pattern::default()
-    }
+/// `> LINE`: the target must send a segment that matches the line.
+fn expect(w: &mut Wire, c: &mut Connection, line: &str) -> Result<Segment, ExpectError> {
+    let spec = notation::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    w.expect(c, &spec, WITHIN)
 }
 
 /// Handshake, request, answer, close from both sides, with the harness's ISN just
@@ -89,59 +80,25 @@ fn the_harness_plays_a_whole_connection_against_the_kernel() {
     let Some(mut s) = server_on_the_wire(8080) else {
         return;
     };
-    let ack = Flags::ACK;
     let local: SocketAddr = (wire_link::REMOTE_V4, 40000).into();
     let peer: SocketAddr = (wire_link::TARGET_V4, 8080).into();
     let mut c = Connection::new(local, peer, u32::MAX - 2);
     let w = &mut s.wire;
 
-    // < S 0:0(0) win 65535 <mss 1460>
-    let mut syn = segment(Flags::SYN, 0, 0, b"");
-    syn.options = vec![TcpOption::Mss(1460)];
-    w.send(&mut c, &syn).unwrap();
-    // > S. 0:0(0) ack 1 <...>
-    let synack = w
-        .expect(&mut c, &expecting(Flags::SYN | ack, 0, 1, 0), WITHIN)
-        .unwrap();
+    send(w, &mut c, "S 0:0(0) win 65535 <mss 1460>");
+    let synack = expect(w, &mut c, "S. 0:0(0) ack 1 <...>").unwrap();
     assert!(synack.options.contains(&TcpOption::Mss(1460)));
-    // < . 1:1(0) ack 1
-    w.send(&mut c, &segment(ack, 1, 1, b"")).unwrap();
-    // < P. 1:6(5) ack 1 "hello"
-    w.send(&mut c, &segment(Flags::PSH | ack, 1, 1, b"hello"))
-        .unwrap();
-    // > P. 1:6(5) ack 6 "world", possibly after a pure ACK of the request.
-    let mut answer = w.expect(
-        &mut c,
-        &Pattern {
-            flags: Flags::PSH | ack,
-            seq: Some(1),
-            ack: Some(6),
-            payload: Some(b"world".to_vec()),
-            ..Pattern::default()
-        },
-        WITHIN,
-    );
-    if let Err(ExpectError::Mismatch { field: "flags", .. }) = &answer {
-        answer = w.expect(
-            &mut c,
-            &Pattern {
-                flags: Flags::PSH | ack,
-                seq: Some(1),
-                ack: Some(6),
-                payload: Some(b"world".to_vec()),
-                ..Pattern::default()
-            },
-            WITHIN,
-        );
+    send(w, &mut c, ". 1:1(0) ack 1");
+    send(w, &mut c, "P. 1:6(5) ack 1 \"hello\"");
+    // The answer, possibly after a pure ACK of the request.
+    let answer = "P. 1:6(5) ack 6 win * \"world\"";
+    if let Err(ExpectError::Mismatch { field: "flags", .. }) = expect(w, &mut c, answer) {
+        expect(w, &mut c, answer).unwrap();
     }
-    answer.unwrap();
-    // > F. 6:6(0) ack 6: the server closed.
-    w.expect(&mut c, &expecting(Flags::FIN | ack, 6, 6, 0), WITHIN)
-        .unwrap();
-    // < F. 6:6(0) ack 7, then > . 7:7(0) ack 7 closes the connection.
-    w.send(&mut c, &segment(Flags::FIN | ack, 6, 7, b""))
-        .unwrap();
-    w.expect(&mut c, &expecting(ack, 7, 7, 0), WITHIN).unwrap();
+    // The server closed; the harness acknowledges and closes too.
+    expect(w, &mut c, "F. 6:6(0) ack 6 win *").unwrap();
+    send(w, &mut c, "F. 6:6(0) ack 7");
+    expect(w, &mut c, ". 7:7(0) ack 7 win *").unwrap();
     // A closed connection has no timer that sends: the wire stays quiet.
     w.expect_silence(&mut c, Duration::from_millis(200))
         .unwrap();
@@ -161,14 +118,9 @@ fn a_mismatch_says_which_field_and_shows_the_segments() {
     let local: SocketAddr = (wire_link::REMOTE_V4, 40001).into();
     let peer: SocketAddr = (wire_link::TARGET_V4, 8081).into();
     let mut c = Connection::new(local, peer, 5000);
-    s.wire
-        .send(&mut c, &segment(Flags::SYN, 0, 0, b""))
-        .unwrap();
+    send(&mut s.wire, &mut c, "S 0:0(0) win 65535");
     // Deliberately wrong: the SYN-ACK acknowledges 1, not 2.
-    let err = s
-        .wire
-        .expect(&mut c, &expecting(Flags::SYN | Flags::ACK, 0, 2, 0), WITHIN)
-        .unwrap_err();
+    let err = expect(&mut s.wire, &mut c, "S. 0:0(0) ack 2 <...>").unwrap_err();
     let text = err.to_string();
     assert!(
         text.starts_with("ack: expected 2, got 1 in `S. 0:0(0) ack 1 win "),

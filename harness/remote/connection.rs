@@ -13,6 +13,7 @@
 //! record and never match.
 
 use super::link::{Arrival, Link, LinkError};
+use crate::wire::notation::{Field, OptionsSpec, SegmentSpec};
 use crate::wire::segment::{Checksum, Flags, Packet, Segment, TcpOption};
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -43,22 +44,6 @@ pub struct Outgoing {
     pub options: Vec<TcpOption>,
     pub payload: Vec<u8>,
     pub checksum: Checksum,
-}
-
-/// What an expected segment must look like; `None` fields match anything.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Pattern {
-    pub flags: Flags,
-    /// Relative to the target's ISN.
-    pub seq: Option<u32>,
-    /// Relative to the harness's ISN.
-    pub ack: Option<u32>,
-    pub window: Option<u16>,
-    /// Payload length.
-    pub len: Option<usize>,
-    pub payload: Option<Vec<u8>>,
-    /// The options, in order, exactly.
-    pub options: Option<Vec<TcpOption>>,
 }
 
 /// Why an expected segment did not come as expected.
@@ -148,58 +133,109 @@ impl Connection {
         }
     }
 
-    /// Checks `segment` (from the target) against `pattern`, field by field.
+    /// Checks `segment` (from the target) against `spec`, field by field (numbers
+    /// relative: its sequence numbers to the target's ISN, its ACK to ours).
     fn check(
         &self,
-        pattern: &Pattern,
+        spec: &SegmentSpec,
         segment: &Segment,
     ) -> Result<(), (&'static str, String, String)> {
         let irs = self.irs.unwrap_or(segment.seq);
-        if segment.flags != pattern.flags {
-            return Err((
-                "flags",
-                pattern.flags.to_string(),
-                segment.flags.to_string(),
-            ));
+        if segment.flags != spec.flags {
+            return Err(("flags", spec.flags.to_string(), segment.flags.to_string()));
         }
         let rel_seq = segment.seq.wrapping_sub(irs);
-        if let Some(want) = pattern.seq.filter(|w| *w != rel_seq) {
-            return Err(("seq", want.to_string(), rel_seq.to_string()));
+        if !spec.start.matches(rel_seq) {
+            return Err(("seq", spec.start.to_string(), rel_seq.to_string()));
+        }
+        let len = segment.payload.len() as u32;
+        if !spec.len.matches(len) {
+            return Err(("length", spec.len.to_string(), len.to_string()));
         }
         let rel_ack = segment.ack.wrapping_sub(self.iss);
-        if let Some(want) = pattern.ack.filter(|w| *w != rel_ack) {
+        if let Some(want) = spec.ack.filter(|w| !w.matches(rel_ack)) {
             return Err(("ack", want.to_string(), rel_ack.to_string()));
         }
-        if let Some(want) = pattern.window.filter(|w| *w != segment.window) {
+        if let Some(want) = spec.win.filter(|w| !w.matches(segment.window)) {
             return Err(("win", want.to_string(), segment.window.to_string()));
         }
-        if let Some(want) = pattern.len.filter(|w| *w != segment.payload.len()) {
-            return Err((
-                "length",
-                want.to_string(),
-                segment.payload.len().to_string(),
-            ));
-        }
-        if let Some(want) = pattern.payload.as_ref().filter(|w| **w != segment.payload) {
+        if let Some(want) = spec.payload.as_ref().filter(|w| **w != segment.payload) {
             return Err((
                 "payload",
                 format!("{:?}", String::from_utf8_lossy(want)),
                 format!("{:?}", String::from_utf8_lossy(&segment.payload)),
             ));
         }
-        if let Some(want) = pattern.options.as_ref().filter(|w| **w != segment.options) {
-            let list = |o: &[TcpOption]| {
-                format!(
+        // Padding after the options is not an option of its own.
+        let got: Vec<&TcpOption> = segment
+            .options
+            .iter()
+            .filter(|o| **o != TcpOption::Eol)
+            .collect();
+        let listed = |o: &[&TcpOption]| {
+            let words: Vec<String> = o.iter().map(|x| x.to_string()).collect();
+            format!("<{}>", words.join(","))
+        };
+        let ok = match &spec.options {
+            OptionsSpec::Any => true,
+            OptionsSpec::None => got.is_empty(),
+            OptionsSpec::Exact(want) => {
+                want.len() == got.len() && want.iter().zip(&got).all(|(w, g)| w.matches(g))
+            }
+        };
+        if !ok {
+            let want = match &spec.options {
+                OptionsSpec::None => "no options".to_string(),
+                OptionsSpec::Any => "<...>".to_string(),
+                OptionsSpec::Exact(w) => format!(
                     "<{}>",
-                    o.iter()
-                        .map(|x| x.to_string())
+                    w.iter()
+                        .map(|o| format!("{o:?}"))
                         .collect::<Vec<_>>()
                         .join(",")
-                )
+                ),
             };
-            return Err(("options", list(want), list(&segment.options)));
+            return Err(("options", want, listed(&got)));
         }
         Ok(())
+    }
+}
+
+impl Outgoing {
+    /// The segment a line describes, ready to send. `*` cannot be sent; a line without
+    /// a payload carries `len` bytes of `x`.
+    pub fn from_spec(spec: &SegmentSpec) -> Result<Outgoing, String> {
+        let number = |f: Field<u32>, what: &str| {
+            f.value()
+                .ok_or_else(|| format!("`*` cannot be sent: give the {what}"))
+        };
+        let len = number(spec.len, "length")?;
+        let options = match &spec.options {
+            OptionsSpec::None => Vec::new(),
+            OptionsSpec::Any => return Err("`<...>` cannot be sent: list the options".into()),
+            OptionsSpec::Exact(list) => list
+                .iter()
+                .map(|o| o.to_option().ok_or("an option with `*` cannot be sent"))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Outgoing {
+            flags: spec.flags,
+            seq: number(spec.start, "sequence number")?,
+            ack: match spec.ack {
+                Some(f) => number(f, "acknowledgment number")?,
+                None => 0,
+            },
+            window: match spec.win {
+                Some(f) => f.value().ok_or("`win *` cannot be sent")?,
+                None => 65535,
+            },
+            options,
+            payload: spec
+                .payload
+                .clone()
+                .unwrap_or_else(|| vec![b'x'; len as usize]),
+            checksum: Checksum::Correct,
+        })
     }
 }
 
@@ -252,7 +288,7 @@ impl Wire {
     pub fn expect(
         &mut self,
         conn: &mut Connection,
-        pattern: &Pattern,
+        pattern: &SegmentSpec,
         within: Duration,
     ) -> Result<Segment, ExpectError> {
         let deadline = Instant::now() + within;
@@ -340,7 +376,17 @@ impl Wire {
             segment,
             recent: conn.recent(),
         };
-        match self.expect(conn, &Pattern::default(), window) {
+        // Flags 0 matches no real segment: whatever arrives breaks the silence.
+        let nothing = SegmentSpec {
+            flags: Flags(0),
+            start: Field::Any,
+            len: Field::Any,
+            ack: None,
+            win: None,
+            options: OptionsSpec::Any,
+            payload: None,
+        };
+        match self.expect(conn, &nothing, window) {
             Err(ExpectError::Nothing { .. }) => Ok(()),
             Err(ExpectError::Mismatch { segment, .. }) => Err(broken(segment, conn)),
             Ok(s) => Err(broken(conn.describe(&s, Direction::Out), conn)),

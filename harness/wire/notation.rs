@@ -1,0 +1,536 @@
+//! Segments as text, in packetdrill's notation, because that is what stack authors
+//! already read: `S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,nop,wscale 7>`.
+//!
+//! - flags: any of `S F R P U E W` (SYN, FIN, RST, PSH, URG, ECE, CWR), then `.` for ACK;
+//!   a lone `.` is a bare ACK;
+//! - `start:end(len)`: relative sequence numbers of the segment's first byte and the one
+//!   after its last, and the payload length (`end - start` must equal `len`);
+//! - `ack N`, `win N`; any number may be `*`, which matches anything when expected;
+//! - options between `<` and `>`: `mss N`, `sackOK`, `sack L:R L:R`, `wscale N`,
+//!   `TS val N ecr N`, `nop`, `eol`; `<...>` matches any options;
+//! - the payload as text (`"hello"`) or hex (`hex"00ff"`) after everything else;
+//!   without it a segment carries `len` bytes of a known pattern.
+//!
+//! This module parses the text into a [`SegmentSpec`] and knows nothing of the
+//! scenario language around it, of connections or of sockets.
+
+use super::segment::{Flags, TcpOption};
+use std::fmt;
+
+/// A number given, or `*` for any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field<T> {
+    Is(T),
+    Any,
+}
+
+impl<T: Copy + PartialEq> Field<T> {
+    pub fn matches(self, actual: T) -> bool {
+        match self {
+            Field::Is(v) => v == actual,
+            Field::Any => true,
+        }
+    }
+
+    pub fn value(self) -> Option<T> {
+        match self {
+            Field::Is(v) => Some(v),
+            Field::Any => None,
+        }
+    }
+}
+
+/// The options of a segment line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionsSpec {
+    /// No `<...>` at all: the segment has no options.
+    None,
+    /// `<...>`: any options.
+    Any,
+    /// These, in this order; a number may be `*` where expected.
+    Exact(Vec<OptionSpec>),
+}
+
+/// One option of a segment line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionSpec {
+    Eol,
+    Nop,
+    Mss(Field<u16>),
+    WindowScale(Field<u8>),
+    SackPermitted,
+    Sack(Vec<(u32, u32)>),
+    Timestamps { val: Field<u32>, ecr: Field<u32> },
+}
+
+impl OptionSpec {
+    /// Whether `actual` is this option (with `*` matching any value).
+    pub fn matches(&self, actual: &TcpOption) -> bool {
+        match (self, actual) {
+            (OptionSpec::Eol, TcpOption::Eol)
+            | (OptionSpec::Nop, TcpOption::Nop)
+            | (OptionSpec::SackPermitted, TcpOption::SackPermitted) => true,
+            (OptionSpec::Mss(f), TcpOption::Mss(v)) => f.matches(*v),
+            (OptionSpec::WindowScale(f), TcpOption::WindowScale(v)) => f.matches(*v),
+            (OptionSpec::Sack(want), TcpOption::Sack(got)) => want == got,
+            (OptionSpec::Timestamps { val, ecr }, TcpOption::Timestamps { val: v, ecr: e }) => {
+                val.matches(*v) && ecr.matches(*e)
+            }
+            _ => false,
+        }
+    }
+
+    /// The option to send; `*` cannot be sent.
+    pub fn to_option(&self) -> Option<TcpOption> {
+        Some(match self {
+            OptionSpec::Eol => TcpOption::Eol,
+            OptionSpec::Nop => TcpOption::Nop,
+            OptionSpec::Mss(f) => TcpOption::Mss(f.value()?),
+            OptionSpec::WindowScale(f) => TcpOption::WindowScale(f.value()?),
+            OptionSpec::SackPermitted => TcpOption::SackPermitted,
+            OptionSpec::Sack(b) => TcpOption::Sack(b.clone()),
+            OptionSpec::Timestamps { val, ecr } => TcpOption::Timestamps {
+                val: val.value()?,
+                ecr: ecr.value()?,
+            },
+        })
+    }
+}
+
+/// A segment line, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentSpec {
+    pub flags: Flags,
+    /// Relative sequence number of the first byte (or of the SYN/FIN).
+    pub start: Field<u32>,
+    pub len: Field<u32>,
+    pub ack: Option<Field<u32>>,
+    pub win: Option<Field<u16>>,
+    pub options: OptionsSpec,
+    pub payload: Option<Vec<u8>>,
+}
+
+/// Why a segment line does not parse: what was expected, at which byte of the line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct NotationError {
+    /// Byte offset in the line where the problem starts.
+    pub at: usize,
+    pub message: String,
+    /// What to write instead, when there is an obvious fix.
+    pub hint: Option<String>,
+}
+
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn skip_spaces(&mut self) {
+        while self.text[self.pos..].starts_with([' ', '\t']) {
+            self.pos += 1;
+        }
+    }
+
+    fn rest(&self) -> &'a str {
+        &self.text[self.pos..]
+    }
+
+    fn err(&self, message: impl Into<String>) -> NotationError {
+        NotationError {
+            at: self.pos,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    fn eat(&mut self, s: &str) -> bool {
+        if self.rest().starts_with(s) {
+            self.pos += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, s: &str, what: &str) -> Result<(), NotationError> {
+        if self.eat(s) {
+            Ok(())
+        } else {
+            Err(self.err(format!("expected {what}")))
+        }
+    }
+
+    /// A word: letters, digits and `.` (`sackOK`, `wscale`, `S.`).
+    fn word(&mut self) -> &'a str {
+        let rest = self.rest();
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+            .unwrap_or(rest.len());
+        self.pos += end;
+        &rest[..end]
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, what: &str) -> Result<Field<T>, NotationError> {
+        if self.eat("*") {
+            return Ok(Field::Any);
+        }
+        let rest = self.rest();
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if end == 0 {
+            return Err(self.err(format!("expected {what} (a number or *)")));
+        }
+        let value = rest[..end]
+            .parse()
+            .map_err(|_| self.err(format!("{what} {} is too large", &rest[..end])))?;
+        self.pos += end;
+        Ok(Field::Is(value))
+    }
+}
+
+fn flags(word: &str) -> Option<Flags> {
+    let (letters, ack) = match word.strip_suffix('.') {
+        Some(l) => (l, true),
+        None => (word, false),
+    };
+    let mut f = Flags(0);
+    for c in letters.chars() {
+        f = f | match c {
+            'S' => Flags::SYN,
+            'F' => Flags::FIN,
+            'R' => Flags::RST,
+            'P' => Flags::PSH,
+            'U' => Flags::URG,
+            'E' => Flags::ECE,
+            'W' => Flags::CWR,
+            _ => return None,
+        };
+    }
+    if ack {
+        f = f | Flags::ACK;
+    }
+    (f.0 != 0).then_some(f)
+}
+
+/// Parses one segment line (what follows `<` or `>` in a scenario).
+pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
+    let mut c = Cursor { text: line, pos: 0 };
+    c.skip_spaces();
+    let at = c.pos;
+    let word = c.word();
+    let flags = flags(word).ok_or_else(|| NotationError {
+        at,
+        message: format!("unknown flags `{word}`"),
+        hint: Some("flags are S F R P U E W, then `.` for ACK: S, S., P., F., R, .".into()),
+    })?;
+    c.skip_spaces();
+    let seq_at = c.pos;
+    let start = c.number::<u32>("a sequence number")?;
+    c.expect(":", "`:` as in 1:6(5)")?;
+    let end = c.number::<u32>("an end sequence number")?;
+    c.expect("(", "`(` and the length, as in 1:6(5)")?;
+    let len = c.number::<u32>("a length")?;
+    c.expect(")", "`)` after the length")?;
+    if let (Field::Is(s), Field::Is(e), Field::Is(l)) = (start, end, len) {
+        if e.wrapping_sub(s) != l {
+            return Err(NotationError {
+                at: seq_at,
+                message: format!("{s}:{e} spans {} bytes, not {l}", e.wrapping_sub(s)),
+                hint: Some(format!("write {s}:{}({l})", s.wrapping_add(l))),
+            });
+        }
+    }
+    let mut spec = SegmentSpec {
+        flags,
+        start,
+        len,
+        ack: None,
+        win: None,
+        options: OptionsSpec::None,
+        payload: None,
+    };
+    loop {
+        c.skip_spaces();
+        if c.rest().is_empty() {
+            break;
+        }
+        if c.eat("<") {
+            spec.options = options(&mut c)?;
+        } else if c.rest().starts_with('"') || c.rest().starts_with("hex\"") {
+            spec.payload = Some(payload(&mut c)?);
+        } else {
+            let at = c.pos;
+            match c.word() {
+                "ack" => {
+                    c.skip_spaces();
+                    spec.ack = Some(c.number("an acknowledgment number")?);
+                }
+                "win" => {
+                    c.skip_spaces();
+                    spec.win = Some(c.number("a window")?);
+                }
+                other => {
+                    return Err(NotationError {
+                        at,
+                        message: match other {
+                            "" => {
+                                format!("unexpected `{}`", c.rest().chars().next().unwrap_or(' '))
+                            }
+                            word => format!("unexpected `{word}`"),
+                        },
+                        hint: Some(
+                            "after start:end(len) come `ack N`, `win N`, <options> and \"payload\""
+                                .into(),
+                        ),
+                    })
+                }
+            }
+        }
+    }
+    if let (Some(p), Field::Is(l)) = (&spec.payload, spec.len) {
+        if p.len() as u32 != l {
+            return Err(NotationError {
+                at: seq_at,
+                message: format!("the payload has {} bytes but the length says {l}", p.len()),
+                hint: None,
+            });
+        }
+    }
+    Ok(spec)
+}
+
+fn options(c: &mut Cursor) -> Result<OptionsSpec, NotationError> {
+    if c.eat("...>") {
+        return Ok(OptionsSpec::Any);
+    }
+    let mut out = Vec::new();
+    loop {
+        c.skip_spaces();
+        let at = c.pos;
+        let opt = match c.word() {
+            "mss" => {
+                c.skip_spaces();
+                OptionSpec::Mss(c.number("an MSS")?)
+            }
+            "wscale" => {
+                c.skip_spaces();
+                OptionSpec::WindowScale(c.number("a window scale")?)
+            }
+            "sackOK" => OptionSpec::SackPermitted,
+            "nop" => OptionSpec::Nop,
+            "eol" => OptionSpec::Eol,
+            "TS" => {
+                c.skip_spaces();
+                c.expect("val", "`val` as in TS val 1 ecr 0")?;
+                c.skip_spaces();
+                let val = c.number("a timestamp value")?;
+                c.skip_spaces();
+                c.expect("ecr", "`ecr` as in TS val 1 ecr 0")?;
+                c.skip_spaces();
+                OptionSpec::Timestamps {
+                    val,
+                    ecr: c.number("a timestamp echo")?,
+                }
+            }
+            "sack" => {
+                let mut blocks = Vec::new();
+                loop {
+                    c.skip_spaces();
+                    if !c.rest().starts_with(|ch: char| ch.is_ascii_digit()) {
+                        break;
+                    }
+                    let l = c.number::<u32>("a block's left edge")?.value().unwrap_or(0);
+                    c.expect(":", "`:` in a SACK block, as in 1:5")?;
+                    let r = c.number::<u32>("a block's right edge")?.value().unwrap_or(0);
+                    blocks.push((l, r));
+                }
+                if blocks.is_empty() {
+                    return Err(c.err("expected SACK blocks, as in sack 1:5"));
+                }
+                OptionSpec::Sack(blocks)
+            }
+            other => {
+                return Err(NotationError {
+                    at,
+                    message: format!("unknown option `{other}`"),
+                    hint: Some("options are mss N, sackOK, sack L:R, wscale N, TS val N ecr N, nop, eol, or <...> for any".into()),
+                })
+            }
+        };
+        out.push(opt);
+        c.skip_spaces();
+        if c.eat(">") {
+            return Ok(OptionsSpec::Exact(out));
+        }
+        c.expect(",", "`,` or `>` after an option")?;
+    }
+}
+
+/// `"text"` with the escapes `\n \r \t \0 \\ \" \xHH`, or `hex"00 ff"`.
+fn payload(c: &mut Cursor) -> Result<Vec<u8>, NotationError> {
+    let hex = c.eat("hex");
+    c.expect("\"", "`\"`")?;
+    let mut out = Vec::new();
+    let mut chars = c.rest().char_indices();
+    let start = c.pos;
+    while let Some((i, ch)) = chars.next() {
+        match ch {
+            '"' => {
+                c.pos = start + i + 1;
+                if hex {
+                    let digits: String = String::from_utf8_lossy(&out)
+                        .chars()
+                        .filter(|c| !c.is_whitespace())
+                        .collect();
+                    if digits.len() % 2 != 0 {
+                        return Err(c.err("hex payload with an odd number of digits"));
+                    }
+                    return (0..digits.len())
+                        .step_by(2)
+                        .map(|k| u8::from_str_radix(&digits[k..k + 2], 16))
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| c.err("hex payload with a non-hex digit"));
+                }
+                return Ok(out);
+            }
+            '\\' if !hex => {
+                let (_, e) = chars.next().ok_or_else(|| c.err("unfinished escape"))?;
+                match e {
+                    'n' => out.push(b'\n'),
+                    'r' => out.push(b'\r'),
+                    't' => out.push(b'\t'),
+                    '0' => out.push(0),
+                    '\\' => out.push(b'\\'),
+                    '"' => out.push(b'"'),
+                    'x' => {
+                        let h: String = (0..2)
+                            .filter_map(|_| chars.next().map(|(_, c)| c))
+                            .collect();
+                        out.push(u8::from_str_radix(&h, 16).map_err(|_| c.err("bad \\x escape"))?);
+                    }
+                    other => return Err(c.err(format!("unknown escape `\\{other}`"))),
+                }
+            }
+            ch => {
+                let mut b = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+            }
+        }
+    }
+    Err(c.err("unterminated payload: a closing `\"` is missing"))
+}
+
+impl<T: fmt::Display> fmt::Display for Field<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::Is(v) => write!(f, "{v}"),
+            Field::Any => f.write_str("*"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packetdrills_lines_parse() {
+        let syn =
+            parse("S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>").unwrap();
+        assert_eq!(syn.flags, Flags::SYN);
+        assert_eq!((syn.start, syn.len), (Field::Is(0), Field::Is(0)));
+        assert_eq!(syn.win, Some(Field::Is(65535)));
+        assert_eq!(
+            syn.options,
+            OptionsSpec::Exact(vec![
+                OptionSpec::Mss(Field::Is(1460)),
+                OptionSpec::SackPermitted,
+                OptionSpec::Timestamps {
+                    val: Field::Is(100),
+                    ecr: Field::Is(0)
+                },
+                OptionSpec::Nop,
+                OptionSpec::WindowScale(Field::Is(7)),
+            ])
+        );
+        let synack = parse("S. 0:0(0) ack 1 <...>").unwrap();
+        assert_eq!(synack.flags, Flags::SYN | Flags::ACK);
+        assert_eq!(synack.ack, Some(Field::Is(1)));
+        assert_eq!(synack.options, OptionsSpec::Any);
+        let data = parse("P. 1:6(5) ack 1 win * \"hello\"").unwrap();
+        assert_eq!(data.payload.as_deref(), Some(&b"hello"[..]));
+        assert_eq!(data.win, Some(Field::Any));
+        let ack = parse(". 1:1(0) ack 6 <nop,nop,sack 11:16>").unwrap();
+        assert_eq!(ack.flags, Flags::ACK);
+        assert_eq!(
+            ack.options,
+            OptionsSpec::Exact(vec![
+                OptionSpec::Nop,
+                OptionSpec::Nop,
+                OptionSpec::Sack(vec![(11, 16)])
+            ])
+        );
+        assert_eq!(parse("R. 1:1(0) ack *").unwrap().ack, Some(Field::Any));
+        assert_eq!(
+            parse("F. 6:6(0) ack 7").unwrap().flags,
+            Flags::FIN | Flags::ACK
+        );
+        assert_eq!(
+            parse("P. 1:3(2) hex\"00 ff\"").unwrap().payload,
+            Some(vec![0, 0xff])
+        );
+    }
+
+    #[test]
+    fn mistakes_are_located_and_explained() {
+        let e = parse("SX 0:0(0)").unwrap_err();
+        assert_eq!((e.at, e.message.as_str()), (0, "unknown flags `SX`"));
+        let e = parse("P. 1:6(4)").unwrap_err();
+        assert_eq!(e.message, "1:6 spans 5 bytes, not 4");
+        assert_eq!(e.hint.as_deref(), Some("write 1:5(4)"));
+        let e = parse("S 0:0(0) <mss 1460,wscal 7>").unwrap_err();
+        assert_eq!((e.at, e.message.as_str()), (19, "unknown option `wscal`"));
+        let e = parse("P. 1:3(2) \"hello\"").unwrap_err();
+        assert_eq!(e.message, "the payload has 5 bytes but the length says 2");
+        let e = parse(". 1:1(0) ack").unwrap_err();
+        assert!(
+            e.message.starts_with("expected an acknowledgment number"),
+            "{e:?}"
+        );
+        let e = parse(". 1:1(0) window 5").unwrap_err();
+        assert_eq!(e.message, "unexpected `window`");
+        assert!(parse("P. 1:2(1) \"x")
+            .unwrap_err()
+            .message
+            .starts_with("unterminated"));
+    }
+
+    #[test]
+    fn wildcards_match_anything_and_cannot_be_sent() {
+        let spec = parse("S. 0:0(0) ack 1 <mss *,TS val * ecr 7>").unwrap();
+        let OptionsSpec::Exact(opts) = &spec.options else {
+            panic!()
+        };
+        assert!(opts[0].matches(&TcpOption::Mss(536)));
+        assert!(opts[1].matches(&TcpOption::Timestamps { val: 99, ecr: 7 }));
+        assert!(!opts[1].matches(&TcpOption::Timestamps { val: 99, ecr: 8 }));
+        assert_eq!(opts[0].to_option(), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 2000, failure_persistence: None, ..Default::default() })]
+
+        #[test]
+        fn any_text_is_an_answer_never_a_panic(text in ".{0,80}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn segment_like_text_is_an_answer_never_a_panic(text in "[SFRP.]{1,3} [0-9*]{1,3}:[0-9*]{1,3}\\([0-9*]{1,2}\\)[ a-z0-9<>,.*\"é]{0,30}") {
+            let _ = parse(&text);
+        }
+    }
+}
