@@ -22,7 +22,7 @@
 
 use std::ffi::CStr;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// The device's name inside the namespace.
 pub const DEVICE: &CStr = c"wire0";
@@ -39,6 +39,16 @@ fn os_err(what: &str) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
 
+/// One ioctl on `fd` with `arg`: the one place this module calls the kernel unchecked.
+fn ioctl<T>(fd: &OwnedFd, request: libc::c_ulong, arg: &mut T, what: &str) -> Result<(), String> {
+    // SAFETY: every request used here reads or fills exactly a `T` (an ifreq, or an
+    // in6_ifreq for SIOCSIFADDR on an IPv6 socket), which `arg` is.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), request, arg as *mut T) } != 0 {
+        return Err(os_err(what));
+    }
+    Ok(())
+}
+
 /// An `ifreq` naming the device.
 fn ifreq() -> libc::ifreq {
     // SAFETY: ifreq is plain data; all zeros is a valid value.
@@ -50,32 +60,29 @@ fn ifreq() -> libc::ifreq {
 }
 
 /// A datagram socket of `family`, for the interface ioctls.
-fn control_socket(family: libc::c_int) -> Result<OwnedFd, String> {
-    // SAFETY: socket takes plain integers; the result is checked.
-    let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(os_err("socket for the wire's addresses"));
-    }
-    // SAFETY: a fresh descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+fn control_socket(family: socket2::Domain) -> Result<OwnedFd, String> {
+    socket2::Socket::new(family, socket2::Type::DGRAM, None)
+        .map(OwnedFd::from)
+        .map_err(|e| format!("socket for the wire's addresses: {e}"))
 }
 
 /// Creates and configures the device; its descriptor carries the packets. Runs in the
 /// holder, inside the new user and network namespaces, before any thread exists.
 pub fn create() -> Result<OwnedFd, String> {
-    // SAFETY: a path literal; the result is checked.
-    let fd = unsafe { libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(os_err("opening /dev/net/tun"));
-    }
-    // SAFETY: a fresh descriptor we own.
-    let tun = unsafe { OwnedFd::from_raw_fd(fd) };
+    let tun = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+        .map(OwnedFd::from)
+        .map_err(|e| format!("opening /dev/net/tun: {e}"))?;
     let mut ifr = ifreq();
     ifr.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
-    // SAFETY: TUNSETIFF reads an ifreq.
-    if unsafe { libc::ioctl(tun.as_raw_fd(), libc::TUNSETIFF, &ifr) } != 0 {
-        return Err(os_err("creating the wire device (TUNSETIFF)"));
-    }
+    ioctl(
+        &tun,
+        libc::TUNSETIFF,
+        &mut ifr,
+        "creating the wire device (TUNSETIFF)",
+    )?;
     // Before the device is up, so no solicitation or DAD probe ever leaves it.
     let name = DEVICE.to_str().expect("ASCII");
     for (knob, value) in [
@@ -108,29 +115,25 @@ fn sockaddr_v4(addr: Ipv4Addr) -> libc::sockaddr {
 /// The target's IPv4 address, the remote one as the point-to-point peer (which routes
 /// it through the device), the MTU, and the device up.
 fn configure_v4() -> Result<(), String> {
-    let sock = control_socket(libc::AF_INET)?;
-    let set = |request: libc::c_ulong, what: &str, ifr: &libc::ifreq| {
-        // SAFETY: each request reads the ifreq it is given.
-        if unsafe { libc::ioctl(sock.as_raw_fd(), request, ifr) } != 0 {
-            return Err(os_err(what));
-        }
-        Ok(())
-    };
+    let sock = control_socket(socket2::Domain::IPV4)?;
     let mut ifr = ifreq();
     ifr.ifr_ifru.ifru_addr = sockaddr_v4(TARGET_V4);
-    set(libc::SIOCSIFADDR, "the wire's address", &ifr)?;
+    ioctl(&sock, libc::SIOCSIFADDR, &mut ifr, "the wire's address")?;
     ifr.ifr_ifru.ifru_dstaddr = sockaddr_v4(REMOTE_V4);
-    set(libc::SIOCSIFDSTADDR, "the wire's remote address", &ifr)?;
+    ioctl(
+        &sock,
+        libc::SIOCSIFDSTADDR,
+        &mut ifr,
+        "the wire's remote address",
+    )?;
     ifr.ifr_ifru.ifru_mtu = MTU;
-    set(libc::SIOCSIFMTU, "the wire's MTU", &ifr)?;
-    let mut ifr = ifreq();
-    // SAFETY: SIOCGIFFLAGS fills the ifreq.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) } != 0 {
-        return Err(os_err("reading the wire's flags"));
-    }
-    // SAFETY: the flags member was just filled in.
-    unsafe { ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-    set(libc::SIOCSIFFLAGS, "bringing the wire up", &ifr)
+    ioctl(&sock, libc::SIOCSIFMTU, &mut ifr, "the wire's MTU")?;
+    // The device comes up with exactly these flags: a TUN device has no others that
+    // matter, and reading them back would need a union read.
+    ifr.ifr_ifru.ifru_flags =
+        (libc::IFF_UP | libc::IFF_POINTOPOINT | libc::IFF_NOARP | libc::IFF_MULTICAST)
+            as libc::c_short;
+    ioctl(&sock, libc::SIOCSIFFLAGS, &mut ifr, "bringing the wire up")
 }
 
 /// `struct in6_ifreq` of linux/ipv6.h, which libc does not define.
@@ -144,23 +147,26 @@ struct In6Ifreq {
 /// The target's IPv6 address with a /64 that holds the remote one: the prefix route
 /// sends the remote address through the device.
 fn configure_v6() -> Result<(), String> {
-    let sock = control_socket(libc::AF_INET6)?;
+    let sock = control_socket(socket2::Domain::IPV6)?;
     let mut ifr = ifreq();
-    // SAFETY: SIOCGIFINDEX fills the ifreq.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX, &mut ifr) } != 0 {
-        return Err(os_err("finding the wire's index"));
-    }
-    let req = In6Ifreq {
+    ioctl(
+        &sock,
+        libc::SIOCGIFINDEX,
+        &mut ifr,
+        "finding the wire's index",
+    )?;
+    let mut req = In6Ifreq {
         addr: libc::in6_addr {
             s6_addr: TARGET_V6.octets(),
         },
         prefixlen: 64,
-        // SAFETY: the index member was just filled in.
+        // SAFETY: SIOCGIFINDEX just filled in the index member.
         ifindex: unsafe { ifr.ifr_ifru.ifru_ifindex },
     };
-    // SAFETY: SIOCSIFADDR on an AF_INET6 socket reads an in6_ifreq.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFADDR, &req) } != 0 {
-        return Err(os_err("the wire's IPv6 address"));
-    }
-    Ok(())
+    ioctl(
+        &sock,
+        libc::SIOCSIFADDR,
+        &mut req,
+        "the wire's IPv6 address",
+    )
 }
