@@ -50,7 +50,7 @@ fn main() {
             },
         ),
     ];
-    match SandboxSpec::probe(exe.clone(), Limits::default()) {
+    match SandboxSpec::probe(exe.clone(), Limits::default(), Vec::new()) {
         Ok((spec, _)) => {
             configs.push((
                 "sandboxed reference",

@@ -36,7 +36,7 @@ fn main() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(first.join("server"), dir.join("server")).unwrap();
     }
-    let sandbox = SandboxSpec::probe(exe.clone(), Limits::default())
+    let sandbox = SandboxSpec::probe(exe.clone(), Limits::default(), Vec::new())
         .map(|(spec, _)| spec)
         .ok();
     if sandbox.is_none() {

@@ -260,6 +260,30 @@ pub struct ContainArgs {
     /// Bytes a scenario may write in files, all of its processes together (sandbox only)
     #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_bytes)]
     pub disk_limit: u64,
+    /// A network setting of every scenario's namespace, e.g. net.ipv4.tcp_sack=0: tests a
+    /// Linux configured that way (repeatable; net.* only, sandbox only)
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_sysctl)]
+    pub sysctl: Vec<(String, String)>,
+}
+
+/// `net.ipv4.tcp_sack=0`: a key under net. (namespaced), and a value.
+fn parse_sysctl(s: &str) -> Result<(String, String), String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE, e.g. net.ipv4.tcp_sack=0"))?;
+    let (key, value) = (key.trim(), value.trim());
+    let plain = key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-');
+    if !key.starts_with("net.") || !plain || key.contains("..") {
+        return Err(format!(
+            "`{key}`: only network settings (net.*) belong to a scenario's namespace"
+        ));
+    }
+    if value.is_empty() || value.contains('\n') {
+        return Err(format!("`{key}` needs a value"));
+    }
+    Ok((key.to_string(), value.to_string()))
 }
 
 /// `--format`; the library's [`Format`] knows nothing of clap.
@@ -760,6 +784,10 @@ fn grade_command(args: GradeArgs) -> i32 {
 
 /// The sandbox a run uses, after one probe (see [`crate::sandbox::choose`]).
 fn sandbox_spec(args: &ContainArgs) -> Result<Option<SandboxSpec>, i32> {
+    if args.sandbox == SandboxChoice::Off && !args.sysctl.is_empty() {
+        eprintln!("error: --sysctl sets the scenarios' namespaces, and --sandbox off makes none");
+        return Err(EXIT_USAGE);
+    }
     let want = match args.sandbox {
         SandboxChoice::Off => return Ok(None),
         SandboxChoice::Auto => Want::Auto,
@@ -773,7 +801,7 @@ fn sandbox_spec(args: &ContainArgs) -> Result<Option<SandboxSpec>, i32> {
         output: args.output_limit,
         disk: args.disk_limit,
     };
-    match crate::sandbox::choose(want, limits) {
+    match crate::sandbox::choose(want, limits, args.sysctl.clone()) {
         Ok(chosen) => {
             for notice in &chosen.notices {
                 eprintln!("{notice}");

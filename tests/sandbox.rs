@@ -172,7 +172,7 @@ fn a_connect_to_the_remote_address_arrives_on_the_wire() {
         return;
     }
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_sockspec"));
-    let sb = Sandbox::create(exe, Duration::from_secs(10), &Limits::default(), None).unwrap();
+    let sb = Sandbox::create(exe, Duration::from_secs(10), &Limits::default(), None, &[]).unwrap();
     let wire = match sb.wire() {
         Ok(fd) => fd.try_clone().unwrap(),
         Err(why) => {

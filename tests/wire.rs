@@ -31,7 +31,8 @@ fn server_on_the_wire(port: u16) -> Option<Setup> {
         return None;
     }
     let exe = Path::new(env!("CARGO_BIN_EXE_sockspec"));
-    let sandbox = Sandbox::create(exe, Duration::from_secs(10), &Limits::default(), None).unwrap();
+    let sandbox =
+        Sandbox::create(exe, Duration::from_secs(10), &Limits::default(), None, &[]).unwrap();
     let fd = match sandbox.wire() {
         Ok(fd) => fd.try_clone().unwrap(),
         Err(why) => {
@@ -133,4 +134,88 @@ fn a_mismatch_says_which_field_and_shows_the_segments() {
     let _ = s.target.kill();
     let _ = s.target.wait();
     assert!(s.sandbox.close(false).is_empty());
+}
+
+/// The wire corpus passes against Linux.
+#[test]
+fn the_wire_corpus_passes_against_linux() {
+    if !sandbox_available() {
+        return;
+    }
+    let (code, report) = run_json(&[&root().join("scenarios/wire").display().to_string()]);
+    assert_eq!((code, not_passed(&report)), (0, vec![]), "{report}");
+    assert!(report["scenarios"].as_array().unwrap().len() >= 4);
+}
+
+/// Every wire scenario fails against a target that is wrong in its way, for that
+/// reason: a Linux with a setting changed in the scenario's namespace (`--sysctl`), or
+/// the harness sending what the scenario does not (a deliberately wrong sequence).
+#[test]
+fn each_wire_scenario_fails_for_its_reason() {
+    if !sandbox_available() {
+        return;
+    }
+    // (scenario, extra arguments, an edit of the scenario, the reason it must give)
+    type Case<'a> = (&'a str, &'a [&'a str], Option<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 5] = [
+        (
+            "handshake-as-server-negotiates-the-options",
+            &["--sysctl", "net.ipv4.tcp_sack=0"],
+            None,
+            "options: expected <mss 1460,nop,nop,sackOK,nop,wscale *>, got <mss 1460,nop,wscale ",
+        ),
+        (
+            "handshake-as-server-negotiates-the-options",
+            &["--sysctl", "net.ipv4.tcp_window_scaling=0"],
+            None,
+            "got <mss 1460,nop,nop,sackOK> in `S. 0:0(0) ack 1",
+        ),
+        (
+            "data-beyond-a-gap-is-held-until-the-gap-fills",
+            &["--sysctl", "net.ipv4.tcp_sack=0"],
+            None,
+            "options: expected <mss 1460,nop,nop,sackOK>, got <mss 1460>",
+        ),
+        // The port listens after all: a SYN-ACK comes where the RST was expected.
+        (
+            "syn-to-a-port-without-listener-gets-rst",
+            &[],
+            Some(("w = wire(l)", "listen(l, 1)\nw = wire(l)")),
+            "flags: expected R., got S.",
+        ),
+        // The harness's FIN comes one byte late: the target cannot take it, and
+        // acknowledges only what it has.
+        (
+            "fin-from-the-remote-ends-the-targets-stream",
+            &[],
+            Some(("w < F. 1:1(0) ack 1", "w < F. 2:2(0) ack 1")),
+            "ack: expected 2, got 1",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (name, args, edit, reason) in cases {
+        let original = root().join(format!("scenarios/wire/{name}.scn"));
+        let file = match edit {
+            None => original,
+            Some((from, to)) => {
+                let text = std::fs::read_to_string(&original).unwrap();
+                assert!(text.contains(from), "{name} has no `{from}`");
+                let path = dir.path().join(format!("{name}.scn"));
+                std::fs::write(&path, text.replace(from, to)).unwrap();
+                path
+            }
+        };
+        let file = file.display().to_string();
+        let mut all = vec![file.as_str(), "--timeout", "3s"];
+        all.extend_from_slice(args);
+        let (code, report) = run_json(&all);
+        let result = &report["scenarios"][0];
+        assert_eq!(
+            (code, result["status"].as_str()),
+            (1, Some("failed")),
+            "{name} {args:?} was not caught: {result}"
+        );
+        let actual = result["failure"]["actual"].as_str().unwrap_or_default();
+        assert!(actual.contains(reason), "{name} {args:?}: {actual}");
+    }
 }

@@ -101,9 +101,23 @@ impl Connection {
             Direction::In => (self.iss, self.irs.unwrap_or(0)),
             Direction::Out => (self.irs.unwrap_or(segment.seq), self.iss),
         };
+        let options = segment
+            .options
+            .iter()
+            .map(|o| match o {
+                TcpOption::Sack(blocks) => TcpOption::Sack(
+                    blocks
+                        .iter()
+                        .map(|(l, r)| (l.wrapping_sub(ack_base), r.wrapping_sub(ack_base)))
+                        .collect(),
+                ),
+                other => other.clone(),
+            })
+            .collect();
         let relative = Segment {
             seq: segment.seq.wrapping_sub(seq_base),
             ack: segment.ack.wrapping_sub(ack_base),
+            options,
             ..segment.clone()
         };
         relative.to_string()
@@ -166,12 +180,23 @@ impl Connection {
                 format!("{:?}", String::from_utf8_lossy(&segment.payload)),
             ));
         }
-        // Padding after the options is not an option of its own.
-        let got: Vec<&TcpOption> = segment
+        // Padding after the options is not an option of its own; SACK blocks name our
+        // sequence numbers, so they are compared relative to our ISN (RFC 2018 3).
+        let relative: Vec<TcpOption> = segment
             .options
             .iter()
             .filter(|o| **o != TcpOption::Eol)
+            .map(|o| match o {
+                TcpOption::Sack(blocks) => TcpOption::Sack(
+                    blocks
+                        .iter()
+                        .map(|(l, r)| (l.wrapping_sub(self.iss), r.wrapping_sub(self.iss)))
+                        .collect(),
+                ),
+                other => other.clone(),
+            })
             .collect();
+        let got: Vec<&TcpOption> = relative.iter().collect();
         let listed = |o: &[&TcpOption]| {
             let words: Vec<String> = o.iter().map(|x| x.to_string()).collect();
             format!("<{}>", words.join(","))
@@ -190,7 +215,7 @@ impl Connection {
                 OptionsSpec::Exact(w) => format!(
                     "<{}>",
                     w.iter()
-                        .map(|o| format!("{o:?}"))
+                        .map(|o| o.to_string())
                         .collect::<Vec<_>>()
                         .join(",")
                 ),
@@ -275,7 +300,23 @@ impl Wire {
             flags: out.flags,
             window: out.window,
             urgent: 0,
-            options: out.options.clone(),
+            // SACK blocks are written relative to the target's ISN, like the ACK.
+            options: out
+                .options
+                .iter()
+                .map(|o| match o {
+                    TcpOption::Sack(blocks) => {
+                        let irs = conn.irs.unwrap_or(0);
+                        TcpOption::Sack(
+                            blocks
+                                .iter()
+                                .map(|(l, r)| (irs.wrapping_add(*l), irs.wrapping_add(*r)))
+                                .collect(),
+                        )
+                    }
+                    other => other.clone(),
+                })
+                .collect(),
             payload: out.payload.clone(),
         };
         conn.remember(Direction::In, conn.describe(&segment, Direction::In));

@@ -10,13 +10,24 @@ use super::settings::Settings;
 use crate::adapter::Fault;
 use crate::program::Program;
 use crate::protocol::{self, Call, Reply, Response};
+use crate::remote::{Connection, Direction, Link, Outgoing, Wire};
+use crate::sandbox::wire_link;
+use crate::script::WireDirection;
 use crate::script::{
     AddrExpr, Family, Ident, Op, OptValue, Scenario, ShutdownHow, Side, Step, StepKind, Yield,
 };
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+/// The first port of the remote TCPs on a wire: addresses inside the scenario's own
+/// namespace, which nothing else uses, so a fixed number collides with nothing.
+const WIRE_FIRST_PORT: u16 = 40000;
+/// The harness's initial sequence number on the wire. Fixed, so a scenario replays
+/// exactly; scenarios see relative numbers anyway.
+const WIRE_ISS: u32 = 1_000_000;
 
 /// Runs one scenario against a fresh session of `settings.target`.
 pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult, Option<String>) {
@@ -94,6 +105,12 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         exit_checked: HashSet::new(),
         explained: HashSet::new(),
         read_shut: HashSet::new(),
+        wire: if scenario.uses_wire() {
+            wire_of(sandbox.as_ref())
+        } else {
+            Ok(None)
+        },
+        connections: HashMap::new(),
     };
     let mut implementation = None;
     match runner.hello() {
@@ -113,7 +130,11 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                 .iter()
                 .filter(|r| !caps.contains(r))
                 .collect();
-            if !missing.is_empty() {
+            if let Err(why) = &runner.wire {
+                result.status = Status::Skipped;
+                result.skip_reason =
+                    Some(format!("this scenario plays segments on a wire, but {why}"));
+            } else if !missing.is_empty() {
                 result.status = Status::Skipped;
                 result.skip_reason = Some(format!(
                     "{name} lacks capabilit{} {}",
@@ -193,6 +214,19 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     (result, implementation)
 }
 
+/// The scenario's wire: a copy of the sandbox's wire device, or why there is none.
+fn wire_of(sandbox: Option<&crate::sandbox::Sandbox>) -> Result<Option<Wire>, String> {
+    let sandbox = sandbox
+        .ok_or("the wire lives in the scenario's sandbox, and this run has none (--sandbox off)")?;
+    let fd = sandbox
+        .wire()
+        .map_err(|why| format!("this machine gives the sandbox no wire device ({why})"))?;
+    let fd = fd
+        .try_clone()
+        .map_err(|e| format!("the wire device could not be shared ({e})"))?;
+    Ok(Some(Wire::new(Link::new(fd))))
+}
+
 /// The adapter's name and capabilities from its answer to `hello`, or why the answer
 /// will not do.
 pub(super) fn hello_answer(r: Response) -> Result<(String, Vec<String>), Fault> {
@@ -251,6 +285,16 @@ impl Runner<'_> {
 
     fn step(&mut self, step: &Step) -> Result<(), Stop> {
         match &step.kind {
+            StepKind::Call {
+                bind: Some(b),
+                op: Op::Wire { listener },
+                ..
+            } => self.open_wire(step, b, listener.as_ref()),
+            StepKind::Segment {
+                conn,
+                direction,
+                spec,
+            } => self.segment(step, conn, *direction, spec),
             StepKind::Call {
                 bind,
                 side: Side::Harness,
@@ -388,6 +432,93 @@ impl Runner<'_> {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// `w = wire(l)`: a remote TCP at the next port of the wire's remote address,
+    /// talking to `l`'s port at the target's wire address (of `l`'s family).
+    fn open_wire(
+        &mut self,
+        step: &Step,
+        bind: &Ident,
+        listener: Option<&Ident>,
+    ) -> Result<(), Stop> {
+        let port = WIRE_FIRST_PORT + self.connections.len() as u16;
+        let (local, peer) = match listener {
+            Some(l) => {
+                let at = self.addr(step, &AddrExpr::LocalOf(l.clone()))?;
+                if at.is_ipv6() {
+                    (
+                        SocketAddr::from((wire_link::REMOTE_V6, port)),
+                        SocketAddr::from((wire_link::TARGET_V6, at.port())),
+                    )
+                } else {
+                    (
+                        SocketAddr::from((wire_link::REMOTE_V4, port)),
+                        SocketAddr::from((wire_link::TARGET_V4, at.port())),
+                    )
+                }
+            }
+            None => (
+                SocketAddr::from((wire_link::REMOTE_V4, port)),
+                SocketAddr::from((wire_link::TARGET_V4, 0)),
+            ),
+        };
+        self.connections
+            .insert(bind.name.clone(), Connection::new(local, peer, WIRE_ISS));
+        self.record(step, format!("a remote TCP at {local}"), true);
+        Ok(())
+    }
+
+    /// `w < LINE` sends the segment; `w > LINE` waits for a matching one.
+    fn segment(
+        &mut self,
+        step: &Step,
+        conn: &Ident,
+        direction: WireDirection,
+        spec: &crate::wire::notation::SegmentSpec,
+    ) -> Result<(), Stop> {
+        let timeout = self.settings.timeout;
+        let (Ok(Some(wire)), Some(c)) = (self.wire.as_mut(), self.connections.get_mut(&conn.name))
+        else {
+            return Err(self.fail(
+                step,
+                format!("the wire connection `{}`", conn.name),
+                "the step that makes it did not run".into(),
+                None,
+            ));
+        };
+        match direction {
+            WireDirection::Inject => {
+                let out = Outgoing::from_spec(spec).expect("the parser checked it can be sent");
+                match wire.send(c, &out) {
+                    Ok(()) => {
+                        self.record(step, "sent".into(), true);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let text = e.to_string();
+                        self.record(step, text.clone(), false);
+                        Err(self.fail(step, "the segment sent".into(), text, None))
+                    }
+                }
+            }
+            WireDirection::Expect => match wire.expect(c, spec, timeout) {
+                Ok(segment) => {
+                    let text = c.describe(&segment, Direction::Out);
+                    self.record(step, text, true);
+                    Ok(())
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    self.record(step, text.clone(), false);
+                    let wanted = step
+                        .text
+                        .split_once('>')
+                        .map_or(step.text.as_str(), |(_, l)| l.trim());
+                    Err(self.fail(step, format!("`{wanted}`"), text, None))
+                }
+            },
         }
     }
 

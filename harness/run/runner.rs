@@ -10,6 +10,7 @@ use super::settings::{Settings, CANCEL_POLL};
 use crate::adapter::{Fault, Session};
 use crate::program::Program;
 use crate::protocol::{self, errno, Call, Done, Reply, Request, Response};
+use crate::remote::{Connection, Wire};
 use crate::script::{
     AddrExpr, Expect, Ident, Op, OptValue, Outcome, PollEvent, Side, Step, StepKind, Yield,
 };
@@ -177,6 +178,10 @@ pub(super) struct Runner<'a> {
     /// Sockets shut down for reading (`shutdown(s, rd)`): their end of stream is their
     /// own doing, not the peer's, and messages say so.
     pub(super) read_shut: HashSet<(Side, u64)>,
+    /// The scenario's wire (a wire scenario with a wire device), or why there is none.
+    pub(super) wire: Result<Option<Wire>, String>,
+    /// Wire connections by name.
+    pub(super) connections: HashMap<String, Connection>,
 }
 
 impl Runner<'_> {
@@ -296,6 +301,17 @@ impl Runner<'_> {
                     ))
                 }
             },
+            AddrExpr::WireAddr(id) => {
+                return match self.connections.get(&id.name) {
+                    Some(c) => Ok(c.local),
+                    None => Err(self.fail(
+                        step,
+                        format!("the wire connection `{}`", id.name),
+                        "the step that makes it did not run".into(),
+                        None,
+                    )),
+                }
+            }
             AddrExpr::ProgramAddr(id) => {
                 return match self.programs.get(&id.name) {
                     Some(p) => Ok(p.addr),
@@ -380,9 +396,12 @@ impl Runner<'_> {
             value,
         };
         let value = match yields {
-            Yield::Nothing | Yield::Backlog | Yield::Program | Yield::Output | Yield::Exit => {
-                Value::Nothing
-            }
+            Yield::Nothing
+            | Yield::Backlog
+            | Yield::Program
+            | Yield::Output
+            | Yield::Exit
+            | Yield::Connection => Value::Nothing,
             Yield::Socket => Value::Socket(done.sock.ok_or_else(|| missing("sock"))?),
             Yield::Count => Value::Sent(done.sent.ok_or_else(|| missing("sent"))?),
             Yield::Data => {

@@ -32,6 +32,9 @@ pub enum SandboxError {
     Workdir(std::io::Error),
     #[error("failed to set up the sandbox's files: {0}")]
     Mounts(String),
+    /// A `--sysctl` setting the namespace refused (no such key, a bad value).
+    #[error("--sysctl {0}")]
+    Sysctl(String),
 }
 
 /// One scenario's namespaces, storage and memory cgroup, alive until [`Sandbox::close`].
@@ -103,6 +106,7 @@ impl Sandbox {
         timeout: Duration,
         limits: &Limits,
         folder: Option<&Path>,
+        sysctls: &[(String, String)],
     ) -> Result<Self, SandboxError> {
         let deadline = Instant::now() + timeout;
         let exe_file = File::open(exe).map_err(|source| SandboxError::Spawn {
@@ -114,7 +118,10 @@ impl Sandbox {
         if let Some(f) = folder {
             cmd.arg(f);
         }
-        cmd.stdin(Stdio::piped())
+        // Network settings of the namespace (`--sysctl`), one `key=value` a line.
+        let settings: Vec<String> = sysctls.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        cmd.env(SYSCTLS_VAR, settings.join("\n"))
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0);
@@ -267,6 +274,9 @@ impl Sandbox {
     }
 }
 
+/// How the harness hands `--sysctl` settings to the holder.
+const SYSCTLS_VAR: &str = "SOCKSPEC_SANDBOX_SYSCTLS";
+
 /// What [`Sandbox::create`] opens once the holder has made the namespaces.
 struct Inside {
     /// PID 1 of the namespace, as this process sees it.
@@ -329,6 +339,7 @@ impl Inside {
         let wire = match report_line(stdout, deadline, timeout)?.split_once(' ') {
             Some(("wire", fd)) => take_fd(holder_pid, fd),
             Some(("nowire", why)) => Err(why.to_string()),
+            Some(("badsysctl", why)) => return Err(SandboxError::Sysctl(why.to_string())),
             _ => return Err(SandboxError::Holder("no report about the wire".into())),
         };
         let ready = expect_report(stdout, "ready", deadline, timeout)?;
@@ -543,6 +554,19 @@ fn hold(disk: u64, folder: Option<&Path>) -> Result<(), String> {
     // SAFETY: plain syscalls.
     if unsafe { libc::setresgid(0, 0, 0) } != 0 || unsafe { libc::setresuid(0, 0, 0) } != 0 {
         return Err(os_err("becoming the namespace's root"));
+    }
+    // Before the mounts make /proc/sys read-only: the namespace's own network settings,
+    // then its wire.
+    for line in std::env::var(SYSCTLS_VAR).unwrap_or_default().lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        if let Err(e) = std::fs::write(&path, value) {
+            // A report of its own: the user's setting is wrong, not the machine.
+            let _ = writeln!(out, "badsysctl {key}={value}: {e}").and_then(|_| out.flush());
+            return Err(format!("--sysctl {key}={value}: {e}"));
+        }
     }
     // Before the mounts make /proc/sys read-only. Kept open for as long as this
     // process holds the namespaces; the harness takes a copy. Where TUN cannot be had, scenarios that need the wire are skipped.

@@ -13,19 +13,27 @@ pub struct SandboxSpec {
     pub limits: Limits,
     /// Why the probe could make no mount namespace; `None` when it could.
     pub mount_problem: Option<String>,
+    /// Network settings of every scenario's namespace (`--sysctl net.ipv4.tcp_sack=0`):
+    /// a Linux with a setting changed is a target of its own.
+    pub sysctls: Vec<(String, String)>,
 }
 
 impl SandboxSpec {
     /// Probes this machine with one sandbox, closed again: the spec, and the problems
     /// the probe's teardown found.
-    pub fn probe(exe: PathBuf, limits: Limits) -> Result<(SandboxSpec, Vec<String>), SandboxError> {
-        let probe = Sandbox::create(&exe, Duration::from_secs(10), &limits, None)?;
+    pub fn probe(
+        exe: PathBuf,
+        limits: Limits,
+        sysctls: Vec<(String, String)>,
+    ) -> Result<(SandboxSpec, Vec<String>), SandboxError> {
+        let probe = Sandbox::create(&exe, Duration::from_secs(10), &limits, None, &sysctls)?;
         let mount_problem = probe.mount_problem().map(str::to_string);
         let problems = probe.close(false);
         let spec = SandboxSpec {
             exe,
             limits,
             mount_problem,
+            sysctls,
         };
         Ok((spec, problems))
     }
@@ -34,7 +42,7 @@ impl SandboxSpec {
     /// made a mount namespace, a sandbox that cannot make its own (a program folder an
     /// overlay cannot take) is an error, never a quiet loss of containment.
     pub fn open(&self, timeout: Duration, folder: Option<&Path>) -> Result<Sandbox, SandboxError> {
-        let sandbox = Sandbox::create(&self.exe, timeout, &self.limits, folder)?;
+        let sandbox = Sandbox::create(&self.exe, timeout, &self.limits, folder, &self.sysctls)?;
         match sandbox.mount_problem() {
             Some(why) if self.mount_problem.is_none() => {
                 let why = why.to_string();
@@ -66,10 +74,15 @@ pub struct Chosen {
 
 /// Probes once and decides: with [`Want::Auto`], a machine that cannot make namespaces
 /// gets one clear note and a run without them; with [`Want::Require`], an error.
-pub fn choose(want: Want, limits: Limits) -> Result<Chosen, String> {
+pub fn choose(
+    want: Want,
+    limits: Limits,
+    sysctls: Vec<(String, String)>,
+) -> Result<Chosen, String> {
     let exe = std::env::current_exe()
         .map_err(|e| format!("failed to find the sockspec binary for the sandbox: {e}"))?;
-    match SandboxSpec::probe(exe, limits) {
+    let asked_settings = !sysctls.is_empty();
+    match SandboxSpec::probe(exe, limits, sysctls) {
         Ok((spec, problems)) => {
             let mut notices: Vec<String> = problems
                 .into_iter()
@@ -91,7 +104,10 @@ pub fn choose(want: Want, limits: Limits) -> Result<Chosen, String> {
                 notices,
             })
         }
+        Err(e @ SandboxError::Sysctl(_)) => Err(e.to_string()),
         Err(e) if want == Want::Require => Err(format!("--sandbox require, but {e}")),
+        // Settings of a namespace that cannot be made would be silently lost.
+        Err(e) if asked_settings => Err(format!("--sysctl needs the sandbox, but {e}")),
         Err(e) => Ok(Chosen {
             spec: None,
             notices: vec![format!(

@@ -40,6 +40,14 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Whether the scenario plays segments on the wire (it then needs a sandbox with a
+    /// wire device).
+    pub fn uses_wire(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::Segment { .. }))
+    }
+
     /// Whether any step talks to the target adapter; program scenarios need none.
     pub fn uses_target(&self) -> bool {
         self.steps.iter().any(|s| match &s.kind {
@@ -108,6 +116,22 @@ pub enum StepKind {
         handle: Ident,
         expect: Option<Expect>,
     },
+    /// `w < LINE` (the harness sends the segment) or `w > LINE` (the target must send
+    /// one that matches), on the wire connection `w`, in packetdrill's notation.
+    Segment {
+        conn: Ident,
+        direction: WireDirection,
+        spec: crate::wire::notation::SegmentSpec,
+    },
+}
+
+/// Which way a segment line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireDirection {
+    /// `<`: injected by the harness.
+    Inject,
+    /// `>`: expected from the target.
+    Expect,
 }
 
 /// Where a call executes: the implementation under test, the harness's own kernel
@@ -154,6 +178,8 @@ pub enum AddrExpr {
     Saved(Ident),
     /// `srv.addr`: 127.0.0.1 and the port a started program was given.
     ProgramAddr(Ident),
+    /// `w.addr`: the remote address and port a wire connection plays.
+    WireAddr(Ident),
 }
 
 /// A program's output stream.
@@ -359,6 +385,11 @@ pub enum Op {
     Consumed {
         sock: Ident,
     },
+    /// `w = wire(l)`: a remote TCP on the scenario's wire that will talk to the target
+    /// socket `l`'s port; `w = wire()` waits for the target to connect to `w.addr`.
+    Wire {
+        listener: Option<Ident>,
+    },
 }
 
 impl Op {
@@ -393,6 +424,7 @@ impl Op {
             Op::Running { .. } => "running",
             Op::Stop { .. } => "stop",
             Op::Consumed { .. } => "consumed",
+            Op::Wire { .. } => "wire",
         }
     }
 

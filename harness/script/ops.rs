@@ -23,6 +23,8 @@ pub enum Yield {
     Output,
     /// How a program ended: an exit status, `nonzero`, or a signal.
     Exit,
+    /// A wire connection, to name.
+    Connection,
 }
 
 /// Who executes a call.
@@ -88,7 +90,7 @@ const fn harness(name: &'static str, signature: &'static str, arity: (usize, usi
 }
 
 /// Every call, in the order the docs list them.
-pub const OPS: [OpSpec; 29] = [
+pub const OPS: [OpSpec; 30] = [
     OpSpec {
         yields: Yield::Socket,
         yields_doc: "a socket",
@@ -272,6 +274,13 @@ pub const OPS: [OpSpec; 29] = [
         doc: "the program is still running after the blocking window",
         example: "running(srv)",
         ..harness("running", "running(program)", (1, 1))
+    },
+    OpSpec {
+        yields: Yield::Connection,
+        yields_doc: "a wire connection",
+        doc: "a remote TCP the harness plays on the scenario's wire: `w = wire(l)` talks to the target socket `l`'s port, `w = wire()` waits for the target to connect to `w.addr`; then `w < SEGMENT` sends and `w > SEGMENT` expects (see \"The wire\")",
+        example: "w = wire(s)",
+        ..harness("wire", "wire() or wire(listener)", (0, 1))
     },
     OpSpec {
         doc: "SIGTERM, the grace period, SIGKILL",

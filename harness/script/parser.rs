@@ -50,6 +50,8 @@ enum Binding {
     Addr,
     /// A socket option value read earlier (`v = getsockopt(s, SO_RCVBUF)`).
     Value,
+    /// A wire connection (`w = wire(l)`).
+    Connection,
     Program,
     Pending {
         side: Side,
@@ -85,6 +87,14 @@ pub fn parse(src: &SourceFile, name: &str) -> Result<Scenario, Vec<Diagnostic>> 
         let line_no = first_line + i as u32;
         let line_start = offset;
         offset += raw.len() + 1;
+        // Segment lines have a notation of their own (wire::notation).
+        if let Some(parsed) = p.segment_line(raw, line_start, line_no) {
+            match parsed {
+                Ok(step) => steps.push(step),
+                Err(d) => p.errors.push(d),
+            }
+            continue;
+        }
         match lex_line(raw, line_start) {
             Ok(tokens) if tokens.is_empty() => {}
             Ok(tokens) => {
@@ -216,6 +226,105 @@ impl Parser<'_> {
             },
             steps_start,
         )
+    }
+
+    /// `w < LINE` or `w > LINE`, if `raw` has that shape: a name, spaces, `<` or `>`,
+    /// a space. `None` for any other line.
+    fn segment_line(
+        &mut self,
+        raw: &str,
+        start: usize,
+        line: u32,
+    ) -> Option<Result<Step, Diagnostic>> {
+        let indent = raw.len() - raw.trim_start().len();
+        let rest = &raw[indent..];
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if name_len == 0 || rest.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        let after = rest[name_len..].trim_start();
+        let direction = match after.as_bytes() {
+            [b'<', b' ' | b'\t', ..] => WireDirection::Inject,
+            [b'>', b' ' | b'\t', ..] => WireDirection::Expect,
+            _ => return None,
+        };
+        let name = Ident {
+            name: rest[..name_len].to_string(),
+            span: Span::new(start + indent, start + indent + name_len),
+        };
+        // The segment text, without a trailing comment (a `#` outside quotes).
+        let seg_start = raw.len() - after.len() + 1;
+        let mut seg = &raw[seg_start..];
+        let mut quoted = false;
+        for (i, ch) in seg.char_indices() {
+            match ch {
+                '"' => quoted = !quoted,
+                '#' if !quoted => {
+                    seg = &seg[..i];
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let seg = seg.trim_end();
+        let span = Span::new(start + indent, start + seg_start + seg.len());
+        Some(self.segment_step(name, direction, seg, start + seg_start, line, span))
+    }
+
+    fn segment_step(
+        &mut self,
+        conn: Ident,
+        direction: WireDirection,
+        text: &str,
+        text_start: usize,
+        line: u32,
+        span: Span,
+    ) -> Result<Step, Diagnostic> {
+        match self.names.get(&conn.name) {
+            Some((Binding::Connection, _)) => {}
+            Some(_) => {
+                return Err(Diagnostic::new(
+                    conn.span,
+                    format!("`{}` is not a wire connection", conn.name),
+                )
+                .with_hint(format!("make one first: `{} = wire(l)`", conn.name)))
+            }
+            None => return Err(self.unknown_name(&conn)),
+        }
+        let spec = crate::wire::notation::parse(text).map_err(|e| {
+            let at = text_start + e.at.min(text.len());
+            let d = Diagnostic::new(
+                Span::new(at, (at + 1).min(text_start + text.len()).max(at)),
+                e.message,
+            );
+            match e.hint {
+                Some(h) => d.with_hint(h),
+                None => d,
+            }
+        })?;
+        if direction == WireDirection::Inject {
+            if let Some(why) = spec.unsendable() {
+                return Err(Diagnostic::new(
+                    Span::new(text_start, text_start + text.len()),
+                    format!("the harness cannot send this segment: {why}"),
+                )
+                .with_hint(
+                    "`*` and `<...>` are for expected segments (`>`); give values to send",
+                ));
+            }
+        }
+        Ok(Step {
+            line,
+            span,
+            text: self.src.slice(span).to_string(),
+            kind: StepKind::Segment {
+                conn,
+                direction,
+                spec,
+            },
+        })
     }
 
     fn step(&mut self, toks: &[Token], line: u32) -> Option<Step> {
@@ -407,6 +516,10 @@ impl Parser<'_> {
                 Yield::Program => {
                     self.names.insert(b.name.clone(), (Binding::Program, line));
                 }
+                Yield::Connection => {
+                    self.names
+                        .insert(b.name.clone(), (Binding::Connection, line));
+                }
                 Yield::Backlog => {
                     self.names.insert(
                         b.name.clone(),
@@ -434,6 +547,9 @@ impl Parser<'_> {
         } else if op.yields() == Yield::Socket && matches!(op, Op::Socket { .. }) {
             return Err(Diagnostic::new(call.span, "a new socket needs a name")
                 .with_hint("write `s = socket()`"));
+        } else if op.yields() == Yield::Connection {
+            return Err(Diagnostic::new(call.span, "a wire connection needs a name")
+                .with_hint("write `w = wire(l)`, then `w < S 0:0(0) win 65535`"));
         } else if op.yields() == Yield::Program {
             return Err(Diagnostic::new(call.span, "a started program needs a name")
                 .with_hint("write `srv = start(server)`"));
@@ -485,7 +601,11 @@ impl Parser<'_> {
                 Ok((*side, op, *yields))
             }
             Some((
-                Binding::Socket { .. } | Binding::Addr | Binding::Value | Binding::Program,
+                Binding::Socket { .. }
+                | Binding::Addr
+                | Binding::Value
+                | Binding::Program
+                | Binding::Connection,
                 _,
             )) => Err(Diagnostic::new(
                 handle.span,
@@ -528,6 +648,14 @@ impl Parser<'_> {
                 format!("`{}` is an address, not a socket", id.name),
             )
             .with_hint("addresses go where an address is expected, e.g. `bind(s, p)`")),
+            Some((Binding::Connection, _)) => Err(Diagnostic::new(
+                id.span,
+                format!("`{}` is a wire connection, not a socket", id.name),
+            )
+            .with_hint(format!(
+                "send and expect segments on it: `{} < S 0:0(0) win 65535`",
+                id.name
+            ))),
             Some((Binding::Value, _)) => Err(Diagnostic::new(
                 id.span,
                 format!("`{}` is an option value, not a socket", id.name),
@@ -600,6 +728,22 @@ impl Parser<'_> {
                     )
                     .with_hint(format!(
                         "a program's address is `{}.addr` (127.0.0.1 and its port)",
+                        id.name
+                    )))
+                }
+            }
+            Arg::Member(id, member)
+                if matches!(self.names.get(&id.name), Some((Binding::Connection, _))) =>
+            {
+                if member.name == "addr" {
+                    Ok(AddrExpr::WireAddr(id.clone()))
+                } else {
+                    Err(Diagnostic::new(
+                        member.span,
+                        format!("unknown address `{}.{}`", id.name, member.name),
+                    )
+                    .with_hint(format!(
+                        "a wire connection's address is `{}.addr` (the remote TCP's)",
                         id.name
                     )))
                 }
@@ -922,6 +1066,18 @@ impl Parser<'_> {
                     limit,
                 }
             }
+            "wire" => Op::Wire {
+                listener: match args.first() {
+                    None => None,
+                    Some(Arg::Name(id)) => Some(self.socket(id, Side::Target)?),
+                    Some(other) => {
+                        return Err(Diagnostic::new(
+                            other.span(),
+                            format!("expected a listening socket, found {}", other.describe()),
+                        ))
+                    }
+                },
+            },
             // A call in the table without an arm here: a sockspec bug, caught by the
             // test that parses every table entry's example.
             _ => {
@@ -1057,7 +1213,10 @@ impl Parser<'_> {
             }
         };
         let outcome_span = start.to(c.prev_span());
-        let harness = matches!(yields, Yield::Program | Yield::Output | Yield::Exit);
+        let harness = matches!(
+            yields,
+            Yield::Program | Yield::Output | Yield::Exit | Yield::Connection
+        );
         let fits = match &outcome {
             Outcome::Ok => true,
             Outcome::Errno(_) => !harness,
@@ -1081,7 +1240,7 @@ impl Parser<'_> {
                 Yield::OptValue => "a value, on, off, ok or an errno",
                 Yield::Events => "a list of poll events, ok or an errno",
                 Yield::Backlog => "a count of completed connections",
-                Yield::Program => "ok",
+                Yield::Program | Yield::Connection => "ok",
                 Yield::Output => "a text it contains, re\"regex\", or eof",
                 Yield::Exit => {
                     "an exit status, nonzero, a signal such as SIGPIPE, or ok (status 0)"

@@ -110,6 +110,29 @@ pub struct SegmentSpec {
     pub payload: Option<Vec<u8>>,
 }
 
+impl SegmentSpec {
+    /// Why the harness cannot send this segment (a `*` or `<...>` where a value is
+    /// needed), or `None` when it can.
+    pub fn unsendable(&self) -> Option<&'static str> {
+        if self.start.value().is_none() || self.len.value().is_none() {
+            return Some("the sequence numbers and length must be numbers");
+        }
+        if self.ack.is_some_and(|f| f.value().is_none()) {
+            return Some("`ack *` has no value");
+        }
+        if self.win.is_some_and(|f| f.value().is_none()) {
+            return Some("`win *` has no value");
+        }
+        match &self.options {
+            OptionsSpec::Any => Some("`<...>` names no options"),
+            OptionsSpec::Exact(list) if list.iter().any(|o| o.to_option().is_none()) => {
+                Some("an option has `*` for a value")
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Why a segment line does not parse: what was expected, at which byte of the line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -421,6 +444,27 @@ fn payload(c: &mut Cursor) -> Result<Vec<u8>, NotationError> {
         }
     }
     Err(c.err("unterminated payload: a closing `\"` is missing"))
+}
+
+impl fmt::Display for OptionSpec {
+    /// As written in a segment line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptionSpec::Eol => f.write_str("eol"),
+            OptionSpec::Nop => f.write_str("nop"),
+            OptionSpec::Mss(v) => write!(f, "mss {v}"),
+            OptionSpec::WindowScale(v) => write!(f, "wscale {v}"),
+            OptionSpec::SackPermitted => f.write_str("sackOK"),
+            OptionSpec::Sack(blocks) => {
+                f.write_str("sack")?;
+                for (l, r) in blocks {
+                    write!(f, " {l}:{r}")?;
+                }
+                Ok(())
+            }
+            OptionSpec::Timestamps { val, ecr } => write!(f, "TS val {val} ecr {ecr}"),
+        }
+    }
 }
 
 impl<T: fmt::Display> fmt::Display for Field<T> {
