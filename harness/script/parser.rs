@@ -643,35 +643,39 @@ impl Parser<'_> {
                     "drop the `peer.` prefix to run it on the target".to_string()
                 }
             })),
-            Some((Binding::Addr, _)) => Err(Diagnostic::new(
-                id.span,
-                format!("`{}` is an address, not a socket", id.name),
-            )
-            .with_hint("addresses go where an address is expected, e.g. `bind(s, p)`")),
-            Some((Binding::Connection, _)) => Err(Diagnostic::new(
-                id.span,
-                format!("`{}` is a wire connection, not a socket", id.name),
-            )
-            .with_hint(format!(
-                "send and expect segments on it: `{} < S 0:0(0) win 65535`",
-                id.name
-            ))),
-            Some((Binding::Value, _)) => Err(Diagnostic::new(
-                id.span,
-                format!("`{}` is an option value, not a socket", id.name),
-            )
-            .with_hint(format!(
-                "compare a later read with it: `getsockopt(s, SO_RCVBUF) -> {}`",
-                id.name
-            ))),
-            Some((Binding::Program, _)) => Err(Diagnostic::new(
-                id.span,
-                format!("`{}` is a program, not a socket", id.name),
-            )
-            .with_hint(format!(
-                "connect to it with `peer.connect(c, {}.addr)`",
-                id.name
-            ))),
+            Some((
+                other @ (Binding::Addr | Binding::Connection | Binding::Value | Binding::Program),
+                _,
+            )) => {
+                let (noun, hint) = match other {
+                    Binding::Addr => (
+                        "an address",
+                        "addresses go where an address is expected, e.g. `bind(s, p)`".to_string(),
+                    ),
+                    Binding::Connection => (
+                        "a wire connection",
+                        format!(
+                            "send and expect segments on it: `{} < S 0:0(0) win 65535`",
+                            id.name
+                        ),
+                    ),
+                    Binding::Value => (
+                        "an option value",
+                        format!(
+                            "compare a later read with it: `getsockopt(s, SO_RCVBUF) -> {}`",
+                            id.name
+                        ),
+                    ),
+                    _ => (
+                        "a program",
+                        format!("connect to it with `peer.connect(c, {}.addr)`", id.name),
+                    ),
+                };
+                Err(
+                    Diagnostic::new(id.span, format!("`{}` is {noun}, not a socket", id.name))
+                        .with_hint(hint),
+                )
+            }
             Some((Binding::Pending { op, .. }, _)) => Err(Diagnostic::new(
                 id.span,
                 format!("`{}` is a background `{op}`, not a socket", id.name),
