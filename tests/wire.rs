@@ -219,3 +219,38 @@ fn each_wire_scenario_fails_for_its_reason() {
         assert!(actual.contains(reason), "{name} {args:?}: {actual}");
     }
 }
+
+/// A target that floods the wire gets a bounded verdict that says so, not a harness
+/// that keeps every segment until its memory runs out.
+#[test]
+fn a_flood_of_segments_is_a_verdict() {
+    if !sandbox_available() {
+        return;
+    }
+    let exe = Path::new(env!("CARGO_BIN_EXE_sockspec"));
+    let sandbox =
+        Sandbox::create(exe, Duration::from_secs(10), &Limits::default(), None, &[]).unwrap();
+    let Ok(fd) = sandbox.wire().map(|fd| fd.try_clone().unwrap()) else {
+        required(false, "a TUN device in the sandbox");
+        return;
+    };
+    let mut wire = Wire::new(Link::new(fd));
+    // SYNs to 60000 remote ports nobody expects, as fast as connect() goes (each socket
+    // is closed at once, so the process's file limit does not stop it).
+    let script = format!(
+        "python3 -c \"import socket\nfor p in range(1000, 61000):\n    s=socket.socket(); s.setblocking(False); s.connect_ex(('{}', p)); s.close()\"",
+        wire_link::REMOTE_V4
+    );
+    let mut flooder = group_command(&script, Some(sandbox.join(exe, None)))
+        .spawn()
+        .unwrap();
+    let quiet: SocketAddr = (wire_link::REMOTE_V4, 9999).into();
+    let mut c = Connection::new(quiet, (wire_link::TARGET_V4, 1).into(), 1);
+    let spec = notation::parse("S 0:0(0)").unwrap();
+    let err = wire.expect(&mut c, &spec, WITHIN * 4).unwrap_err();
+    assert!(matches!(err, ExpectError::Flood { .. }), "{err}");
+    assert!(err.to_string().contains("floods the wire"));
+    let _ = flooder.kill();
+    let _ = flooder.wait();
+    assert!(sandbox.close(false).is_empty());
+}

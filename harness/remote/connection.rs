@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 /// How many recent segments a connection keeps for diagnostics.
 const HISTORY: usize = 8;
+/// How many segments from the target wait, all connections together, for a step that
+/// expects them: a target that floods the wire is stopped here, with a verdict.
+const QUEUE_LIMIT: usize = 4096;
 
 /// Which way a segment went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +69,8 @@ pub enum ExpectError {
     },
     #[error("a segment with a wrong checksum: `{segment}`")]
     BadChecksum { segment: String },
+    #[error("the target sent more than {limit} segments that no step expected (it floods the wire){recent}")]
+    Flood { limit: usize, recent: String },
     #[error(transparent)]
     Link(#[from] LinkError),
 }
@@ -358,12 +363,23 @@ impl Wire {
                             segment: segment.to_string(),
                         });
                     }
+                    if self.queued.values().map(VecDeque::len).sum::<usize>() >= QUEUE_LIMIT {
+                        return Err(ExpectError::Flood {
+                            limit: QUEUE_LIMIT,
+                            recent: conn.recent(),
+                        });
+                    }
                     self.queued
                         .entry((segment.dst, segment.src))
                         .or_default()
                         .push_back(segment);
                 }
-                Some(Arrival::Packet(other)) => self.others.push(other),
+                Some(Arrival::Packet(other)) => {
+                    // Kept for the record up to the same bound; the rest only counted.
+                    if self.others.len() < QUEUE_LIMIT {
+                        self.others.push(other);
+                    }
+                }
                 Some(Arrival::Garbage(_)) => {}
             }
         };

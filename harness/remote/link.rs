@@ -30,11 +30,17 @@ pub enum Arrival {
     Garbage(ParseError),
 }
 
+/// The most a link records for its pcap; a target that floods the wire must not
+/// exhaust the harness's memory. What comes later is counted, not kept.
+pub const PCAP_LIMIT: usize = 64 << 20;
+
 pub struct Link {
     device: File,
     pcap: PcapWriter<Vec<u8>>,
     /// Packets read, for a verdict that says what arrived.
     arrived: usize,
+    /// Packets not recorded because the pcap reached [`PCAP_LIMIT`].
+    unrecorded: usize,
 }
 
 impl Link {
@@ -43,12 +49,13 @@ impl Link {
             device: File::from(device),
             pcap: PcapWriter::new(Vec::new()).expect("writing to memory"),
             arrived: 0,
+            unrecorded: 0,
         }
     }
 
     /// Writes one IP packet onto the wire (the target's kernel receives it).
     pub fn send(&mut self, packet: &[u8]) -> Result<(), LinkError> {
-        let _ = self.pcap.packet(packet);
+        self.record(packet);
         self.device.write_all(packet).map_err(LinkError::Write)
     }
 
@@ -70,12 +77,25 @@ impl Link {
         let mut buf = vec![0u8; 65_536];
         let n = self.device.read(&mut buf).map_err(LinkError::Read)?;
         buf.truncate(n);
-        let _ = self.pcap.packet(&buf);
+        self.record(&buf);
         self.arrived += 1;
         Ok(Some(match parse(&buf) {
             Ok(p) => Arrival::Packet(p),
             Err(e) => Arrival::Garbage(e),
         }))
+    }
+
+    fn record(&mut self, packet: &[u8]) {
+        if self.pcap.get_ref().len() + packet.len() + 16 > PCAP_LIMIT {
+            self.unrecorded += 1;
+        } else {
+            let _ = self.pcap.packet(packet);
+        }
+    }
+
+    /// Packets left out of the pcap because it reached [`PCAP_LIMIT`].
+    pub fn unrecorded(&self) -> usize {
+        self.unrecorded
     }
 
     /// How many packets the target has sent so far.
