@@ -135,6 +135,10 @@ pub struct RunArgs {
     /// Write the report to FILE (the terminal still shows the human report)
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Write each wire scenario's pcap (what crossed its wire, both ways) into DIR, as
+    /// TOPIC__NAME.pcap; reports name the file (open it in Wireshark)
+    #[arg(long, value_name = "DIR")]
+    pub pcap: Option<PathBuf>,
     /// When to colour: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -608,8 +612,18 @@ fn run_command(args: RunArgs) -> i32 {
             .program_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(".")),
+        pcap_dir: args.pcap.clone(),
         ..Settings::default()
     };
+    if let Some(dir) = &settings.pcap_dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!(
+                "error: failed to create the pcap folder {}: {e}",
+                dir.display()
+            );
+            return EXIT_USAGE;
+        }
+    }
     if let Err(code) = check_adapter(&settings) {
         return code;
     }

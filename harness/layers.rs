@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Each top-level module and its layer; a module may import only lower numbers.
-const LAYERS: [(&str, u8); 16] = [
+const LAYERS: [(&str, u8); 17] = [
     ("signals", 1),
+    ("atomic", 1),
     ("interrupt", 1),
     ("process", 1),
     ("protocol", 1),

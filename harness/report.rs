@@ -20,8 +20,8 @@ pub use junit::junit;
 pub use live::Live;
 pub use tap::tap;
 
+pub use crate::atomic::{write_atomically, write_bytes_atomically};
 use crate::run::RunReport;
-use std::path::Path;
 
 /// The report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,23 +44,6 @@ pub fn render(format: Format, report: &RunReport, verbose: bool) -> String {
         Format::Junit => junit(report),
         Format::Tap => tap(report),
     }
-}
-
-/// Writes beside the target and renames, so a reader never sees half a report.
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.sockspec-tmp",
-        path.file_name()
-            .map_or("report".into(), |n| n.to_string_lossy())
-    ));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 /// Escapes text for HTML element content and attribute values (the XML rules, which

@@ -39,6 +39,7 @@ fn result(name: &str, status: Status) -> ScenarioResult {
         skip_reason: None,
         steps: vec![],
         teardown: vec![],
+        pcap: None,
     }
 }
 

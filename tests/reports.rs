@@ -29,6 +29,7 @@ fn result(name: &str, status: Status) -> ScenarioResult {
             passed: true,
         }],
         teardown: vec![],
+        pcap: None,
     }
 }
 

@@ -142,9 +142,45 @@ fn the_wire_corpus_passes_against_linux() {
     if !sandbox_available() {
         return;
     }
-    let (code, report) = run_json(&[&root().join("scenarios/wire").display().to_string()]);
+    let pcaps = tempfile::tempdir().unwrap();
+    let (code, report) = run_json(&[
+        &root().join("scenarios/wire").display().to_string(),
+        "--pcap",
+        &pcaps.path().display().to_string(),
+    ]);
     assert_eq!((code, not_passed(&report)), (0, vec![]), "{report}");
-    assert!(report["scenarios"].as_array().unwrap().len() >= 4);
+    let results = report["scenarios"].as_array().unwrap();
+    assert!(results.len() >= 4);
+    // Each scenario's pcap: the savefile header, then records that hold the segments
+    // both ways, the harness's SYN first.
+    for r in results {
+        let path = r["pcap"].as_str().unwrap_or_else(|| panic!("no pcap: {r}"));
+        let bytes = std::fs::read(path).unwrap();
+        assert_eq!(&bytes[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "{path}");
+        let mut at = 24;
+        let mut segments = Vec::new();
+        while at + 16 <= bytes.len() {
+            let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+            let packet = &bytes[at + 16..at + 16 + len];
+            if let Ok(sockspec::wire::segment::Packet::Tcp { segment, .. }) =
+                sockspec::wire::segment::parse(packet)
+            {
+                segments.push(segment);
+            }
+            at += 16 + len;
+        }
+        assert_eq!(at, bytes.len(), "{path} ends inside a record");
+        assert!(segments.len() >= 2, "{path}: {segments:?}");
+        assert_eq!(
+            segments[0].flags,
+            sockspec::wire::segment::Flags::SYN,
+            "{path}"
+        );
+        assert_eq!(
+            segments[0].src.ip(),
+            std::net::IpAddr::from(wire_link::REMOTE_V4)
+        );
+    }
 }
 
 /// Every wire scenario fails against a target that is wrong in its way, for that

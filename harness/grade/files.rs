@@ -69,6 +69,7 @@ impl BuildResult {
             skip_reason: None,
             steps: Vec::new(),
             teardown: Vec::new(),
+            pcap: None,
         }
     }
 }

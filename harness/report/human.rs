@@ -173,6 +173,9 @@ impl Human {
         if !r.refs.is_empty() {
             let _ = writeln!(out, "{pad} =     rule: {}", r.refs.join("; "));
         }
+        if let Some(pcap) = &r.pcap {
+            let _ = writeln!(out, "{pad} =     pcap: {}", pcap.display());
+        }
         if self.verbose {
             let _ = writeln!(out, "{pad} =    steps:");
             for s in &r.steps {

@@ -208,6 +208,16 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
             f.detail = Some(detail);
         }
     }
+    if let (Ok(Some(wire)), Some(dir)) = (&runner.wire, &settings.pcap_dir) {
+        // `bind/bind-twice` becomes `bind__bind-twice.pcap`: one folder, no nesting.
+        let path = dir.join(format!("{}.pcap", scenario.name.replace('/', "__")));
+        match crate::atomic::write_bytes_atomically(&path, &wire.link().pcap()) {
+            Ok(()) => result.pcap = Some(path),
+            Err(e) => result
+                .teardown
+                .push(format!("failed to write the pcap {}: {e}", path.display())),
+        }
+    }
     result.teardown.extend(close_sandbox(sandbox, hurry));
     result.steps = runner.records;
     result.duration = started.elapsed();

@@ -84,6 +84,9 @@ pub struct ScenarioResult {
     pub steps: Vec<StepRecord>,
     /// Problems found at teardown (threads or processes that would not stop); `[]`.
     pub teardown: Vec<String>,
+    /// The pcap file of what crossed the scenario's wire (`--pcap DIR`); null when
+    /// none was written.
+    pub pcap: Option<PathBuf>,
 }
 
 impl ScenarioResult {
@@ -99,6 +102,7 @@ impl ScenarioResult {
             duration: Duration::ZERO,
             failure: None,
             skip_reason: None,
+            pcap: None,
             steps: Vec::new(),
             teardown: Vec::new(),
         }

@@ -33,6 +33,8 @@ pub struct Settings {
     pub programs: BTreeMap<String, String>,
     /// The working directory of programs under test (a submission's folder).
     pub program_dir: PathBuf,
+    /// Where each wire scenario's pcap file goes (`--pcap DIR`); none when `None`.
+    pub pcap_dir: Option<PathBuf>,
 }
 
 /// How often a wait looks at [`Settings::cancel`].
@@ -74,6 +76,7 @@ impl Default for Settings {
             cancel: Arc::new(AtomicBool::new(false)),
             programs: BTreeMap::new(),
             program_dir: PathBuf::from("."),
+            pcap_dir: None,
         }
     }
 }
