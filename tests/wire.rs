@@ -193,7 +193,50 @@ fn each_wire_scenario_fails_for_its_reason() {
     }
     // (scenario, extra arguments, an edit of the scenario, the reason it must give)
     type Case<'a> = (&'a str, &'a [&'a str], Option<(&'a str, &'a str)>, &'a str);
-    let cases: [Case; 5] = [
+    let cases: [Case; 11] = [
+        (
+            "handshake-as-client-offers-the-options",
+            &["--sysctl", "net.ipv4.tcp_timestamps=0"],
+            None,
+            "got <mss 1460,nop,nop,sackOK,nop,wscale ",
+        ),
+        (
+            "handshake-as-client-offers-the-options",
+            &["--sysctl", "net.ipv4.tcp_sack=0"],
+            None,
+            "got <mss 1460,nop,nop,TS val ",
+        ),
+        // In the window after all: the target takes the data and acknowledges it.
+        (
+            "out-of-window-data-is-answered-with-an-ack",
+            &[],
+            Some(("P. 1000001:1000006(5)", "P. 1:6(5)")),
+            "ack: expected 1, got 6",
+        ),
+        // An RST one byte past RCV.NXT only draws a challenge ACK: recv keeps waiting.
+        (
+            "rst-at-rcv-nxt-resets-the-connection",
+            &[],
+            Some(("w < R. 1:1(0)", "w < R. 2:2(0)")),
+            "still blocked",
+        ),
+        // An RST at RCV.NXT is taken: the connection is gone, no challenge ACK comes.
+        (
+            "rst-in-window-but-not-at-rcv-nxt-gets-a-challenge-ack",
+            &[],
+            Some(("w < R. 100:100(0)", "w < R. 1:1(0)")),
+            "no segment within",
+        ),
+        // An RST instead of the SYN resets the connection: nothing answers it.
+        (
+            "syn-on-an-established-connection-gets-a-challenge-ack",
+            &[],
+            Some((
+                "s = accept(l)\nw < S 0:0(0) win 65535 <mss 1460>",
+                "s = accept(l)\nw < R. 1:1(0) ack 1 win 0",
+            )),
+            "no segment within",
+        ),
         (
             "handshake-as-server-negotiates-the-options",
             &["--sysctl", "net.ipv4.tcp_sack=0"],
