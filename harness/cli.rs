@@ -596,7 +596,8 @@ fn run_command(args: RunArgs) -> i32 {
     if let Err(code) = check_windows(args.block_window, args.target.contain.timeout) {
         return code;
     }
-    let sandbox = match sandbox_spec(&args.target.contain) {
+    let needs_wire = scenarios.iter().any(Scenario::uses_wire);
+    let sandbox = match sandbox_spec(&args.target.contain, needs_wire) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -722,7 +723,7 @@ fn grade_command(args: GradeArgs) -> i32 {
     if let Err(code) = check_windows(args.block_window, args.contain.timeout) {
         return code;
     }
-    let sandbox = match sandbox_spec(&args.contain) {
+    let sandbox = match sandbox_spec(&args.contain, false) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -797,7 +798,7 @@ fn grade_command(args: GradeArgs) -> i32 {
 }
 
 /// The sandbox a run uses, after one probe (see [`crate::sandbox::choose`]).
-fn sandbox_spec(args: &ContainArgs) -> Result<Option<SandboxSpec>, i32> {
+fn sandbox_spec(args: &ContainArgs, needs_wire: bool) -> Result<Option<SandboxSpec>, i32> {
     if args.sandbox == SandboxChoice::Off && !args.sysctl.is_empty() {
         eprintln!("error: --sysctl sets the scenarios' namespaces, and --sandbox off makes none");
         return Err(EXIT_USAGE);
@@ -820,7 +821,18 @@ fn sandbox_spec(args: &ContainArgs) -> Result<Option<SandboxSpec>, i32> {
             for notice in &chosen.notices {
                 eprintln!("{notice}");
             }
-            Ok(chosen.spec)
+            match chosen.wire_check(want, needs_wire) {
+                Ok(note) => {
+                    if let Some(note) = note {
+                        eprintln!("{note}");
+                    }
+                    Ok(chosen.spec)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Err(EXIT_USAGE)
+                }
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -857,7 +869,7 @@ fn target_spec(args: &TargetArgs) -> TargetSpec {
 
 /// `sockspec prop stream`.
 fn prop_stream(args: PropStreamArgs) -> i32 {
-    let sandbox = match sandbox_spec(&args.target.contain) {
+    let sandbox = match sandbox_spec(&args.target.contain, false) {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -338,3 +338,59 @@ fn a_flood_of_segments_is_a_verdict() {
     let _ = flooder.wait();
     assert!(sandbox.close(false).is_empty());
 }
+
+/// Where the sandbox gets no wire device (here: the TUN clone device is named where
+/// none exists, through SOCKSPEC_TUN, as on a machine without TUN), wire scenarios are
+/// skipped with the reason and the rest runs; `--sandbox require` refuses them.
+#[test]
+fn without_tun_wire_scenarios_are_skipped_and_require_refuses() {
+    if !sandbox_available() {
+        return;
+    }
+    let run = |sandbox: &str| {
+        sockspec()
+            .arg("run")
+            .arg(root().join("scenarios/wire/syn-to-a-port-without-listener-gets-rst.scn"))
+            .arg(root().join("scenarios/bind/bind-twice-expects-error.scn"))
+            .args(["--sandbox", sandbox, "--format", "json", "--no-progress"])
+            .env(wire_link::TUN_VAR, "/nonexistent/tun")
+            .output()
+            .unwrap()
+    };
+    let auto = run("auto");
+    let stderr = String::from_utf8_lossy(&auto.stderr);
+    assert_eq!(auto.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "note: the sandbox has no wire device (opening the TUN device /nonexistent/tun"
+        ),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&auto.stdout).unwrap();
+    let result = |name: &str| {
+        report["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"].as_str().unwrap_or_default().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not in {report}"))
+            .clone()
+    };
+    let wire = result("syn-to-a-port-without-listener-gets-rst");
+    assert_eq!(wire["status"], "skipped", "{wire}");
+    assert!(
+        wire["skip_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no wire device"),
+        "{wire}"
+    );
+    assert_eq!(result("bind-twice-expects-error")["status"], "passed");
+    let require = run("require");
+    let stderr = String::from_utf8_lossy(&require.stderr);
+    assert_eq!(require.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: --sandbox require, but the sandbox has no wire device"),
+        "{stderr}"
+    );
+}

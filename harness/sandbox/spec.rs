@@ -13,6 +13,9 @@ pub struct SandboxSpec {
     pub limits: Limits,
     /// Why the probe could make no mount namespace; `None` when it could.
     pub mount_problem: Option<String>,
+    /// Why the probe's sandbox had no wire device (no access to /dev/net/tun, ...);
+    /// `None` when it had one.
+    pub wire_problem: Option<String>,
     /// Network settings of every scenario's namespace (`--sysctl net.ipv4.tcp_sack=0`):
     /// a Linux with a setting changed is a target of its own.
     pub sysctls: Vec<(String, String)>,
@@ -28,11 +31,13 @@ impl SandboxSpec {
     ) -> Result<(SandboxSpec, Vec<String>), SandboxError> {
         let probe = Sandbox::create(&exe, Duration::from_secs(10), &limits, None, &sysctls)?;
         let mount_problem = probe.mount_problem().map(str::to_string);
+        let wire_problem = probe.wire().err().map(str::to_string);
         let problems = probe.close(false);
         let spec = SandboxSpec {
             exe,
             limits,
             mount_problem,
+            wire_problem,
             sysctls,
         };
         Ok((spec, problems))
@@ -70,6 +75,30 @@ pub struct Chosen {
     pub spec: Option<SandboxSpec>,
     /// What the user should know (`warning: ...`, `note: ...`), one line each.
     pub notices: Vec<String>,
+}
+
+impl Chosen {
+    /// What to say when the selected scenarios play on the wire (`needs_wire`) and this
+    /// machine gives the sandbox none: with [`Want::Require`] a refusal, else a note
+    /// that those scenarios will be skipped. Nothing when no wire is needed.
+    pub fn wire_check(&self, want: Want, needs_wire: bool) -> Result<Option<String>, String> {
+        if !needs_wire {
+            return Ok(None);
+        }
+        let why = match &self.spec {
+            None => "there is no sandbox".to_string(),
+            Some(spec) => match &spec.wire_problem {
+                None => return Ok(None),
+                Some(why) => format!("the sandbox has no wire device ({why})"),
+            },
+        };
+        if want == Want::Require {
+            return Err(format!(
+                "--sandbox require, but {why}: wire scenarios cannot run"
+            ));
+        }
+        Ok(Some(format!("note: {why}: wire scenarios are skipped")))
+    }
 }
 
 /// Probes once and decides: with [`Want::Auto`], a machine that cannot make namespaces

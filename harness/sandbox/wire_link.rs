@@ -24,6 +24,9 @@ use std::ffi::CStr;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, OwnedFd};
 
+/// The environment variable that names the TUN clone device, `/dev/net/tun` if unset.
+pub const TUN_VAR: &str = "SOCKSPEC_TUN";
+
 /// The device's name inside the namespace.
 pub const DEVICE: &CStr = c"wire0";
 /// The target's own address on the wire.
@@ -69,12 +72,15 @@ fn control_socket(family: socket2::Domain) -> Result<OwnedFd, String> {
 /// Creates and configures the device; its descriptor carries the packets. Runs in the
 /// holder, inside the new user and network namespaces, before any thread exists.
 pub fn create() -> Result<OwnedFd, String> {
+    // SOCKSPEC_TUN names another clone device (some systems have one elsewhere; a test
+    // names a missing one to see a machine without TUN).
+    let path = std::env::var_os(TUN_VAR).unwrap_or_else(|| "/dev/net/tun".into());
     let tun = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open("/dev/net/tun")
+        .open(&path)
         .map(OwnedFd::from)
-        .map_err(|e| format!("opening /dev/net/tun: {e}"))?;
+        .map_err(|e| format!("opening the TUN device {}: {e}", path.to_string_lossy()))?;
     let mut ifr = ifreq();
     ifr.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
     ioctl(
