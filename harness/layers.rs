@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Each top-level module and its layer; a module may import only lower numbers.
-const LAYERS: [(&str, u8); 17] = [
+const LAYERS: [(&str, u8); 18] = [
+    ("literal", 0),
     ("signals", 1),
     ("atomic", 1),
     ("interrupt", 1),

@@ -3,10 +3,10 @@
 //! Layers, bottom up; a module imports only from layers below it (docs/architecture.md
 //! has the full table and how a call travels):
 //!
-//! 1. [`signals`], [`interrupt`], [`process`], [`protocol`], [`wire`], [`atomic`]:
-//!    leaves. Signal names, SIGINT handling, waiting on a process, the adapter
-//!    protocol's messages, TCP segment codecs and atomic file writes know nothing of
-//!    their callers.
+//! 1. [`signals`], [`interrupt`], [`process`], [`protocol`], [`atomic`], [`literal`];
+//!    then [`wire`], which uses [`literal`]: leaves. Signal names, SIGINT handling,
+//!    waiting on a process, the adapter protocol's messages, atomic file writes, data
+//!    literals and TCP segment codecs know nothing of their callers.
 //! 2. [`script`]: the scenario language (it names protocol calls and signals);
 //!    [`remote`]: the harness as a remote TCP on a wire device.
 //! 3. [`sandbox`]: per-scenario namespaces, mounts and limits, and the one way a
@@ -30,6 +30,7 @@ pub mod grade;
 pub mod interrupt;
 #[cfg(test)]
 mod layers;
+pub mod literal;
 pub mod process;
 pub mod program;
 pub mod prop;

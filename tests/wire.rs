@@ -26,13 +26,19 @@ struct Setup {
 
 /// A sandbox with a wire, and a Python server inside listening on the target's wire
 /// address that reads 5 bytes, answers "world" and closes.
-fn server_on_the_wire(port: u16) -> Option<Setup> {
+/// A sandbox and the harness's end of its wire, where the machine gives both.
+fn sandbox_with_wire() -> Option<(Sandbox, Wire)> {
     if !sandbox_available() {
         return None;
     }
-    let exe = Path::new(env!("CARGO_BIN_EXE_sockspec"));
-    let sandbox =
-        Sandbox::create(exe, Duration::from_secs(10), &Limits::default(), None, &[]).unwrap();
+    let sandbox = Sandbox::create(
+        exe(),
+        Duration::from_secs(10),
+        &Limits::default(),
+        None,
+        &[],
+    )
+    .unwrap();
     let fd = match sandbox.wire() {
         Ok(fd) => fd.try_clone().unwrap(),
         Err(why) => {
@@ -40,11 +46,20 @@ fn server_on_the_wire(port: u16) -> Option<Setup> {
             return None;
         }
     };
+    Some((sandbox, Wire::new(Link::new(fd))))
+}
+
+fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_sockspec"))
+}
+
+fn server_on_the_wire(port: u16) -> Option<Setup> {
+    let (sandbox, wire) = sandbox_with_wire()?;
     let script = format!(
         "python3 -c \"import socket; l=socket.socket(); l.bind(('{}', {port})); l.listen(1); s,_=l.accept(); d=s.recv(5); s.sendall(b'world'); s.close()\"",
         wire_link::TARGET_V4
     );
-    let target = group_command(&script, Some(sandbox.join(exe, None)))
+    let target = group_command(&script, Some(sandbox.join(exe(), None)))
         .spawn()
         .unwrap();
     // Listening is an event in the namespace's socket table: wait for it, never sleep.
@@ -57,7 +72,7 @@ fn server_on_the_wire(port: u16) -> Option<Setup> {
     }
     Some(Setup {
         sandbox,
-        wire: Wire::new(Link::new(fd)),
+        wire,
         target,
     })
 }
@@ -308,24 +323,16 @@ fn each_wire_scenario_fails_for_its_reason() {
 /// that keeps every segment until its memory runs out.
 #[test]
 fn a_flood_of_segments_is_a_verdict() {
-    if !sandbox_available() {
-        return;
-    }
-    let exe = Path::new(env!("CARGO_BIN_EXE_sockspec"));
-    let sandbox =
-        Sandbox::create(exe, Duration::from_secs(10), &Limits::default(), None, &[]).unwrap();
-    let Ok(fd) = sandbox.wire().map(|fd| fd.try_clone().unwrap()) else {
-        required(false, "a TUN device in the sandbox");
+    let Some((sandbox, mut wire)) = sandbox_with_wire() else {
         return;
     };
-    let mut wire = Wire::new(Link::new(fd));
     // SYNs to 60000 remote ports nobody expects, as fast as connect() goes (each socket
     // is closed at once, so the process's file limit does not stop it).
     let script = format!(
         "python3 -c \"import socket\nfor p in range(1000, 61000):\n    s=socket.socket(); s.setblocking(False); s.connect_ex(('{}', p)); s.close()\"",
         wire_link::REMOTE_V4
     );
-    let mut flooder = group_command(&script, Some(sandbox.join(exe, None)))
+    let mut flooder = group_command(&script, Some(sandbox.join(exe(), None)))
         .spawn()
         .unwrap();
     let quiet: SocketAddr = (wire_link::REMOTE_V4, 9999).into();

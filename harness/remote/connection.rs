@@ -109,15 +109,7 @@ impl Connection {
         let options = segment
             .options
             .iter()
-            .map(|o| match o {
-                TcpOption::Sack(blocks) => TcpOption::Sack(
-                    blocks
-                        .iter()
-                        .map(|(l, r)| (l.wrapping_sub(ack_base), r.wrapping_sub(ack_base)))
-                        .collect(),
-                ),
-                other => other.clone(),
-            })
+            .map(|o| sack_moved(o, ack_base.wrapping_neg()))
             .collect();
         let relative = Segment {
             seq: segment.seq.wrapping_sub(seq_base),
@@ -191,15 +183,7 @@ impl Connection {
             .options
             .iter()
             .filter(|o| **o != TcpOption::Eol)
-            .map(|o| match o {
-                TcpOption::Sack(blocks) => TcpOption::Sack(
-                    blocks
-                        .iter()
-                        .map(|(l, r)| (l.wrapping_sub(self.iss), r.wrapping_sub(self.iss)))
-                        .collect(),
-                ),
-                other => other.clone(),
-            })
+            .map(|o| sack_moved(o, self.iss.wrapping_neg()))
             .collect();
         let got: Vec<&TcpOption> = relative.iter().collect();
         let listed = |o: &[&TcpOption]| {
@@ -234,31 +218,21 @@ impl Connection {
 impl Outgoing {
     /// The segment a line describes, ready to send. `*` cannot be sent; a line without
     /// a payload carries `len` bytes of `x`.
-    pub fn from_spec(spec: &SegmentSpec) -> Result<Outgoing, String> {
-        let number = |f: Field<u32>, what: &str| {
-            f.value()
-                .ok_or_else(|| format!("`*` cannot be sent: give the {what}"))
-        };
-        let len = number(spec.len, "length")?;
+    pub fn from_spec(spec: &SegmentSpec) -> Result<Outgoing, &'static str> {
+        if let Some(why) = spec.unsendable() {
+            return Err(why);
+        }
+        let known = "checked by unsendable";
+        let len = spec.len.value().expect(known);
         let options = match &spec.options {
-            OptionsSpec::None => Vec::new(),
-            OptionsSpec::Any => return Err("`<...>` cannot be sent: list the options".into()),
-            OptionsSpec::Exact(list) => list
-                .iter()
-                .map(|o| o.to_option().ok_or("an option with `*` cannot be sent"))
-                .collect::<Result<_, _>>()?,
+            OptionsSpec::Exact(list) => list.iter().map(|o| o.to_option().expect(known)).collect(),
+            _ => Vec::new(),
         };
         Ok(Outgoing {
             flags: spec.flags,
-            seq: number(spec.start, "sequence number")?,
-            ack: match spec.ack {
-                Some(f) => number(f, "acknowledgment number")?,
-                None => 0,
-            },
-            window: match spec.win {
-                Some(f) => f.value().ok_or("`win *` cannot be sent")?,
-                None => 65535,
-            },
+            seq: spec.start.value().expect(known),
+            ack: spec.ack.map_or(0, |f| f.value().expect(known)),
+            window: spec.win.map_or(65535, |f| f.value().expect(known)),
             options,
             payload: spec
                 .payload
@@ -309,18 +283,7 @@ impl Wire {
             options: out
                 .options
                 .iter()
-                .map(|o| match o {
-                    TcpOption::Sack(blocks) => {
-                        let irs = conn.irs.unwrap_or(0);
-                        TcpOption::Sack(
-                            blocks
-                                .iter()
-                                .map(|(l, r)| (irs.wrapping_add(*l), irs.wrapping_add(*r)))
-                                .collect(),
-                        )
-                    }
-                    other => other.clone(),
-                })
+                .map(|o| sack_moved(o, conn.irs.unwrap_or(0)))
                 .collect(),
             payload: out.payload.clone(),
         };
@@ -449,5 +412,20 @@ impl Wire {
             Ok(s) => Err(broken(conn.describe(&s, Direction::Out), conn)),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// `option` with its SACK block edges moved by `by` (mod 2^32): SACK blocks name
+/// sequence numbers, so they go relative and back with the ISN like the ACK does
+/// (RFC 2018 3). Every other option is unchanged.
+fn sack_moved(option: &TcpOption, by: u32) -> TcpOption {
+    match option {
+        TcpOption::Sack(blocks) => TcpOption::Sack(
+            blocks
+                .iter()
+                .map(|(l, r)| (l.wrapping_add(by), r.wrapping_add(by)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }

@@ -288,44 +288,35 @@ impl Runner<'_> {
     }
 
     pub(super) fn addr(&mut self, step: &Step, expr: &AddrExpr) -> Result<SocketAddr, Stop> {
-        let (id, local) = match expr {
+        // A name resolved at parse time whose creating step may not have yielded it.
+        let (found, expected, why) = match expr {
             AddrExpr::Literal(a) => return Ok(*a),
-            AddrExpr::Saved(id) => match self.names.get(&id.name) {
-                Some(Slot::Addr(a)) => return Ok(*a),
-                _ => {
-                    return Err(self.fail(
-                        step,
-                        format!("the address `{}`", id.name),
-                        "the step that saves it did not yield one".into(),
-                        None,
-                    ))
-                }
-            },
-            AddrExpr::WireAddr(id) => {
-                return match self.connections.get(&id.name) {
-                    Some(c) => Ok(c.local),
-                    None => Err(self.fail(
-                        step,
-                        format!("the wire connection `{}`", id.name),
-                        "the step that makes it did not run".into(),
-                        None,
-                    )),
-                }
-            }
-            AddrExpr::ProgramAddr(id) => {
-                return match self.programs.get(&id.name) {
-                    Some(p) => Ok(p.addr),
-                    None => Err(self.fail(
-                        step,
-                        format!("the address of program `{}`", id.name),
-                        "the step that starts it did not start it".into(),
-                        None,
-                    )),
-                }
-            }
-            AddrExpr::LocalOf(id) => (id, true),
-            AddrExpr::RemoteOf(id) => (id, false),
+            AddrExpr::LocalOf(id) => return self.socket_addr(step, id, true),
+            AddrExpr::RemoteOf(id) => return self.socket_addr(step, id, false),
+            AddrExpr::Saved(id) => (
+                match self.names.get(&id.name) {
+                    Some(Slot::Addr(a)) => Some(*a),
+                    _ => None,
+                },
+                format!("the address `{}`", id.name),
+                "the step that saves it did not yield one",
+            ),
+            AddrExpr::WireAddr(id) => (
+                self.connections.get(&id.name).map(|c| c.local),
+                format!("the wire connection `{}`", id.name),
+                "the step that makes it did not run",
+            ),
+            AddrExpr::ProgramAddr(id) => (
+                self.programs.get(&id.name).map(|p| p.addr),
+                format!("the address of program `{}`", id.name),
+                "the step that starts it did not start it",
+            ),
         };
+        found.ok_or_else(|| self.fail(step, expected, why.into(), None))
+    }
+
+    /// `s.local` or `s.remote`: asked of the side that owns `s` when the step runs.
+    fn socket_addr(&mut self, step: &Step, id: &Ident, local: bool) -> Result<SocketAddr, Stop> {
         let (side, handle) = self.bound(step, id)?;
         let call = if local {
             Call::Getsockname { sock: handle }

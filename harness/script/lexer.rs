@@ -175,12 +175,8 @@ pub fn lex_line(line: &str, base: usize) -> Result<Vec<Token>, Diagnostic> {
                 let close = line[i + 1..].find('"').ok_or_else(|| {
                     Diagnostic::new(span(start, line.len()), "unterminated hex literal")
                 })?;
-                let digits: String = line[i + 1..i + 1 + close]
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .collect();
                 let end = i + close + 2;
-                let data = decode_hex(&digits).ok_or_else(|| {
+                let data = crate::literal::hex(&line[i + 1..i + 1 + close]).ok_or_else(|| {
                     Diagnostic::new(span(start, end), "invalid hex literal")
                         .with_hint("use an even number of hex digits, e.g. hex\"00ff\"")
                 })?;
@@ -379,60 +375,28 @@ fn bracketed_addr_len(s: &str) -> Option<usize> {
     (port_len > 0).then_some(close + 2 + port_len)
 }
 
-/// Decodes `"..."` with escapes `\n \r \t \0 \\ \" \xHH`; returns the bytes and the
-/// literal's length in the line.
+/// Decodes `"..."` (see [`crate::literal::text`]); returns the bytes and the literal's
+/// length in the line, or a diagnostic at the offending escape.
 fn lex_text(s: &str, base: usize) -> Result<(Vec<u8>, usize), Diagnostic> {
-    let mut out = Vec::new();
-    let mut chars = s.char_indices().skip(1);
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Ok((out, i + 1)),
-            '\\' => {
-                let (j, e) = chars.next().ok_or_else(|| {
-                    Diagnostic::new(Span::new(base + i, base + i + 1), "unterminated string")
-                })?;
-                match e {
-                    'n' => out.push(b'\n'),
-                    'r' => out.push(b'\r'),
-                    't' => out.push(b'\t'),
-                    '0' => out.push(0),
-                    '\\' => out.push(b'\\'),
-                    '"' => out.push(b'"'),
-                    'x' => {
-                        let hex: String = s[j + 1..].chars().take(2).collect();
-                        let byte = (hex.len() == 2)
-                            .then(|| u8::from_str_radix(&hex, 16).ok())
-                            .flatten()
-                            .ok_or_else(|| {
-                                Diagnostic::new(
-                                    Span::new(base + i, base + j + 1 + hex.len()),
-                                    "invalid `\\x` escape",
-                                )
-                                .with_hint("write two hex digits, e.g. \\x00")
-                            })?;
-                        out.push(byte);
-                        chars.next();
-                        chars.next();
-                    }
-                    other => {
-                        return Err(Diagnostic::new(
-                            Span::new(base + i, base + j + other.len_utf8()),
-                            format!("unknown escape `\\{other}`"),
-                        )
-                        .with_hint("escapes are \\n \\r \\t \\0 \\\\ \\\" and \\xHH"))
-                    }
-                }
-            }
-            c => {
-                let mut buf = [0; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
+    use crate::literal::TextError;
+    crate::literal::text(s).map_err(|e| match e {
+        TextError::UnfinishedEscape { at } => {
+            Diagnostic::new(Span::new(base + at, base + at + 1), "unterminated string")
         }
-    }
-    Err(
-        Diagnostic::new(Span::new(base, base + s.len()), "unterminated string")
-            .with_hint("close the string with `\"`"),
-    )
+        TextError::BadHexEscape { at, end } => {
+            Diagnostic::new(Span::new(base + at, base + end), "invalid `\\x` escape")
+                .with_hint("write two hex digits, e.g. \\x00")
+        }
+        TextError::UnknownEscape { at, end, escape } => Diagnostic::new(
+            Span::new(base + at, base + end),
+            format!("unknown escape `\\{escape}`"),
+        )
+        .with_hint("escapes are \\n \\r \\t \\0 \\\\ \\\" and \\xHH"),
+        TextError::Unterminated => {
+            Diagnostic::new(Span::new(base, base + s.len()), "unterminated string")
+                .with_hint("close the string with `\"`")
+        }
+    })
 }
 
 /// Decimal with optional `_` separators and a `k` (1024) or `M` (1048576) suffix.
@@ -449,16 +413,6 @@ fn parse_int(text: &str) -> Option<u64> {
         return None;
     }
     digits.parse::<u64>().ok()?.checked_mul(mult)
-}
-
-pub fn decode_hex(digits: &str) -> Option<Vec<u8>> {
-    if digits.len() % 2 != 0 || !digits.is_ascii() {
-        return None;
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -720,36 +720,32 @@ impl Parser<'_> {
             Arg::Name(id) if matches!(self.names.get(&id.name), Some((Binding::Addr, _))) => {
                 Ok(AddrExpr::Saved(id.clone()))
             }
+            // A program's and a wire connection's one address: `srv.addr`, `w.addr`.
             Arg::Member(id, member)
-                if matches!(self.names.get(&id.name), Some((Binding::Program, _))) =>
+                if matches!(
+                    self.names.get(&id.name),
+                    Some((Binding::Program | Binding::Connection, _))
+                ) =>
             {
-                if member.name == "addr" {
-                    Ok(AddrExpr::ProgramAddr(id.clone()))
-                } else {
-                    Err(Diagnostic::new(
+                let program = matches!(self.names.get(&id.name), Some((Binding::Program, _)));
+                match (member.name.as_str(), program) {
+                    ("addr", true) => Ok(AddrExpr::ProgramAddr(id.clone())),
+                    ("addr", false) => Ok(AddrExpr::WireAddr(id.clone())),
+                    _ => Err(Diagnostic::new(
                         member.span,
                         format!("unknown address `{}.{}`", id.name, member.name),
                     )
-                    .with_hint(format!(
-                        "a program's address is `{}.addr` (127.0.0.1 and its port)",
-                        id.name
-                    )))
-                }
-            }
-            Arg::Member(id, member)
-                if matches!(self.names.get(&id.name), Some((Binding::Connection, _))) =>
-            {
-                if member.name == "addr" {
-                    Ok(AddrExpr::WireAddr(id.clone()))
-                } else {
-                    Err(Diagnostic::new(
-                        member.span,
-                        format!("unknown address `{}.{}`", id.name, member.name),
-                    )
-                    .with_hint(format!(
-                        "a wire connection's address is `{}.addr` (the remote TCP's)",
-                        id.name
-                    )))
+                    .with_hint(if program {
+                        format!(
+                            "a program's address is `{}.addr` (127.0.0.1 and its port)",
+                            id.name
+                        )
+                    } else {
+                        format!(
+                            "a wire connection's address is `{}.addr` (the remote TCP's)",
+                            id.name
+                        )
+                    })),
                 }
             }
             Arg::Member(id, member) => match member.name.as_str() {

@@ -392,58 +392,42 @@ fn options(c: &mut Cursor) -> Result<OptionsSpec, NotationError> {
     }
 }
 
-/// `"text"` with the escapes `\n \r \t \0 \\ \" \xHH`, or `hex"00 ff"`.
+/// `"text"` or `hex"00 ff"`, decoded as the scenario language decodes them
+/// ([`crate::literal`]).
 fn payload(c: &mut Cursor) -> Result<Vec<u8>, NotationError> {
-    let hex = c.eat("hex");
-    c.expect("\"", "`\"`")?;
-    let mut out = Vec::new();
-    let mut chars = c.rest().char_indices();
-    let start = c.pos;
-    while let Some((i, ch)) = chars.next() {
-        match ch {
-            '"' => {
-                c.pos = start + i + 1;
-                if hex {
-                    let digits: String = String::from_utf8_lossy(&out)
-                        .chars()
-                        .filter(|c| !c.is_whitespace())
-                        .collect();
-                    if digits.len() % 2 != 0 {
-                        return Err(c.err("hex payload with an odd number of digits"));
-                    }
-                    return (0..digits.len())
-                        .step_by(2)
-                        .map(|k| u8::from_str_radix(&digits[k..k + 2], 16))
-                        .collect::<Result<_, _>>()
-                        .map_err(|_| c.err("hex payload with a non-hex digit"));
-                }
-                return Ok(out);
-            }
-            '\\' if !hex => {
-                let (_, e) = chars.next().ok_or_else(|| c.err("unfinished escape"))?;
-                match e {
-                    'n' => out.push(b'\n'),
-                    'r' => out.push(b'\r'),
-                    't' => out.push(b'\t'),
-                    '0' => out.push(0),
-                    '\\' => out.push(b'\\'),
-                    '"' => out.push(b'"'),
-                    'x' => {
-                        let h: String = (0..2)
-                            .filter_map(|_| chars.next().map(|(_, c)| c))
-                            .collect();
-                        out.push(u8::from_str_radix(&h, 16).map_err(|_| c.err("bad \\x escape"))?);
-                    }
-                    other => return Err(c.err(format!("unknown escape `\\{other}`"))),
-                }
-            }
-            ch => {
-                let mut b = [0u8; 4];
-                out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
-            }
-        }
+    use crate::literal::TextError;
+    if c.eat("hex") {
+        c.expect("\"", "`\"`")?;
+        let close = c
+            .rest()
+            .find('"')
+            .ok_or_else(|| c.err("unterminated payload: a closing `\"` is missing"))?;
+        let digits = &c.rest()[..close];
+        let bytes = crate::literal::hex(digits)
+            .ok_or_else(|| c.err("hex payload: write an even number of hex digits"))?;
+        c.pos += close + 1;
+        return Ok(bytes);
     }
-    Err(c.err("unterminated payload: a closing `\"` is missing"))
+    let start = c.pos;
+    let (bytes, len) = crate::literal::text(c.rest()).map_err(|e| {
+        let (at, message) = match e {
+            TextError::UnfinishedEscape { at } => (at, "unfinished escape".to_string()),
+            TextError::BadHexEscape { at, .. } => (at, "bad \\x escape".to_string()),
+            TextError::UnknownEscape { at, escape, .. } => {
+                (at, format!("unknown escape `\\{escape}`"))
+            }
+            TextError::Unterminated => {
+                (0, "unterminated payload: a closing `\"` is missing".into())
+            }
+        };
+        NotationError {
+            at: start + at,
+            message,
+            hint: None,
+        }
+    })?;
+    c.pos = start + len;
+    Ok(bytes)
 }
 
 impl fmt::Display for OptionSpec {
