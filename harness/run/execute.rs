@@ -92,11 +92,8 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         .map_or_else(|| PathBuf::from("/proc/self/net"), |sb| sb.net_dir());
     let mut runner = Runner {
         settings,
-        target: match session {
-            Some(s) => Conn::new(s, settings.cancel.clone()),
-            None => Conn::absent(settings.cancel.clone()),
-        },
-        peer: Conn::new(peer, settings.cancel.clone()),
+        target: Conn::new(session, settings.cancel.clone()),
+        peer: Conn::new(Some(peer), settings.cancel.clone()),
         names: HashMap::new(),
         records: Vec::new(),
         programs: HashMap::new(),

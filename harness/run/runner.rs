@@ -46,22 +46,11 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    pub(super) fn new(session: Box<dyn Session>, cancel: Arc<AtomicBool>) -> Self {
+    /// A conversation over `session`; `None` for a program scenario, which has no
+    /// target.
+    pub(super) fn new(session: Option<Box<dyn Session>>, cancel: Arc<AtomicBool>) -> Self {
         Conn {
-            session: Some(session),
-            cancel,
-            next_id: 0,
-            outstanding: HashSet::new(),
-            arrived: HashMap::new(),
-            last_request: String::new(),
-            last_response: String::new(),
-        }
-    }
-
-    /// No session: a program scenario has no target.
-    pub(super) fn absent(cancel: Arc<AtomicBool>) -> Self {
-        Conn {
-            session: None,
+            session,
             cancel,
             next_id: 0,
             outstanding: HashSet::new(),
