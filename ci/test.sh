@@ -12,14 +12,18 @@ if ! python3 -c 'import junitparser' 2>/dev/null; then
 fi
 perl -MTAP::Parser -e 1
 
-# gcc compiles the sample C programs; Chromium reads the grading HTML report.
+# gcc compiles the sample C programs; Chromium reads the grading HTML report;
+# Wireshark's tshark reads the wire scenarios' pcap files.
 command -v gcc >/dev/null
-if ! command -v chromium >/dev/null 2>&1; then
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "note: no chromium; the HTML report test will skip (CI installs it)" >&2
+    echo "note: no ${missing[*]}; the tests that need them skip (CI installs them)" >&2
   fi
 fi
 

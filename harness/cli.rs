@@ -139,6 +139,10 @@ pub struct RunArgs {
     /// TOPIC__NAME.pcap; reports name the file (open it in Wireshark)
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<PathBuf>,
+    /// Widen every timing window of the wire lines (`after A..B` becomes A/F..B*F) on a
+    /// slow or loaded machine
+    #[arg(long, value_name = "F", default_value = "1", env = "SOCKSPEC_TIME_SCALE", value_parser = parse_time_scale)]
+    pub time_scale: f64,
     /// When to colour: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -363,35 +367,20 @@ impl ColorChoice {
     }
 }
 
-/// `200ms`, `1.5s`, `10s`, `2m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let err = || format!("invalid duration `{s}`: write e.g. 200ms, 1.5s or 2m");
-    let (num, unit) = s
-        .find(|c: char| c.is_ascii_alphabetic())
-        .map_or((s, "ms"), |i| s.split_at(i));
-    let n: f64 = num.parse().map_err(|_| err())?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(err()),
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(err());
+/// A factor of 1 or more: timing windows only ever widen.
+fn parse_time_scale(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && (1.0..=1000.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "invalid time scale `{s}`: a factor from 1 to 1000, e.g. 3"
+        )),
     }
-    // Deadlines are computed as now + duration: a run must be able to honour it.
-    if secs > MAX_DURATION.as_secs_f64() {
-        return Err(format!(
-            "invalid duration `{s}`: at most {} minutes",
-            MAX_DURATION.as_secs() / 60
-        ));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
-/// The longest duration any option takes: a day.
-const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+/// `200ms`, `1.5s`, `10s`, `2m`: the same durations a scenario's lines take.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::literal::duration(s)
+}
 
 /// A blocking window must end before the timeout, or a `-> blocks` check (which waits
 /// out the window) could never finish within it; a zero timeout lets nothing answer.
@@ -614,6 +603,7 @@ fn run_command(args: RunArgs) -> i32 {
             .clone()
             .unwrap_or_else(|| PathBuf::from(".")),
         pcap_dir: args.pcap.clone(),
+        time_scale: args.time_scale,
         ..Settings::default()
     };
     if let Some(dir) = &settings.pcap_dir {

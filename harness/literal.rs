@@ -76,6 +76,37 @@ pub fn hex(digits: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A duration: `200ms`, `1.5s`, `10s`, `2m`; a bare number is milliseconds. Options
+/// and scenario lines (`w > nothing for 300ms`) read durations alike.
+pub fn duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let err = || format!("invalid duration `{s}`: write e.g. 200ms, 1.5s or 2m");
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((s, "ms"), |i| s.split_at(i));
+    let n: f64 = num.parse().map_err(|_| err())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(err()),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(err());
+    }
+    // Deadlines are computed as now + duration: a run must be able to honour it.
+    if secs > MAX_DURATION.as_secs_f64() {
+        return Err(format!(
+            "invalid duration `{s}`: at most {} minutes",
+            MAX_DURATION.as_secs() / 60
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// The longest duration any option takes: a day.
+const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ mod lexer;
 mod load;
 pub mod ops;
 mod parser;
+mod wire_line;
 
 pub use ast::*;
 pub use diagnostic::{Diagnostic, SourceFile};

@@ -11,7 +11,7 @@ use sockspec::sandbox::{group_command, wire_link, Limits, Sandbox};
 use sockspec::wire::notation;
 use sockspec::wire::segment::{Segment, TcpOption};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -124,6 +124,75 @@ fn the_harness_plays_a_whole_connection_against_the_kernel() {
     assert!(s.sandbox.close(false).is_empty());
 }
 
+/// The harness as a plain TCP, driven from code as the property tests will drive it:
+/// a handshake, a stream larger than any window sent to an echo server while its echo
+/// comes back, both FINs; the harness's ISN sits just below 2^32, so its numbers wrap.
+#[test]
+fn the_plain_tcp_carries_a_stream_both_ways() {
+    let Some((sandbox, mut wire)) = sandbox_with_wire() else {
+        return;
+    };
+    let script = format!(
+        "python3 -c \"import socket\nl=socket.socket(); l.bind(('{}', 7)); l.listen(1); s,_=l.accept()\nwhile (d := s.recv(65536)): s.sendall(d)\ns.close()\"",
+        wire_link::TARGET_V4
+    );
+    let mut echo = group_command(&script, Some(sandbox.join(exe(), None)))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + WITHIN;
+    while tables::listeners_on(&tables::read(&sandbox.net_dir()).unwrap_or_default(), 7).is_empty()
+    {
+        assert!(Instant::now() < deadline, "the echo server never listened");
+        std::thread::yield_now();
+    }
+    let local: SocketAddr = (wire_link::REMOTE_V4, 40002).into();
+    let mut c = Connection::new(local, (wire_link::TARGET_V4, 7).into(), u32::MAX - 1000);
+    wire.open(&mut c, WITHIN).unwrap();
+    let stream = sockspec::remote::plain::pattern(300_000);
+    wire.send_data(&mut c, &stream, WITHIN).unwrap();
+    // The echo came back while the harness sent; the rest arrives now.
+    let echoed = wire.recv_data(&mut c, stream.len(), WITHIN).unwrap();
+    assert!(echoed == stream, "the echo differs from the stream");
+    // The harness sent in segments of at most the server's MSS.
+    wire.send_fin(&mut c, WITHIN).unwrap();
+    wire.recv_fin(&mut c, WITHIN).unwrap();
+    assert_eq!(
+        c.snd_una, 300_002,
+        "SYN, the stream and the FIN acknowledged"
+    );
+    assert!(echo.wait().unwrap().success());
+    assert!(sandbox.close(false).is_empty());
+}
+
+/// The target connects: the harness answers its handshake, takes its request and
+/// answers; the client then closes with SO_LINGER 0, and the reset is named as one.
+#[test]
+fn the_plain_tcp_answers_a_client() {
+    let Some((sandbox, mut wire)) = sandbox_with_wire() else {
+        return;
+    };
+    let script = format!(
+        "python3 -c \"import socket, struct\nc=socket.create_connection(('{}', 40003)); c.sendall(b'ping'); assert c.recv(4) == b'pong'\nc.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()\"",
+        wire_link::REMOTE_V4
+    );
+    let mut client = group_command(&script, Some(sandbox.join(exe(), None)))
+        .spawn()
+        .unwrap();
+    let local: SocketAddr = (wire_link::REMOTE_V4, 40003).into();
+    let mut c = Connection::new(local, (wire_link::TARGET_V4, 0).into(), 77);
+    wire.answer_open(&mut c, WITHIN).unwrap();
+    assert_eq!(wire.recv_data(&mut c, 4, WITHIN).unwrap(), b"ping");
+    wire.send_data(&mut c, b"pong", WITHIN).unwrap();
+    let err = wire.recv_fin(&mut c, WITHIN).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("the target reset the connection instead of closing: `R. 5:5(0) ack 5"),
+        "{err}"
+    );
+    assert!(client.wait().unwrap().success());
+    assert!(sandbox.close(false).is_empty());
+}
+
 /// A mismatch names the field, expected against actual, the segment in relative
 /// notation and the connection's recent segments.
 #[test]
@@ -151,7 +220,45 @@ fn a_mismatch_says_which_field_and_shows_the_segments() {
     assert!(s.sandbox.close(false).is_empty());
 }
 
-/// The wire corpus passes against Linux.
+/// Whether tshark can be run here.
+fn tshark_runs() -> bool {
+    std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The TCP segments tshark reads from a pcap file, as `FLAGS LEN` lines
+/// (`0x0012 0`).
+fn tshark_segments(pcap: &Path) -> Vec<String> {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args([
+            "-Y",
+            "tcp",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.flags",
+            "-e",
+            "tcp.len",
+        ])
+        .output()
+        .expect("tshark runs");
+    assert!(
+        out.status.success(),
+        "tshark fails on {}: {out:?}",
+        pcap.display()
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.replace('\t', " "))
+        .collect()
+}
+
+/// The wire corpus passes against Linux, and each scenario's pcap holds its segments
+/// both ways, as sockspec's own codec and as Wireshark's tshark read them.
 #[test]
 fn the_wire_corpus_passes_against_linux() {
     if !sandbox_available() {
@@ -160,12 +267,20 @@ fn the_wire_corpus_passes_against_linux() {
     let pcaps = tempfile::tempdir().unwrap();
     let (code, report) = run_json(&[
         &root().join("scenarios/wire").display().to_string(),
+        // Most wire scenarios wait on the target's timers, not on a core.
+        "-j",
+        "8",
         "--pcap",
         &pcaps.path().display().to_string(),
     ]);
     assert_eq!((code, not_passed(&report)), (0, vec![]), "{report}");
     let results = report["scenarios"].as_array().unwrap();
-    assert!(results.len() >= 4);
+    assert!(
+        results.len() >= 40,
+        "the wire corpus has {} scenarios",
+        results.len()
+    );
+    let mut decoded: Vec<(String, Vec<String>)> = Vec::new();
     // Each scenario's pcap: the savefile header, then records that hold the segments
     // both ways, a SYN first (the harness's, or the target's when it connects).
     for r in results {
@@ -192,130 +307,132 @@ fn the_wire_corpus_passes_against_linux() {
             "{path}"
         );
         // Both ways: the harness's segments and the target's.
-        for side in [wire_link::REMOTE_V4, wire_link::TARGET_V4] {
-            assert!(
-                segments
-                    .iter()
-                    .any(|s| s.src.ip() == std::net::IpAddr::from(side)),
-                "{path}: nothing from {side}"
-            );
-        }
+        let from = |v4: std::net::Ipv4Addr, v6: std::net::Ipv6Addr| {
+            segments
+                .iter()
+                .any(|s| s.src.ip() == std::net::IpAddr::from(v4) || s.src.ip() == v6)
+        };
+        assert!(
+            from(wire_link::REMOTE_V4, wire_link::REMOTE_V6),
+            "{path}: nothing from the harness"
+        );
+        assert!(
+            from(wire_link::TARGET_V4, wire_link::TARGET_V6),
+            "{path}: nothing from the target"
+        );
+        decoded.push((
+            path.to_string(),
+            segments
+                .iter()
+                .map(|s| format!("0x{:04x} {}", s.flags.0, s.payload.len()))
+                .collect(),
+        ));
+    }
+    // Wireshark's reader sees the same segments: flags and payload length, in order.
+    // tshark takes a fifth of a second to start: four at a time.
+    if required(tshark_runs(), "tshark (Debian's tshark package)") {
+        std::thread::scope(|scope| {
+            for chunk in decoded.chunks(decoded.len().div_ceil(4)) {
+                scope.spawn(move || {
+                    for (path, ours) in chunk {
+                        let theirs = tshark_segments(Path::new(path));
+                        assert_eq!(&theirs, ours, "{path}: tshark reads other segments");
+                    }
+                });
+            }
+        });
     }
 }
 
 /// Every wire scenario fails against a target that is wrong in its way, for that
 /// reason: a Linux with a setting changed in the scenario's namespace (`--sysctl`), or
 /// the harness sending what the scenario does not (a deliberately wrong sequence).
+/// The cases are in tests/wire/failures.toml; those that share settings run in one
+/// `sockspec run` in parallel, because most of them wait out a deadline.
 #[test]
 fn each_wire_scenario_fails_for_its_reason() {
     if !sandbox_available() {
         return;
     }
-    // (scenario, extra arguments, an edit of the scenario, the reason it must give)
-    type Case<'a> = (&'a str, &'a [&'a str], Option<(&'a str, &'a str)>, &'a str);
-    let cases: [Case; 11] = [
-        (
-            "handshake-as-client-offers-the-options",
-            &["--sysctl", "net.ipv4.tcp_timestamps=0"],
-            None,
-            "got <mss 1460,nop,nop,sackOK,nop,wscale ",
-        ),
-        (
-            "handshake-as-client-offers-the-options",
-            &["--sysctl", "net.ipv4.tcp_sack=0"],
-            None,
-            "got <mss 1460,nop,nop,TS val ",
-        ),
-        // In the window after all: the target takes the data and acknowledges it.
-        (
-            "out-of-window-data-is-answered-with-an-ack",
-            &[],
-            Some(("P. 1000001:1000006(5)", "P. 1:6(5)")),
-            "ack: expected 1, got 6",
-        ),
-        // An RST one byte past RCV.NXT only draws a challenge ACK: recv keeps waiting.
-        (
-            "rst-at-rcv-nxt-resets-the-connection",
-            &[],
-            Some(("w < R. 1:1(0)", "w < R. 2:2(0)")),
-            "still blocked",
-        ),
-        // An RST at RCV.NXT is taken: the connection is gone, no challenge ACK comes.
-        (
-            "rst-in-window-but-not-at-rcv-nxt-gets-a-challenge-ack",
-            &[],
-            Some(("w < R. 100:100(0)", "w < R. 1:1(0)")),
-            "no segment within",
-        ),
-        // An RST instead of the SYN resets the connection: nothing answers it.
-        (
-            "syn-on-an-established-connection-gets-a-challenge-ack",
-            &[],
-            Some((
-                "s = accept(l)\nw < S 0:0(0) win 65535 <mss 1460>",
-                "s = accept(l)\nw < R. 1:1(0) ack 1 win 0",
-            )),
-            "no segment within",
-        ),
-        (
-            "handshake-as-server-negotiates-the-options",
-            &["--sysctl", "net.ipv4.tcp_sack=0"],
-            None,
-            "options: expected <mss 1460,nop,nop,sackOK,nop,wscale *>, got <mss 1460,nop,wscale ",
-        ),
-        (
-            "handshake-as-server-negotiates-the-options",
-            &["--sysctl", "net.ipv4.tcp_window_scaling=0"],
-            None,
-            "got <mss 1460,nop,nop,sackOK> in `S. 0:0(0) ack 1",
-        ),
-        (
-            "data-beyond-a-gap-is-held-until-the-gap-fills",
-            &["--sysctl", "net.ipv4.tcp_sack=0"],
-            None,
-            "options: expected <mss 1460,nop,nop,sackOK>, got <mss 1460>",
-        ),
-        // The port listens after all: a SYN-ACK comes where the RST was expected.
-        (
-            "syn-to-a-port-without-listener-gets-rst",
-            &[],
-            Some(("w = wire(l)", "listen(l, 1)\nw = wire(l)")),
-            "flags: expected R., got S.",
-        ),
-        // The harness's FIN comes one byte late: the target cannot take it, and
-        // acknowledges only what it has.
-        (
-            "fin-from-the-remote-ends-the-targets-stream",
-            &[],
-            Some(("w < F. 1:1(0) ack 1", "w < F. 2:2(0) ack 1")),
-            "ack: expected 2, got 1",
-        ),
-    ];
+    #[derive(serde::Deserialize)]
+    struct Case {
+        scenario: String,
+        #[serde(default)]
+        sysctl: Vec<String>,
+        edit: Option<[String; 2]>,
+        reason: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Cases {
+        case: Vec<Case>,
+    }
+    let table = root().join("tests/wire/failures.toml");
+    let cases: Cases = toml::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for (name, args, edit, reason) in cases {
-        let original = root().join(format!("scenarios/wire/{name}.scn"));
-        let file = match edit {
-            None => original,
-            Some((from, to)) => {
-                let text = std::fs::read_to_string(&original).unwrap();
-                assert!(text.contains(from), "{name} has no `{from}`");
-                let path = dir.path().join(format!("{name}.scn"));
-                std::fs::write(&path, text.replace(from, to)).unwrap();
-                path
+    let mut groups: std::collections::BTreeMap<Vec<String>, Vec<(PathBuf, &Case)>> =
+        Default::default();
+    for (i, case) in cases.case.iter().enumerate() {
+        let original = root().join(format!("scenarios/wire/{}.scn", case.scenario));
+        let text =
+            std::fs::read_to_string(&original).unwrap_or_else(|e| panic!("{}: {e}", case.scenario));
+        // Each case its own folder, so that two edits of one scenario may run together.
+        let folder = dir.path().join(i.to_string());
+        std::fs::create_dir(&folder).unwrap();
+        let path = folder.join(format!("{}.scn", case.scenario));
+        let text = match &case.edit {
+            None => text,
+            Some([from, to]) => {
+                assert!(
+                    text.contains(from.as_str()),
+                    "{} has no `{from}`",
+                    case.scenario
+                );
+                text.replace(from.as_str(), to)
             }
         };
-        let file = file.display().to_string();
-        let mut all = vec![file.as_str(), "--timeout", "3s"];
-        all.extend_from_slice(args);
-        let (code, report) = run_json(&all);
-        let result = &report["scenarios"][0];
-        assert_eq!(
-            (code, result["status"].as_str()),
-            (1, Some("failed")),
-            "{name} {args:?} was not caught: {result}"
+        std::fs::write(&path, text).unwrap();
+        groups
+            .entry(case.sysctl.clone())
+            .or_default()
+            .push((path, case));
+    }
+    // Every wire scenario has a case.
+    for entry in std::fs::read_dir(root().join("scenarios/wire")).unwrap() {
+        let name = entry.unwrap().path();
+        let stem = name.file_stem().unwrap().to_string_lossy().to_string();
+        assert!(
+            cases.case.iter().any(|c| c.scenario == stem),
+            "scenarios/wire/{stem}.scn is shown failing by no case in {}",
+            table.display()
         );
-        let actual = result["failure"]["actual"].as_str().unwrap_or_default();
-        assert!(actual.contains(reason), "{name} {args:?}: {actual}");
+    }
+    let pcaps = dir.path().join("pcap");
+    for (sysctls, members) in &groups {
+        let mut args: Vec<String> = members
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        args.extend(["--timeout", "3s", "-j", "8", "--pcap"].map(String::from));
+        args.push(pcaps.display().to_string());
+        for s in sysctls {
+            args.extend(["--sysctl".to_string(), s.clone()]);
+        }
+        let all: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, report) = run_json(&all);
+        assert_eq!(code, 1, "{sysctls:?}: {report}");
+        let results = report["scenarios"].as_array().unwrap();
+        for (path, case) in members {
+            let result = results
+                .iter()
+                .find(|r| r["path"].as_str() == Some(path.to_str().unwrap()))
+                .unwrap_or_else(|| panic!("{}: no result in {report}", case.scenario));
+            let why = format!("{} {:?} {:?}", case.scenario, case.sysctl, case.edit);
+            assert_eq!(result["status"], "failed", "{why} was not caught: {result}");
+            let actual = result["failure"]["actual"].as_str().unwrap_or_default();
+            assert!(actual.contains(&case.reason), "{why}: {actual}");
+            // A failed scenario names its pcap.
+            assert!(result["pcap"].as_str().is_some(), "{why}: no pcap");
+        }
     }
 }
 

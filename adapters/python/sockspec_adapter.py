@@ -30,6 +30,9 @@ OPTIONS = {
     "SO_SNDBUF": (socket.SOL_SOCKET, socket.SO_SNDBUF),
     "TCP_NODELAY": (socket.IPPROTO_TCP, socket.TCP_NODELAY),
     "TCP_CORK": (socket.IPPROTO_TCP, socket.TCP_CORK),
+    "TCP_KEEPIDLE": (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+    "TCP_KEEPINTVL": (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+    "TCP_KEEPCNT": (socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
     "SO_LINGER": (socket.SOL_SOCKET, socket.SO_LINGER),
 }
 POLL_BITS = [

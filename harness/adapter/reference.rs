@@ -407,6 +407,17 @@ fn set_option(s: &Socket, opt: &str, value: Option<i64>) -> Result<(), (String, 
         "TCP_NODELAY" => s.set_tcp_nodelay(bool_value(value)?),
         "SO_KEEPALIVE" => s.set_keepalive(bool_value(value)?),
         "TCP_CORK" => s.set_tcp_cork(bool_value(value)?),
+        "TCP_KEEPIDLE" => set_secs(value, |d| rustix::net::sockopt::set_tcp_keepidle(s, d)),
+        "TCP_KEEPINTVL" => set_secs(value, |d| rustix::net::sockopt::set_tcp_keepintvl(s, d)),
+        "TCP_KEEPCNT" => {
+            let n = value.and_then(|v| u32::try_from(v).ok()).ok_or_else(|| {
+                (
+                    "EINVAL".to_string(),
+                    "TCP_KEEPCNT takes a count".to_string(),
+                )
+            })?;
+            rustix::net::sockopt::set_tcp_keepcnt(s, n).map_err(io::Error::from)
+        }
         "SO_LINGER" => {
             let secs = match value {
                 None => None,
@@ -426,6 +437,21 @@ fn set_option(s: &Socket, opt: &str, value: Option<i64>) -> Result<(), (String, 
     .map_err(os)
 }
 
+/// A keepalive timer in whole seconds, as tcp(7) takes it.
+fn set_secs(
+    value: Option<i64>,
+    set: impl FnOnce(Duration) -> rustix::io::Result<()>,
+) -> io::Result<()> {
+    let secs = value.and_then(|v| u64::try_from(v).ok());
+    let secs = secs.ok_or_else(|| io::Error::from(rustix::io::Errno::INVAL))?;
+    set(Duration::from_secs(secs)).map_err(io::Error::from)
+}
+
+fn secs(r: rustix::io::Result<Duration>) -> Result<Option<i64>, (String, String)> {
+    r.map(|d| Some(d.as_secs() as i64))
+        .map_err(|e| os(e.into()))
+}
+
 fn get_option(s: &Socket, opt: &str) -> Result<Option<i64>, (String, String)> {
     let b = |r: io::Result<bool>| r.map(|v| Some(i64::from(v))).map_err(os);
     let n = |r: io::Result<usize>| r.map(|v| Some(v as i64)).map_err(os);
@@ -435,6 +461,11 @@ fn get_option(s: &Socket, opt: &str) -> Result<Option<i64>, (String, String)> {
         "TCP_NODELAY" => b(s.tcp_nodelay()),
         "SO_KEEPALIVE" => b(s.keepalive()),
         "TCP_CORK" => b(s.tcp_cork()),
+        "TCP_KEEPIDLE" => secs(rustix::net::sockopt::tcp_keepidle(s)),
+        "TCP_KEEPINTVL" => secs(rustix::net::sockopt::tcp_keepintvl(s)),
+        "TCP_KEEPCNT" => rustix::net::sockopt::tcp_keepcnt(s)
+            .map(|n| Some(i64::from(n)))
+            .map_err(|e| os(e.into())),
         "SO_LINGER" => s
             .linger()
             .map(|l| l.map(|d| d.as_secs() as i64))

@@ -13,10 +13,16 @@ pub enum SockOpt {
     KeepAlive,
     /// Linux: hold partial segments until uncorked or closed (tcp(7)).
     Cork,
+    /// Seconds idle before the first keepalive probe (tcp(7)).
+    KeepIdle,
+    /// Seconds between keepalive probes.
+    KeepIntvl,
+    /// Unanswered probes before the connection is dropped.
+    KeepCnt,
 }
 
 impl SockOpt {
-    pub const ALL: [SockOpt; 8] = [
+    pub const ALL: [SockOpt; 11] = [
         SockOpt::ReuseAddr,
         SockOpt::ReusePort,
         SockOpt::NoDelay,
@@ -25,6 +31,9 @@ impl SockOpt {
         SockOpt::SndBuf,
         SockOpt::KeepAlive,
         SockOpt::Cork,
+        SockOpt::KeepIdle,
+        SockOpt::KeepIntvl,
+        SockOpt::KeepCnt,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -36,6 +45,9 @@ impl SockOpt {
             SockOpt::SndBuf => "SO_SNDBUF",
             SockOpt::KeepAlive => "SO_KEEPALIVE",
             SockOpt::Cork => "TCP_CORK",
+            SockOpt::KeepIdle => "TCP_KEEPIDLE",
+            SockOpt::KeepIntvl => "TCP_KEEPINTVL",
+            SockOpt::KeepCnt => "TCP_KEEPCNT",
         }
     }
     pub fn from_name(name: &str) -> Option<SockOpt> {

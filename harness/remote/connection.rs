@@ -14,6 +14,7 @@
 
 use super::link::{Arrival, Link, LinkError};
 use crate::wire::notation::{Field, OptionsSpec, SegmentSpec};
+use crate::wire::reassembly::Reassembler;
 use crate::wire::segment::{Checksum, Flags, Packet, Segment, TcpOption};
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -22,6 +23,14 @@ use std::time::{Duration, Instant};
 
 /// How many recent segments a connection keeps for diagnostics.
 const HISTORY: usize = 8;
+/// How far beyond RCV.NXT the harness keeps the target's data: more than any window a
+/// 16-bit field with a scale of 14 can announce is never needed for a scenario's data,
+/// and a megabyte bounds what one connection holds.
+const RECEIVE_WINDOW: usize = 1 << 20;
+/// The most delivered data a connection keeps for steps to take: beyond it the
+/// harness's advertised window is shut ([`Connection::window`]) and data is dropped, so
+/// a target that floods one connection cannot exhaust the harness's memory.
+pub const RECEIVED_LIMIT: usize = 4 << 20;
 /// How many segments from the target wait, all connections together, for a step that
 /// expects them: a target that floods the wire is stopped here, with a verdict.
 const QUEUE_LIMIT: usize = 4096;
@@ -61,10 +70,37 @@ pub enum ExpectError {
         segment: String,
         recent: String,
     },
-    #[error("no segment within {waited:?}; {what}{recent}")]
+    #[error("no segment within {}; {what}{recent}", ms(*waited))]
     Nothing {
         waited: Duration,
         what: String,
+        recent: String,
+    },
+    #[error("{segment}: arrived {} after the connection's previous segment, expected between {} and {}{recent}", ms(*after), ms(*earliest), ms(*latest))]
+    Early {
+        after: Duration,
+        earliest: Duration,
+        latest: Duration,
+        segment: String,
+        recent: String,
+    },
+    #[error("the target reset the connection {during}: `{segment}`{recent}")]
+    Reset {
+        during: String,
+        segment: String,
+        recent: String,
+    },
+    #[error("{during} made no progress within {}: {state}{recent}", ms(*waited))]
+    Stalled {
+        during: String,
+        waited: Duration,
+        state: String,
+        recent: String,
+    },
+    #[error("the target sent {actual}, expected {expected}{recent}")]
+    Data {
+        expected: String,
+        actual: String,
         recent: String,
     },
     #[error("a segment with a wrong checksum: `{segment}`")]
@@ -86,6 +122,27 @@ pub struct Connection {
     pub iss: u32,
     /// The target's, learned from its SYN or SYN-ACK.
     pub irs: Option<u32>,
+    /// What the harness has sent and the target acknowledged, both relative to `iss`
+    /// (SND.NXT and SND.UNA of RFC 9293 3.3.1), kept from every segment either way so
+    /// that explicit lines and the plain TCP of [`crate::remote::plain`] mix.
+    pub snd_nxt: u32,
+    pub snd_una: u32,
+    /// SND.WND: what the target's latest ACK lets the harness send past `snd_una`,
+    /// scaled when both SYNs carried a window scale (RFC 7323 2.3).
+    pub snd_wnd: u32,
+    /// The MSS the target announced in its SYN; 536 without one (RFC 9293 3.7.1).
+    pub peer_mss: u16,
+    /// The window scale each side's SYN offered, if any.
+    our_wscale: Option<u8>,
+    their_wscale: Option<u8>,
+    /// The target's byte stream as it arrives (RCV.NXT is its ACK).
+    receiver: Option<Reassembler>,
+    /// The target's FIN, relative to `irs`, once a segment carried it.
+    fin_seq: Option<u32>,
+    /// Bytes the target sent, in order, that no step has taken yet.
+    pub received: VecDeque<u8>,
+    /// When the last segment went either way: timing windows count from it.
+    pub last_event: Option<Instant>,
     history: VecDeque<(Direction, String)>,
 }
 
@@ -96,7 +153,127 @@ impl Connection {
             peer,
             iss,
             irs: None,
+            snd_nxt: 0,
+            snd_una: 0,
+            snd_wnd: 0,
+            peer_mss: 536,
+            our_wscale: None,
+            their_wscale: None,
+            receiver: None,
+            fin_seq: None,
+            received: VecDeque::new(),
+            last_event: None,
             history: VecDeque::new(),
+        }
+    }
+
+    /// RCV.NXT relative to the target's ISN: the next byte the harness expects, one
+    /// past the FIN once the FIN and everything before it arrived.
+    pub fn rcv_nxt(&self) -> u32 {
+        let (Some(irs), Some(r)) = (self.irs, &self.receiver) else {
+            return 0;
+        };
+        let next = r.ack().wrapping_sub(irs);
+        next + u32::from(self.fin_seq == Some(next))
+    }
+
+    /// The window the harness advertises when it plays a plain TCP: what is left of
+    /// [`RECEIVED_LIMIT`], at most a 16-bit field's worth (no scaling).
+    pub fn window(&self) -> u16 {
+        RECEIVED_LIMIT
+            .saturating_sub(self.received.len())
+            .min(usize::from(u16::MAX)) as u16
+    }
+
+    /// Whether the target's FIN arrived with everything before it.
+    pub fn fin_received(&self) -> bool {
+        self.receiver.is_some() && self.fin_seq.is_some_and(|f| f + 1 == self.rcv_nxt())
+    }
+
+    /// Whether window scaling is in force: both SYNs offered it (RFC 7323 2.2).
+    fn scaling(&self) -> bool {
+        self.our_wscale.is_some() && self.their_wscale.is_some()
+    }
+
+    /// Notes what a segment the harness sends does to SND.NXT.
+    fn sent(&mut self, out: &Outgoing) {
+        if out.flags.contains(Flags::SYN) {
+            self.our_wscale = out.options.iter().find_map(|o| match o {
+                TcpOption::WindowScale(s) => Some(*s),
+                _ => None,
+            });
+        }
+        let len = out.payload.len() as u32
+            + u32::from(out.flags.contains(Flags::SYN))
+            + u32::from(out.flags.contains(Flags::FIN));
+        // Only a segment that starts at or before SND.NXT extends it: a scenario that
+        // sends out of window on purpose does not move the harness's own numbers.
+        let ahead = out.seq.wrapping_sub(self.snd_nxt) as i32;
+        let end = out.seq.wrapping_add(len);
+        if ahead <= 0 && (end.wrapping_sub(self.snd_nxt) as i32) > 0 {
+            self.snd_nxt = end;
+        }
+        self.last_event = Some(Instant::now());
+    }
+
+    /// Notes what a segment from the target says: its ISN and options on a SYN, how
+    /// far it acknowledges, its window, and its data and FIN (RFC 9293 3.10.7.4).
+    fn observe(&mut self, segment: &Segment, arrived: Instant) {
+        self.last_event = Some(arrived);
+        let syn = segment.flags.contains(Flags::SYN);
+        if syn {
+            if self.irs.is_none() {
+                self.irs = Some(segment.seq);
+            }
+            self.peer_mss = segment
+                .options
+                .iter()
+                .find_map(|o| match o {
+                    TcpOption::Mss(m) => Some(*m),
+                    _ => None,
+                })
+                .unwrap_or(536);
+            self.their_wscale = segment.options.iter().find_map(|o| match o {
+                TcpOption::WindowScale(s) => Some((*s).min(14)),
+                _ => None,
+            });
+            if self.receiver.is_none() {
+                let irs = self.irs.expect("set above");
+                self.receiver = Some(Reassembler::new(irs.wrapping_add(1), RECEIVE_WINDOW));
+            }
+        }
+        if segment.flags.contains(Flags::ACK) {
+            let ack = segment.ack.wrapping_sub(self.iss);
+            // An ACK of something never sent moves nothing (RFC 9293 3.10.7.4).
+            let forward = ack.wrapping_sub(self.snd_una) as i32 >= 0;
+            let sent = self.snd_nxt.wrapping_sub(ack) as i32 >= 0;
+            if forward && sent {
+                self.snd_una = ack;
+                let shift = if self.scaling() && !syn {
+                    self.their_wscale.unwrap_or(0)
+                } else {
+                    0
+                };
+                self.snd_wnd = u32::from(segment.window) << shift;
+            }
+        }
+        let (Some(irs), Some(receiver)) = (self.irs, self.receiver.as_mut()) else {
+            return;
+        };
+        let first = segment.seq.wrapping_add(u32::from(syn));
+        if !segment.payload.is_empty() && self.received.len() < RECEIVED_LIMIT {
+            // Data outside the window or that contradicts earlier bytes is left out of
+            // the stream; the steps that read it say what arrived.
+            if let Ok(bytes) = receiver.insert(first, &segment.payload) {
+                self.received.extend(bytes);
+            }
+        }
+        if segment.flags.contains(Flags::FIN) && self.fin_seq.is_none() {
+            self.fin_seq = Some(
+                first
+                    .wrapping_add(segment.payload.len() as u32)
+                    .wrapping_sub(irs),
+            );
         }
     }
 
@@ -247,7 +424,7 @@ impl Outgoing {
 pub struct Wire {
     link: Link,
     /// Segments from the target that arrived for a connection before it asked.
-    queued: HashMap<(SocketAddr, SocketAddr), VecDeque<Segment>>,
+    queued: HashMap<(SocketAddr, SocketAddr), VecDeque<(Segment, Instant)>>,
     /// Everything that was not TCP, in order.
     pub others: Vec<Packet>,
 }
@@ -288,6 +465,7 @@ impl Wire {
             payload: out.payload.clone(),
         };
         conn.remember(Direction::In, conn.describe(&segment, Direction::In));
+        conn.sent(out);
         self.link.send(&segment.to_packet(out.checksum))
     }
 
@@ -300,23 +478,87 @@ impl Wire {
         pattern: &SegmentSpec,
         within: Duration,
     ) -> Result<Segment, ExpectError> {
-        let deadline = Instant::now() + within;
-        let segment = loop {
+        let Some(segment) = self.next_segment(conn, Instant::now() + within)? else {
+            return Err(self.nothing(conn, within));
+        };
+        match conn.check(pattern, &segment) {
+            Ok(()) => Ok(segment),
+            Err((field, expected, actual)) => Err(ExpectError::Mismatch {
+                field,
+                expected,
+                actual,
+                segment: conn.describe(&segment, Direction::Out),
+                recent: conn.recent(),
+            }),
+        }
+    }
+
+    /// Like [`Wire::expect`], and the segment must arrive between `earliest` and
+    /// `latest` after the connection's previous segment either way: a retransmission
+    /// after about one RTO, a SYN's backoff (RFC 6298 5.5, RFC 9293 3.8.1).
+    pub fn expect_between(
+        &mut self,
+        conn: &mut Connection,
+        pattern: &SegmentSpec,
+        earliest: Duration,
+        latest: Duration,
+    ) -> Result<Segment, ExpectError> {
+        let from = conn.last_event.unwrap_or_else(Instant::now);
+        let Some(segment) = self.next_segment(conn, from + latest)? else {
+            return Err(self.nothing(conn, latest));
+        };
+        let text = conn.describe(&segment, Direction::Out);
+        if let Err((field, expected, actual)) = conn.check(pattern, &segment) {
+            return Err(ExpectError::Mismatch {
+                field,
+                expected,
+                actual,
+                segment: text,
+                recent: conn.recent(),
+            });
+        }
+        let after = conn
+            .last_event
+            .map_or(Duration::ZERO, |at| at.saturating_duration_since(from));
+        if after < earliest {
+            return Err(ExpectError::Early {
+                after,
+                earliest,
+                latest,
+                segment: text,
+                recent: conn.recent(),
+            });
+        }
+        Ok(segment)
+    }
+
+    /// Why nothing came within `waited`, with what the wire saw.
+    pub fn nothing(&self, conn: &Connection, waited: Duration) -> ExpectError {
+        let n = self.link.arrived();
+        ExpectError::Nothing {
+            waited,
+            what: format!(
+                "the target sent {n} packet{} on the wire in all",
+                if n == 1 { "" } else { "s" }
+            ),
+            recent: conn.recent(),
+        }
+    }
+
+    /// The next segment the target sends on `conn`, noted in the connection's numbers
+    /// and history, or `None` once `deadline` passes. Segments for other connections
+    /// wait in their queues.
+    pub fn next_segment(
+        &mut self,
+        conn: &mut Connection,
+        deadline: Instant,
+    ) -> Result<Option<Segment>, ExpectError> {
+        let (segment, arrived) = loop {
             if let Some(s) = self.take_queued(conn) {
                 break s;
             }
             match self.link.recv(deadline)? {
-                None => {
-                    return Err(ExpectError::Nothing {
-                        waited: within,
-                        what: format!(
-                            "the target sent {} packet{} on the wire in all",
-                            self.link.arrived(),
-                            if self.link.arrived() == 1 { "" } else { "s" }
-                        ),
-                        recent: conn.recent(),
-                    })
-                }
+                None => return Ok(None),
                 Some(Arrival::Packet(Packet::Tcp {
                     segment,
                     checksum_ok,
@@ -335,7 +577,7 @@ impl Wire {
                     self.queued
                         .entry((segment.dst, segment.src))
                         .or_default()
-                        .push_back(segment);
+                        .push_back((segment, Instant::now()));
                 }
                 Some(Arrival::Packet(other)) => {
                     // Kept for the record up to the same bound; the rest only counted.
@@ -349,26 +591,15 @@ impl Wire {
         if conn.peer.port() == 0 {
             conn.peer = segment.src;
         }
-        if segment.flags.contains(Flags::SYN) && conn.irs.is_none() {
-            conn.irs = Some(segment.seq);
-        }
+        conn.observe(&segment, arrived);
         let text = conn.describe(&segment, Direction::Out);
-        conn.remember(Direction::Out, text.clone());
-        match conn.check(pattern, &segment) {
-            Ok(()) => Ok(segment),
-            Err((field, expected, actual)) => Err(ExpectError::Mismatch {
-                field,
-                expected,
-                actual,
-                segment: text,
-                recent: conn.recent(),
-            }),
-        }
+        conn.remember(Direction::Out, text);
+        Ok(Some(segment))
     }
 
     /// A queued segment for `conn`: its own 4-tuple, or for a listening connection
     /// any segment to its address.
-    fn take_queued(&mut self, conn: &Connection) -> Option<Segment> {
+    fn take_queued(&mut self, conn: &Connection) -> Option<(Segment, Instant)> {
         if conn.peer.port() != 0 {
             return self.queued.get_mut(&(conn.local, conn.peer))?.pop_front();
         }
@@ -391,7 +622,7 @@ impl Wire {
     ) -> Result<(), ExpectError> {
         let broken = |segment: String, conn: &Connection| ExpectError::Mismatch {
             field: "segment",
-            expected: format!("none for {window:?}"),
+            expected: format!("none for {}", ms(window)),
             actual: "one".into(),
             segment,
             recent: conn.recent(),
@@ -412,6 +643,15 @@ impl Wire {
             Ok(s) => Err(broken(conn.describe(&s, Direction::Out), conn)),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// A duration as a reader wants it in a message: `850 ms`, `3 s`.
+fn ms(d: Duration) -> String {
+    if d.subsec_millis() == 0 && d.as_secs() > 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
     }
 }
 

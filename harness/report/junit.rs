@@ -119,12 +119,16 @@ pub fn junit(report: &RunReport) -> String {
                 }
                 _ => {}
             }
-            if !r.steps.is_empty() {
-                let log: String = r
+            if !r.steps.is_empty() || r.pcap.is_some() {
+                let mut log: String = r
                     .steps
                     .iter()
                     .map(|s| format!("{:>4} | {}  => {}\n", s.line, s.step, s.outcome))
                     .collect();
+                // Jenkins' and GitLab's JUnit readers attach a file named this way.
+                if let Some(pcap) = &r.pcap {
+                    let _ = writeln!(log, "[[ATTACHMENT|{}]]", pcap.display());
+                }
                 let _ = writeln!(out, "      <system-out>{}</system-out>", escape_text(&log));
             }
             out.push_str("    </testcase>\n");

@@ -10,12 +10,12 @@ use super::settings::Settings;
 use crate::adapter::Fault;
 use crate::program::Program;
 use crate::protocol::{self, Call, Reply, Response};
-use crate::remote::{Connection, Direction, Link, Outgoing, Wire};
+use crate::remote::{plain, Connection, Direction, ExpectError, Link, Outgoing, Wire};
 use crate::sandbox::wire_link;
-use crate::script::WireDirection;
 use crate::script::{
     AddrExpr, Family, Ident, Op, OptValue, Scenario, ShutdownHow, Side, Step, StepKind, Yield,
 };
+use crate::script::{Payload, WireAction, WireDirection};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -205,10 +205,19 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
             f.detail = Some(detail);
         }
     }
-    if let (Ok(Some(wire)), Some(dir)) = (&runner.wire, &settings.pcap_dir) {
+    // Every wire scenario's pcap with `--pcap DIR`; a failed one's always, in the
+    // temporary folder otherwise, so the evidence of a failure is never lost.
+    let failed = matches!(result.status, Status::Failed | Status::Error);
+    let keep = match &settings.pcap_dir {
+        Some(dir) => Some(dir.clone()),
+        None => failed.then(failed_pcap_dir),
+    };
+    if let (Ok(Some(wire)), Some(dir)) = (&runner.wire, keep) {
         // `bind/bind-twice` becomes `bind__bind-twice.pcap`: one folder, no nesting.
         let path = dir.join(format!("{}.pcap", scenario.name.replace('/', "__")));
-        match crate::atomic::write_bytes_atomically(&path, &wire.link().pcap()) {
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|()| crate::atomic::write_bytes_atomically(&path, &wire.link().pcap()));
+        match written {
             Ok(()) => result.pcap = Some(path),
             Err(e) => result
                 .teardown
@@ -219,6 +228,12 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     result.steps = runner.records;
     result.duration = started.elapsed();
     (result, implementation)
+}
+
+/// Where a failed wire scenario's pcap goes without `--pcap`: one folder per run in
+/// the temporary folder.
+fn failed_pcap_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("sockspec-pcap-{}", std::process::id()))
 }
 
 /// The scenario's wire: a copy of the sandbox's wire device, or why there is none.
@@ -297,11 +312,11 @@ impl Runner<'_> {
                 op: Op::Wire { listener },
                 ..
             } => self.open_wire(step, b, listener.as_ref()),
-            StepKind::Segment {
+            StepKind::Wire {
                 conn,
                 direction,
-                spec,
-            } => self.segment(step, conn, *direction, spec),
+                action,
+            } => self.wire_step(step, conn, *direction, action),
             StepKind::Call {
                 bind,
                 side: Side::Harness,
@@ -477,15 +492,18 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// `w < LINE` sends the segment; `w > LINE` waits for a matching one.
-    fn segment(
+    /// A wire line: `w < LINE` sends the segment, `w > LINE` waits for a matching one
+    /// (in its timing window, if it has one); the other actions play a plain TCP
+    /// ([`crate::remote::plain`]).
+    fn wire_step(
         &mut self,
         step: &Step,
         conn: &Ident,
         direction: WireDirection,
-        spec: &crate::wire::notation::SegmentSpec,
+        action: &WireAction,
     ) -> Result<(), Stop> {
         let timeout = self.settings.timeout;
+        let scale = self.settings.time_scale;
         let (Ok(Some(wire)), Some(c)) = (self.wire.as_mut(), self.connections.get_mut(&conn.name))
         else {
             return Err(self.fail(
@@ -495,37 +513,95 @@ impl Runner<'_> {
                 None,
             ));
         };
-        match direction {
-            WireDirection::Inject => {
+        let done: Result<String, ExpectError> = match (direction, action) {
+            (WireDirection::Inject, WireAction::Segment { spec, .. }) => {
                 let out = Outgoing::from_spec(spec).expect("the parser checked it can be sent");
-                match wire.send(c, &out) {
-                    Ok(()) => {
-                        self.record(step, "sent".into(), true);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        let text = e.to_string();
-                        self.record(step, text.clone(), false);
-                        Err(self.fail(step, "the segment sent".into(), text, None))
-                    }
-                }
+                wire.send(c, &out)
+                    .map(|()| "sent".into())
+                    .map_err(Into::into)
             }
-            WireDirection::Expect => match wire.expect(c, spec, timeout) {
-                Ok(segment) => {
-                    let text = c.describe(&segment, Direction::Out);
-                    self.record(step, text, true);
-                    Ok(())
-                }
-                Err(e) => {
-                    let text = e.to_string();
-                    self.record(step, text.clone(), false);
-                    let wanted = step
-                        .text
-                        .split_once('>')
-                        .map_or(step.text.as_str(), |(_, l)| l.trim());
-                    Err(self.fail(step, format!("`{wanted}`"), text, None))
+            (WireDirection::Expect, WireAction::Segment { spec, timing }) => match timing {
+                None => wire
+                    .expect(c, spec, timeout)
+                    .map(|s| c.describe(&s, Direction::Out)),
+                Some(window) => {
+                    let from = c.last_event;
+                    wire.expect_between(
+                        c,
+                        spec,
+                        window.earliest.div_f64(scale),
+                        window.latest.mul_f64(scale),
+                    )
+                    .map(|s| {
+                        let after = match (from, c.last_event) {
+                            (Some(a), Some(b)) => {
+                                describe::duration(b.saturating_duration_since(a))
+                            }
+                            _ => "?".into(),
+                        };
+                        format!("{} after {after}", c.describe(&s, Direction::Out))
+                    })
                 }
             },
+            (WireDirection::Inject, WireAction::Handshake) => {
+                wire.open(c, timeout).map(|()| "connected".into())
+            }
+            (WireDirection::Expect, WireAction::Handshake) => {
+                wire.answer_open(c, timeout).map(|()| "accepted".into())
+            }
+            (WireDirection::Inject, WireAction::Data(payload)) => {
+                let bytes = match payload {
+                    Payload::Bytes(b) => b.clone(),
+                    Payload::Count(n) => plain::pattern(*n),
+                };
+                wire.send_data(c, &bytes, timeout)
+                    .map(|()| format!("{} acknowledged", describe::count(bytes.len() as u64)))
+            }
+            (WireDirection::Expect, WireAction::Data(payload)) => {
+                let want = match payload {
+                    Payload::Bytes(b) => b.len(),
+                    Payload::Count(n) => *n,
+                };
+                wire.recv_data(c, want, timeout)
+                    .and_then(|got| match payload {
+                        Payload::Bytes(b) if *b != got => Err(ExpectError::Data {
+                            expected: plain::shown(b),
+                            actual: plain::shown(&got),
+                            recent: c.recent(),
+                        }),
+                        _ => Ok(describe::count(got.len() as u64)),
+                    })
+            }
+            (WireDirection::Inject, WireAction::Fin) => {
+                wire.send_fin(c, timeout).map(|()| "acknowledged".into())
+            }
+            (WireDirection::Expect, WireAction::Fin) => {
+                wire.recv_fin(c, timeout).map(|()| "FIN received".into())
+            }
+            (WireDirection::Expect, WireAction::Nothing(window)) => wire
+                .expect_silence(c, *window)
+                .map(|()| format!("nothing for {}", describe::duration(*window))),
+            (WireDirection::Inject, WireAction::Nothing(_)) => {
+                unreachable!("the parser allows `nothing` only on `>` lines")
+            }
+        };
+        match done {
+            Ok(text) => {
+                self.record(step, text, true);
+                Ok(())
+            }
+            Err(e) => {
+                let text = e.to_string();
+                self.record(step, text.clone(), false);
+                // What follows the arrow: `w > S. 0:0(0) ...` expected `S. 0:0(0) ...`.
+                let line = step.text[conn.name.len()..].trim_start();
+                let wanted = line.get(1..).unwrap_or(line).trim();
+                let expected = match direction {
+                    WireDirection::Expect => format!("`{wanted}`"),
+                    WireDirection::Inject => format!("the harness's `{wanted}` to go through"),
+                };
+                Err(self.fail(step, expected, text, None))
+            }
         }
     }
 

@@ -35,6 +35,9 @@ pub struct Settings {
     pub program_dir: PathBuf,
     /// Where each wire scenario's pcap file goes (`--pcap DIR`); none when `None`.
     pub pcap_dir: Option<PathBuf>,
+    /// How much wider timing windows are made (`--time-scale`): a wire line's
+    /// `after A..B` becomes `A/scale..B*scale`, so a loaded machine never flips a verdict.
+    pub time_scale: f64,
 }
 
 /// How often a wait looks at [`Settings::cancel`].
@@ -77,6 +80,7 @@ impl Default for Settings {
             programs: BTreeMap::new(),
             program_dir: PathBuf::from("."),
             pcap_dir: None,
+            time_scale: 1.0,
         }
     }
 }

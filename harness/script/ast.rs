@@ -6,6 +6,7 @@ pub use crate::protocol::SockOpt;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A byte range in the scenario file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,7 +46,7 @@ impl Scenario {
     pub fn uses_wire(&self) -> bool {
         self.steps
             .iter()
-            .any(|s| matches!(s.kind, StepKind::Segment { .. }))
+            .any(|s| matches!(s.kind, StepKind::Wire { .. }))
     }
 
     /// Whether any step talks to the target adapter; program scenarios need none.
@@ -116,22 +117,58 @@ pub enum StepKind {
         handle: Ident,
         expect: Option<Expect>,
     },
-    /// `w < LINE` (the harness sends the segment) or `w > LINE` (the target must send
-    /// one that matches), on the wire connection `w`, in packetdrill's notation.
-    Segment {
+    /// `w < ...` (the harness sends) or `w > ...` (the target must send), on the wire
+    /// connection `w`: a segment in packetdrill's notation, or a step the harness
+    /// plays as a plain TCP.
+    Wire {
         conn: Ident,
         direction: WireDirection,
-        spec: crate::wire::notation::SegmentSpec,
+        action: WireAction,
     },
 }
 
-/// Which way a segment line goes.
+/// Which way a wire line goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WireDirection {
     /// `<`: injected by the harness.
     Inject,
     /// `>`: expected from the target.
     Expect,
+}
+
+/// What a wire line does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WireAction {
+    /// A segment line, with `after A..B` when it must arrive in that window after the
+    /// connection's previous segment.
+    Segment {
+        spec: crate::wire::notation::SegmentSpec,
+        timing: Option<TimeWindow>,
+    },
+    /// `handshake`: the three-way handshake, opened by the side the arrow names
+    /// (`<` the harness, `>` the target).
+    Handshake,
+    /// `"text"`, `hex"..."` or `N bytes`: data as a plain TCP sends or receives it.
+    Data(Payload),
+    /// `fin`: the side closes its stream.
+    Fin,
+    /// `nothing for D`: the target sends no segment on the connection for `D`.
+    Nothing(Duration),
+}
+
+/// The data of a wire line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Bytes(Vec<u8>),
+    /// `N bytes`: a known pattern when sent; any bytes when expected.
+    Count(usize),
+}
+
+/// `after A..B`: the bounds, before `--time-scale` widens them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub earliest: Duration,
+    pub latest: Duration,
 }
 
 /// Where a call executes: the implementation under test, the harness's own kernel

@@ -293,36 +293,15 @@ impl Parser<'_> {
             }
             None => return Err(self.unknown_name(&conn)),
         }
-        let spec = crate::wire::notation::parse(text).map_err(|e| {
-            let at = text_start + e.at.min(text.len());
-            let d = Diagnostic::new(
-                Span::new(at, (at + 1).min(text_start + text.len()).max(at)),
-                e.message,
-            );
-            match e.hint {
-                Some(h) => d.with_hint(h),
-                None => d,
-            }
-        })?;
-        if direction == WireDirection::Inject {
-            if let Some(why) = spec.unsendable() {
-                return Err(Diagnostic::new(
-                    Span::new(text_start, text_start + text.len()),
-                    format!("the harness cannot send this segment: {why}"),
-                )
-                .with_hint(
-                    "`*` and `<...>` are for expected segments (`>`); give values to send",
-                ));
-            }
-        }
+        let action = super::wire_line::action(direction, text, text_start)?;
         Ok(Step {
             line,
             span,
             text: self.src.slice(span).to_string(),
-            kind: StepKind::Segment {
+            kind: StepKind::Wire {
                 conn,
                 direction,
-                spec,
+                action,
             },
         })
     }

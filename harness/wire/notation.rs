@@ -392,6 +392,15 @@ fn options(c: &mut Cursor) -> Result<OptionsSpec, NotationError> {
     }
 }
 
+/// A payload literal at the start of `text` (`"text"` or `hex"00 ff"`): its bytes and
+/// its length in `text`. Wire lines that carry data without a segment
+/// (`w < "hello"`) read it as segment lines do.
+pub fn payload_literal(text: &str) -> Result<(Vec<u8>, usize), NotationError> {
+    let mut c = Cursor { text, pos: 0 };
+    let bytes = payload(&mut c)?;
+    Ok((bytes, c.pos))
+}
+
 /// `"text"` or `hex"00 ff"`, decoded as the scenario language decodes them
 /// ([`crate::literal`]).
 fn payload(c: &mut Cursor) -> Result<Vec<u8>, NotationError> {
