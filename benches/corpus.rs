@@ -30,12 +30,13 @@ fn main() {
         .unwrap_or(5);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_sockspec"));
-    // Program suites need programs under test: benches/grade.rs measures those.
+    // Program suites need programs under test: benches/grade.rs measures those; wire
+    // scenarios need a sandbox: benches/wire.rs.
     let scenarios: Vec<_> = load_all(&[root.join("scenarios")])
         .expect("corpus loads")
         .scenarios
         .into_iter()
-        .filter(|s| s.roles.is_empty())
+        .filter(|s| s.roles.is_empty() && !s.uses_wire())
         .collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut configs = vec![

@@ -722,6 +722,8 @@ fn grade_command(args: GradeArgs) -> i32 {
         timeout: args.contain.timeout,
         sandbox,
         programs: bound,
+        // A failed wire scenario's capture goes with the reports: OUT/pcap/STUDENT/.
+        failed_pcap_dir: Some(args.out.join("pcap")),
         ..Settings::default()
     };
     let jobs = args.jobs.unwrap_or_else(default_jobs);

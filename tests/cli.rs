@@ -120,7 +120,8 @@ fn filters_tags_and_shards_select_scenarios() {
         ipv6,
         [
             "bind/bind-ipv4-address-on-ipv6-socket-fails",
-            "connect/connect-over-ipv6-loopback"
+            "connect/connect-over-ipv6-loopback",
+            "wire/handshake-over-ipv6"
         ]
     );
     let both = listed(&["--filter", "bind/", "--filter", "listen/"]);

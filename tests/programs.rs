@@ -41,13 +41,20 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 
 #[rstest]
 #[case::correct(None, &[])]
-#[case::iterative(Some("ITERATIVE"), &["five-clients-at-once", "client-that-never-reads"])]
+#[case::iterative(Some("ITERATIVE"), &[
+    "five-clients-at-once",
+    "client-that-never-reads",
+    "a-client-with-a-shut-window-does-not-stall-the-others",
+])]
 #[case::truncates_at_1024(Some("TRUNCATE_1024"), &["long-line", "large-transfer"])]
 #[case::ignores_partial_writes(Some("PARTIAL_WRITES"), &["large-transfer"])]
 #[case::no_sigpipe_handling(Some("NO_SIGPIPE"), &["client-closes-without-reading"])]
 #[case::strlen_on_binary_data(Some("STRLEN"), &["binary-data-with-nul-bytes", "large-transfer"])]
 #[case::ignores_bind_error(Some("IGNORE_BIND_ERROR"), &["second-instance-fails"])]
-#[case::never_closes_accepted_socket(Some("NEVER_CLOSES"), &["client-half-closes"])]
+#[case::never_closes_accepted_socket(Some("NEVER_CLOSES"), &[
+    "client-half-closes",
+    "a-request-one-byte-per-segment",
+])]
 #[case::no_reuseaddr(Some("NO_REUSEADDR"), &["restart-on-the-same-port"])]
 // Exiting after the first client is seen by every scenario that needs the server
 // to keep running after a client: that is the bug's whole symptom.
@@ -59,6 +66,8 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     "client-resets",
     "client-half-closes",
     "client-closes-without-reading",
+    "a-request-one-byte-per-segment",
+    "a-client-with-a-shut-window-does-not-stall-the-others",
 ])]
 fn echo_server_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caught_by: &[&str]) {
     let bin = sample_program("echo_server.c", bug);

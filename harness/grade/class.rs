@@ -182,6 +182,9 @@ fn grade_one(
     if build.as_ref().is_none_or(|b| b.ok) && !scenarios.is_empty() {
         let mut s = settings.clone();
         s.program_dir = program_dir.to_path_buf();
+        // Captures per student: the same scenario fails in many submissions.
+        s.pcap_dir = settings.pcap_dir.as_ref().map(|d| d.join(&name));
+        s.failed_pcap_dir = settings.failed_pcap_dir.as_ref().map(|d| d.join(&name));
         // One scenario first: a program that never listens fails every scenario the
         // same way, each after the full timeout; seen once, it is reported for all.
         let first: RunReport = run::run_all(&scenarios[..1], &s, 1, |_| {});

@@ -141,6 +141,8 @@ pub struct Connection {
     fin_seq: Option<u32>,
     /// Bytes the target sent, in order, that no step has taken yet.
     pub received: VecDeque<u8>,
+    /// The most the harness advertises (`w < window 0`), below what its buffer allows.
+    pub advertise: Option<u16>,
     /// When the last segment went either way: timing windows count from it.
     pub last_event: Option<Instant>,
     history: VecDeque<(Direction, String)>,
@@ -162,6 +164,7 @@ impl Connection {
             receiver: None,
             fin_seq: None,
             received: VecDeque::new(),
+            advertise: None,
             last_event: None,
             history: VecDeque::new(),
         }
@@ -178,11 +181,13 @@ impl Connection {
     }
 
     /// The window the harness advertises when it plays a plain TCP: what is left of
-    /// [`RECEIVED_LIMIT`], at most a 16-bit field's worth (no scaling).
+    /// [`RECEIVED_LIMIT`], at most a 16-bit field's worth (no scaling), at most what a
+    /// scenario set.
     pub fn window(&self) -> u16 {
-        RECEIVED_LIMIT
+        let left = RECEIVED_LIMIT
             .saturating_sub(self.received.len())
-            .min(usize::from(u16::MAX)) as u16
+            .min(usize::from(u16::MAX)) as u16;
+        left.min(self.advertise.unwrap_or(u16::MAX))
     }
 
     /// Whether the target's FIN arrived with everything before it.

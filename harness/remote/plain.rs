@@ -323,6 +323,13 @@ impl Wire {
         Ok(())
     }
 
+    /// `w < window N`: from now on the harness advertises at most `n` bytes, and
+    /// sends an ACK that says so (a window update, RFC 9293 3.8.6.2.2).
+    pub fn advertise(&mut self, conn: &mut Connection, n: u16) -> Result<(), ExpectError> {
+        conn.advertise = Some(n);
+        self.acknowledge(conn)
+    }
+
     /// A bare ACK of everything received so far.
     fn acknowledge(&mut self, conn: &mut Connection) -> Result<(), ExpectError> {
         let out = Outgoing {

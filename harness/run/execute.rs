@@ -210,7 +210,12 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     let failed = matches!(result.status, Status::Failed | Status::Error);
     let keep = match &settings.pcap_dir {
         Some(dir) => Some(dir.clone()),
-        None => failed.then(failed_pcap_dir),
+        None => failed.then(|| {
+            settings
+                .failed_pcap_dir
+                .clone()
+                .unwrap_or_else(failed_pcap_dir)
+        }),
     };
     if let (Ok(Some(wire)), Some(dir)) = (&runner.wire, keep) {
         // `bind/bind-twice` becomes `bind__bind-twice.pcap`: one folder, no nesting.
@@ -458,7 +463,8 @@ impl Runner<'_> {
     }
 
     /// `w = wire(l)`: a remote TCP at the next port of the wire's remote address,
-    /// talking to `l`'s port at the target's wire address (of `l`'s family).
+    /// talking to `l`'s port at the target's wire address (of `l`'s family); `l` may be
+    /// a program under test, whose port is the one it was started with.
     fn open_wire(
         &mut self,
         step: &Step,
@@ -468,7 +474,15 @@ impl Runner<'_> {
         let port = WIRE_FIRST_PORT + self.connections.len() as u16;
         let (local, peer) = match listener {
             Some(l) => {
-                let at = self.addr(step, &AddrExpr::LocalOf(l.clone()))?;
+                // A program's port, or a target socket's, on the target's wire address.
+                let at = match self.programs.get(&l.name) {
+                    Some(p) => {
+                        let at = p.addr;
+                        self.reachable_on_the_wire(step, &l.name, at)?;
+                        at
+                    }
+                    None => self.addr(step, &AddrExpr::LocalOf(l.clone()))?,
+                };
                 if at.is_ipv6() {
                     (
                         SocketAddr::from((wire_link::REMOTE_V6, port)),
@@ -490,6 +504,32 @@ impl Runner<'_> {
             .insert(bind.name.clone(), Connection::new(local, peer, WIRE_ISS));
         self.record(step, format!("a remote TCP at {local}"), true);
         Ok(())
+    }
+
+    /// A program that listens only on loopback cannot be reached from the wire, whose
+    /// client comes from another host's address: say so in words a student can act
+    /// on, instead of letting the SYN draw a bare RST.
+    fn reachable_on_the_wire(
+        &mut self,
+        step: &Step,
+        program: &str,
+        at: SocketAddr,
+    ) -> Result<(), Stop> {
+        let entries = crate::program::tables::read(&self.net_dir).unwrap_or_default();
+        let listening = crate::program::tables::listeners_on(&entries, at.port());
+        if listening.is_empty() || listening.iter().any(|a| !a.ip().is_loopback()) {
+            return Ok(());
+        }
+        let only: Vec<String> = listening.iter().map(|a| a.to_string()).collect();
+        Err(self.fail(
+            step,
+            format!("`{program}` reachable from another host on port {}", at.port()),
+            format!("it listens on {} only", only.join(", ")),
+            Some(format!(
+                "this scenario's client connects from another machine's address ({}): bind the listening socket to INADDR_ANY (0.0.0.0) or in6addr_any, not to 127.0.0.1",
+                wire_link::REMOTE_V4
+            )),
+        ))
     }
 
     /// A wire line: `w < LINE` sends the segment, `w > LINE` waits for a matching one
@@ -581,6 +621,12 @@ impl Runner<'_> {
             (WireDirection::Expect, WireAction::Nothing(window)) => wire
                 .expect_silence(c, *window)
                 .map(|()| format!("nothing for {}", describe::duration(*window))),
+            (WireDirection::Inject, WireAction::Window(n)) => wire
+                .advertise(c, *n)
+                .map(|()| format!("advertised a window of {n}")),
+            (WireDirection::Expect, WireAction::Window(_)) => {
+                unreachable!("the parser allows `window` only on `<` lines")
+            }
             (WireDirection::Inject, WireAction::Nothing(_)) => {
                 unreachable!("the parser allows `nothing` only on `>` lines")
             }

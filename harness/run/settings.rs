@@ -35,6 +35,9 @@ pub struct Settings {
     pub program_dir: PathBuf,
     /// Where each wire scenario's pcap file goes (`--pcap DIR`); none when `None`.
     pub pcap_dir: Option<PathBuf>,
+    /// Where a failed wire scenario's pcap goes when `pcap_dir` is not set; `None`: a
+    /// folder of the run's own in the temporary folder.
+    pub failed_pcap_dir: Option<PathBuf>,
     /// How much wider timing windows are made (`--time-scale`): a wire line's
     /// `after A..B` becomes `A/scale..B*scale`, so a loaded machine never flips a verdict.
     pub time_scale: f64,
@@ -80,6 +83,7 @@ impl Default for Settings {
             programs: BTreeMap::new(),
             program_dir: PathBuf::from("."),
             pcap_dir: None,
+            failed_pcap_dir: None,
             time_scale: 1.0,
         }
     }

@@ -154,6 +154,9 @@ pub enum WireAction {
     Fin,
     /// `nothing for D`: the target sends no segment on the connection for `D`.
     Nothing(Duration),
+    /// `window N`: from now on the harness advertises at most `N` bytes (an
+    /// application that stops reading), and says so at once.
+    Window(u16),
 }
 
 /// The data of a wire line.

@@ -1048,6 +1048,12 @@ impl Parser<'_> {
             "wire" => Op::Wire {
                 listener: match args.first() {
                     None => None,
+                    // A program under test: the remote TCP talks to its port.
+                    Some(arg @ Arg::Name(id))
+                        if matches!(self.names.get(&id.name), Some((Binding::Program, _))) =>
+                    {
+                        Some(self.program(arg)?)
+                    }
                     Some(Arg::Name(id)) => Some(self.socket(id, Side::Target)?),
                     Some(other) => {
                         return Err(Diagnostic::new(

@@ -1,5 +1,5 @@
-//! The wire lines' own words, after `w <` or `w >`: `handshake`, `fin`, `nothing for
-//! D`, data (`"text"`, `hex"..."`, `N bytes`), or a segment in packetdrill's notation
+//! The wire lines' own words, after `w <` or `w >`: `handshake`, `fin`, `window N`,
+//! `nothing for D`, data (`"text"`, `hex"..."`, `N bytes`), or a segment in packetdrill's notation
 //! (read by [`crate::wire::notation`]) with an optional timing window `after A..B`.
 //! Kept apart from the parser because the notation is not the language's lexer's.
 
@@ -36,6 +36,20 @@ pub(super) fn action(
     match words.first().copied() {
         Some("handshake") => return only(WireAction::Handshake, "handshake"),
         Some("fin") => return only(WireAction::Fin, "fin"),
+        Some("window") => {
+            if direction == WireDirection::Expect {
+                return Err(Diagnostic::new(at(0, 6), "`window` is what the harness advertises")
+                    .with_hint("write `w < window 0`; to check the target's window, expect a segment: `w > . 1:1(0) win 0`"));
+            }
+            let n = words
+                .get(1)
+                .and_then(|w| w.parse::<u16>().ok())
+                .ok_or_else(|| {
+                    Diagnostic::new(at(0, text.len()), "`window` needs a size from 0 to 65535")
+                        .with_hint("write e.g. `w < window 0`")
+                })?;
+            return only_after(WireAction::Window(n), &words, 2, text, text_start);
+        }
         Some("nothing") => {
             if direction == WireDirection::Inject {
                 return Err(
@@ -232,6 +246,14 @@ mod tests {
             "`nothing` needs `for` and a duration"
         );
         assert_eq!(err(Expect, "\"abc\" more"), "nothing may follow the data");
+        assert_eq!(
+            err(Expect, "window 0"),
+            "`window` is what the harness advertises"
+        );
+        assert_eq!(
+            err(Inject, "window 70000"),
+            "`window` needs a size from 0 to 65535"
+        );
         assert_eq!(
             err(Expect, "10 bytes please"),
             "unexpected `please` after `10 bytes`"

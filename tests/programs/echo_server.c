@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
 #endif
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
     addr.sin_port = htons((unsigned short)atoi(argv[1]));
     if (bind(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
         perror("bind");
