@@ -139,6 +139,10 @@ pub struct RunArgs {
     /// TOPIC__NAME.pcap; reports name the file (open it in Wireshark)
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<PathBuf>,
+    /// Where a failed scenario's pcap goes when --pcap is not given [default: a
+    /// sockspec-pcap-PID folder in the temporary folder]
+    #[arg(long, value_name = "DIR", env = "SOCKSPEC_FAILURE_PCAP")]
+    pub failure_pcap: Option<PathBuf>,
     /// Widen every timing window of the wire lines (`after A..B` becomes A/F..B*F) on a
     /// slow or loaded machine
     #[arg(long, value_name = "F", default_value = "1", env = "SOCKSPEC_TIME_SCALE", value_parser = parse_time_scale)]
@@ -603,6 +607,7 @@ fn run_command(args: RunArgs) -> i32 {
             .clone()
             .unwrap_or_else(|| PathBuf::from(".")),
         pcap_dir: args.pcap.clone(),
+        failed_pcap_dir: args.failure_pcap.clone(),
         time_scale: args.time_scale,
         ..Settings::default()
     };

@@ -1,11 +1,13 @@
 //! The harness as a remote TCP on a scenario's wire (see `sandbox::wire_link` for the
 //! device): [`link`] moves and records IP packets, [`connection`] plays connections
 //! with relative sequence numbers and checks what the target sends, field by field,
-//! and [`plain`] plays a plain correct TCP on them for the segments a scenario leaves out.
+//! and [`plain`] plays a plain correct TCP on them for the segments a scenario leaves out;
+//! [`loopback`] records the namespace's loopback traffic for scenarios without a wire.
 //! It builds on the codecs in [`crate::wire`] and knows nothing of scenarios.
 
 pub mod connection;
 pub mod link;
+pub mod loopback;
 pub mod plain;
 
 pub use connection::{Connection, Direction, ExpectError, Outgoing, Wire};

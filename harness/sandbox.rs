@@ -31,6 +31,7 @@ mod command;
 mod holder;
 mod join;
 mod limits;
+mod loopback_tap;
 pub mod mounts;
 mod owner;
 mod spec;

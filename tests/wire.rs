@@ -436,6 +436,52 @@ fn each_wire_scenario_fails_for_its_reason() {
     }
 }
 
+/// A scenario without a wire gets the namespace's loopback traffic as its pcap (each
+/// packet once, though loopback shows it leaving and arriving); a failed one keeps it
+/// without `--pcap`, where `--failure-pcap` says.
+#[test]
+fn a_failed_api_scenario_keeps_its_loopback_pcap() {
+    if !sandbox_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("refused.scn");
+    std::fs::write(
+        &scenario,
+        "+++\ntitle = \"A connect to a closed port, wrongly expected to succeed\"\n+++\nl = socket()\nbind(l, 127.0.0.1:0)\nc = socket()\nconnect(c, l.local)\n",
+    )
+    .unwrap();
+    let failures = dir.path().join("failures");
+    let (code, report) = run_json(&[
+        scenario.to_str().unwrap(),
+        "--failure-pcap",
+        failures.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{report}");
+    let result = &report["scenarios"][0];
+    let pcap = result["pcap"]
+        .as_str()
+        .expect("a failed scenario names its pcap");
+    assert!(Path::new(pcap).starts_with(&failures), "{pcap}");
+    // The SYN and the RST that refused it, once each.
+    let bytes = std::fs::read(pcap).unwrap();
+    let mut flags = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let kept = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        if let Ok(sockspec::wire::segment::Packet::Tcp { segment, .. }) =
+            sockspec::wire::segment::parse(&bytes[at + 16..at + 16 + kept])
+        {
+            flags.push(segment.flags.to_string());
+        }
+        at += 16 + kept;
+    }
+    assert_eq!(flags, ["S", "R."], "{pcap}");
+    if required(tshark_runs(), "tshark (Debian's tshark package)") {
+        assert_eq!(tshark_segments(Path::new(pcap)), ["0x0002 0", "0x0014 0"]);
+    }
+}
+
 /// A target that floods the wire gets a bounded verdict that says so, not a harness
 /// that keeps every segment until its memory runs out.
 #[test]

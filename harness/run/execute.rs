@@ -10,6 +10,7 @@ use super::settings::Settings;
 use crate::adapter::Fault;
 use crate::program::Program;
 use crate::protocol::{self, Call, Reply, Response};
+use crate::remote::loopback::LoopbackCapture;
 use crate::remote::{plain, Connection, Direction, ExpectError, Link, Outgoing, Wire};
 use crate::sandbox::wire_link;
 use crate::script::{
@@ -109,6 +110,15 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         },
         connections: HashMap::new(),
     };
+    // A scenario without a wire gets its loopback traffic recorded instead.
+    let capture = match (&runner.wire, &sandbox) {
+        (Ok(None), Some(sb)) => sb
+            .loopback_tap()
+            .ok()
+            .and_then(|tap| tap.try_clone().ok())
+            .and_then(|tap| LoopbackCapture::start(tap).ok()),
+        _ => None,
+    };
     let mut implementation = None;
     match runner.hello() {
         Err(f) => {
@@ -205,8 +215,9 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
             f.detail = Some(detail);
         }
     }
-    // Every wire scenario's pcap with `--pcap DIR`; a failed one's always, in the
-    // temporary folder otherwise, so the evidence of a failure is never lost.
+    // Every scenario's pcap with `--pcap DIR`; a failed one's always (in the
+    // temporary folder otherwise), so the evidence of a failure is never lost. The
+    // wire's capture for a wire scenario, the loopback tap's for the others.
     let failed = matches!(result.status, Status::Failed | Status::Error);
     let keep = match &settings.pcap_dir {
         Some(dir) => Some(dir.clone()),
@@ -217,11 +228,16 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                 .unwrap_or_else(failed_pcap_dir)
         }),
     };
-    if let (Ok(Some(wire)), Some(dir)) = (&runner.wire, keep) {
+    let pcap = match (&runner.wire, capture) {
+        (Ok(Some(wire)), _) => Some(wire.link().pcap()),
+        (_, Some(capture)) => Some(capture.finish()),
+        _ => None,
+    };
+    if let (Some(pcap), Some(dir)) = (pcap, keep) {
         // `bind/bind-twice` becomes `bind__bind-twice.pcap`: one folder, no nesting.
         let path = dir.join(format!("{}.pcap", scenario.name.replace('/', "__")));
         let written = std::fs::create_dir_all(&dir)
-            .and_then(|()| crate::atomic::write_bytes_atomically(&path, &wire.link().pcap()));
+            .and_then(|()| crate::atomic::write_bytes_atomically(&path, &pcap));
         match written {
             Ok(()) => result.pcap = Some(path),
             Err(e) => result

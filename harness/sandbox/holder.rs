@@ -2,7 +2,7 @@
 
 use super::cgroup::MemoryCgroup;
 use super::mounts;
-use super::wire_link;
+use super::{loopback_tap, wire_link};
 use super::{Join, Limits};
 use crate::process::wait_exit;
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -172,6 +172,12 @@ impl Sandbox {
         self.inside.wire.as_ref().map_err(String::as_str)
     }
 
+    /// The loopback tap's descriptor (IP packets between the namespace's sockets, see
+    /// [`loopback_tap`]), or why there is none.
+    pub fn loopback_tap(&self) -> Result<&OwnedFd, &str> {
+        self.inside.tap.as_ref().map_err(String::as_str)
+    }
+
     /// Why the sandbox has no mount namespace (the host's files are then visible as
     /// the user sees them), or `None` when it has one.
     pub fn mount_problem(&self) -> Option<&str> {
@@ -296,6 +302,8 @@ struct Inside {
     workdir: Option<tempfile::TempDir>,
     /// The wire device's descriptor (see [`wire_link`]), or why there is none.
     wire: Result<OwnedFd, String>,
+    /// The loopback tap (see [`loopback_tap`]), or why there is none.
+    tap: Result<OwnedFd, String>,
 }
 
 impl Inside {
@@ -342,6 +350,15 @@ impl Inside {
             Some(("badsysctl", why)) => return Err(SandboxError::Sysctl(why.to_string())),
             _ => return Err(SandboxError::Holder("no report about the wire".into())),
         };
+        let tap = match report_line(stdout, deadline, timeout)?.split_once(' ') {
+            Some(("tap", fd)) => take_fd(holder_pid, fd),
+            Some(("notap", why)) => Err(why.to_string()),
+            _ => {
+                return Err(SandboxError::Holder(
+                    "no report about the loopback tap".into(),
+                ))
+            }
+        };
         let ready = expect_report(stdout, "ready", deadline, timeout)?;
         let (init, mount_problem) = match ready.split_once(" nomount ") {
             Some((pid, why)) => (pid, Some(why.to_string())),
@@ -381,6 +398,7 @@ impl Inside {
             cgroup_procs,
             workdir,
             wire,
+            tap,
         })
     }
 }
@@ -396,7 +414,7 @@ fn take_fd(holder_pid: u32, fd: &str) -> Result<OwnedFd, String> {
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| format!("pidfd_open of the holder: {e}"))?;
     rustix::process::pidfd_getfd(&pidfd, fd, rustix::process::PidfdGetfdFlags::empty())
-        .map_err(|e| format!("taking the wire from the holder (pidfd_getfd): {e}"))
+        .map_err(|e| format!("taking descriptor {fd} from the holder (pidfd_getfd): {e}"))
 }
 
 /// Without a mount namespace: a host folder for the sandbox's TMPDIR, named for the
@@ -580,6 +598,15 @@ fn hold(disk: u64, folder: Option<&Path>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mount_problem = mount_ns.and_then(|()| mounts::set_up(disk, folder)).err();
     loopback_up()?;
+    // The tap on loopback: a pcap for scenarios that never touch the wire.
+    let tap = loopback_tap::create();
+    let tap_report = match &tap {
+        Ok(fd) => format!("tap {}", fd.as_raw_fd()),
+        Err(why) => format!("notap {}", why.replace('\n', " ")),
+    };
+    writeln!(out, "{tap_report}")
+        .and_then(|_| out.flush())
+        .map_err(|e| e.to_string())?;
     // SAFETY: single-threaded, so fork is safe and the child may run Rust code.
     let init = unsafe { libc::fork() };
     if init < 0 {

@@ -36,17 +36,29 @@ impl<W: Write> PcapWriter<W> {
 
     /// One packet, stamped `at` (time since the Unix epoch).
     pub fn packet_at(&mut self, at: Duration, packet: &[u8]) -> io::Result<()> {
+        self.record(at, packet, packet.len())
+    }
+
+    /// A packet of which only `kept` (its first bytes) was captured, out of `len`: a
+    /// capture cut at a snap length says so, and Wireshark marks the packet cut short.
+    pub fn truncated_packet(&mut self, kept: &[u8], len: usize) -> io::Result<()> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        self.record(now, kept, len.max(kept.len()))
+    }
+
+    fn record(&mut self, at: Duration, packet: &[u8], len: usize) -> io::Result<()> {
         let kept = packet.len().min(SNAPLEN as usize);
         let mut record = Vec::with_capacity(16 + kept);
         record.extend_from_slice(&(at.as_secs() as u32).to_le_bytes());
         record.extend_from_slice(&at.subsec_micros().to_le_bytes());
         record.extend_from_slice(&(kept as u32).to_le_bytes());
-        record.extend_from_slice(&(packet.len() as u32).to_le_bytes());
+        record.extend_from_slice(&(len as u32).to_le_bytes());
         record.extend_from_slice(&packet[..kept]);
         self.out.write_all(&record)
     }
 
-    /// One packet, stamped now.
     pub fn packet(&mut self, packet: &[u8]) -> io::Result<()> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -14,7 +14,9 @@ pub fn sockspec() -> Command {
     cmd.current_dir(root())
         .env("NO_COLOR", "1")
         .env_remove("SOCKSPEC_ADAPTER")
-        .env_remove("SOCKSPEC_PROFILE");
+        .env_remove("SOCKSPEC_PROFILE")
+        // The captures of the many scenarios the tests fail on purpose stay in target/.
+        .env("SOCKSPEC_FAILURE_PCAP", env!("CARGO_TARGET_TMPDIR"));
     cmd
 }
 

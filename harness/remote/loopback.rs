@@ -1,0 +1,115 @@
+//! A capture of the namespace's loopback traffic for scenarios that never touch the
+//! wire: a thread drains the sandbox's loopback tap (an AF_PACKET socket, see
+//! `sandbox::loopback_tap`) into a pcap in memory while the scenario runs.
+//!
+//! Loopback shows each packet twice to a tap, once leaving and once arriving; only the
+//! arrival is kept. Each packet is cut at [`SNAP`] bytes (headers and the start of the
+//! payload, which is what a reader of a failure needs), and the whole capture at
+//! [`super::link::PCAP_LIMIT`], so a bulk transfer costs little and a flood is bounded.
+
+use super::link::PCAP_LIMIT;
+use crate::wire::pcap::PcapWriter;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The bytes kept of each packet.
+pub const SNAP: usize = 1024;
+/// How often the thread looks for the end of the scenario.
+const TICK: Duration = Duration::from_millis(20);
+
+/// A running capture; [`LoopbackCapture::finish`] stops it and returns the pcap.
+pub struct LoopbackCapture {
+    stop: Arc<AtomicBool>,
+    /// Taken by `finish`; a capture dropped without it still stops its thread.
+    thread: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl LoopbackCapture {
+    pub fn start(tap: OwnedFd) -> std::io::Result<LoopbackCapture> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("loopback capture".into())
+            .spawn(move || drain(&tap, &flag))?;
+        Ok(LoopbackCapture {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the capture after what the tap holds now, and returns the pcap file.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for LoopbackCapture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn drain(tap: &OwnedFd, stop: &AtomicBool) -> Vec<u8> {
+    let mut pcap = PcapWriter::new(Vec::new()).expect("writing to memory");
+    let mut buf = vec![0u8; SNAP];
+    let tick = Timespec::try_from(TICK).expect("a tick fits a timespec");
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        if !stopping {
+            let mut fds = [PollFd::new(tap, PollFlags::IN)];
+            match poll(&mut fds, Some(&tick)) {
+                Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        // Everything queued now, without waiting.
+        let mut got_any = false;
+        while let Some((len, outgoing)) = read(tap, &mut buf) {
+            got_any = true;
+            let kept = len.min(SNAP);
+            if !outgoing && pcap.get_ref().len() + kept + 16 <= PCAP_LIMIT {
+                let _ = pcap.truncated_packet(&buf[..kept], len);
+            }
+        }
+        if stopping && !got_any {
+            break;
+        }
+    }
+    pcap.into_inner()
+}
+
+/// One packet: its full length and whether it was the leaving copy; `None` when the
+/// tap holds nothing.
+fn read(tap: &OwnedFd, buf: &mut [u8]) -> Option<(usize, bool)> {
+    // SAFETY: zeroed is a valid sockaddr_ll.
+    let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    let mut from_len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    // SAFETY: buf and from are valid for the lengths given. MSG_TRUNC returns the
+    // packet's real length even where the buffer holds less.
+    let n = unsafe {
+        libc::recvfrom(
+            tap.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+            (&mut from as *mut libc::sockaddr_ll).cast(),
+            &mut from_len,
+        )
+    };
+    if n < 0 {
+        return None;
+    }
+    Some((n as usize, from.sll_pkttype == libc::PACKET_OUTGOING as u8))
+}
