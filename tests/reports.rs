@@ -45,6 +45,9 @@ fn sample() -> RunReport {
         actual: "\"<x>&\\x01\" (4 bytes) sent \u{1} ok".into(),
         detail: Some("TCP is a byte stream # not a TAP directive".into()),
     });
+    failed.pcap = Some(PathBuf::from(
+        "/tmp/pcap/close__send-after-close-fails.pcap",
+    ));
     let mut skipped = result("connect/connect-over-ipv6-loopback", Status::Skipped);
     skipped.skip_reason = Some("adapter lacks capability ipv6".into());
     skipped.steps.clear();

@@ -361,6 +361,7 @@ fn each_wire_scenario_fails_for_its_reason() {
         sysctl: Vec<String>,
         edit: Option<[String; 2]>,
         reason: String,
+        detail: Option<String>,
     }
     #[derive(serde::Deserialize)]
     struct Cases {
@@ -430,6 +431,10 @@ fn each_wire_scenario_fails_for_its_reason() {
             assert_eq!(result["status"], "failed", "{why} was not caught: {result}");
             let actual = result["failure"]["actual"].as_str().unwrap_or_default();
             assert!(actual.contains(&case.reason), "{why}: {actual}");
+            if let Some(detail) = &case.detail {
+                let note = result["failure"]["detail"].as_str().unwrap_or_default();
+                assert!(note.contains(detail.as_str()), "{why}: {note}");
+            }
             // A failed scenario names its pcap.
             assert!(result["pcap"].as_str().is_some(), "{why}: no pcap");
         }

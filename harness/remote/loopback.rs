@@ -111,5 +111,5 @@ fn read(tap: &OwnedFd, buf: &mut [u8]) -> Option<(usize, bool)> {
     if n < 0 {
         return None;
     }
-    Some((n as usize, from.sll_pkttype == libc::PACKET_OUTGOING as u8))
+    Some((n as usize, from.sll_pkttype == libc::PACKET_OUTGOING))
 }

@@ -522,6 +522,26 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// The last step that was not a wire line nor a peer call, as "the target's last
+    /// call: line N `STEP` => OUTCOME".
+    fn last_call_on_the_target(&self) -> Option<String> {
+        let wire_line = |text: &str| {
+            self.connections.keys().any(|name| {
+                text.strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with(['<', '>']))
+            })
+        };
+        let last = self
+            .records
+            .iter()
+            .rev()
+            .find(|r| !wire_line(&r.step) && !r.step.trim_start().starts_with("peer."))?;
+        Some(format!(
+            "the target's last call: line {} `{}` => {}",
+            last.line, last.step, last.outcome
+        ))
+    }
+
     /// A program that listens only on loopback cannot be reached from the wire, whose
     /// client comes from another host's address: say so in words a student can act
     /// on, instead of letting the SYN draw a bare RST.
@@ -662,7 +682,14 @@ impl Runner<'_> {
                     WireDirection::Expect => format!("`{wanted}`"),
                     WireDirection::Inject => format!("the harness's `{wanted}` to go through"),
                 };
-                Err(self.fail(step, expected, text, None))
+                // Waiting in vain: what the target's side did last may be why.
+                let detail = match e {
+                    ExpectError::Nothing { .. } | ExpectError::Stalled { .. } => {
+                        self.last_call_on_the_target()
+                    }
+                    _ => None,
+                };
+                Err(self.fail(step, expected, text, detail))
             }
         }
     }
