@@ -9,21 +9,20 @@
 
 use super::link::PCAP_LIMIT;
 use crate::wire::pcap::PcapWriter;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 /// The bytes kept of each packet.
 pub const SNAP: usize = 1024;
-/// How often the thread looks for the end of the scenario.
-const TICK: Duration = Duration::from_millis(20);
 
 /// A running capture; [`LoopbackCapture::finish`] stops it and returns the pcap.
 pub struct LoopbackCapture {
     stop: Arc<AtomicBool>,
+    /// Dropped to wake the thread at once when the scenario ends.
+    wake: Option<OwnedFd>,
     /// Taken by `finish`; a capture dropped without it still stops its thread.
     thread: Option<JoinHandle<Vec<u8>>>,
 }
@@ -32,11 +31,13 @@ impl LoopbackCapture {
     pub fn start(tap: OwnedFd) -> std::io::Result<LoopbackCapture> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let (woken, wake) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let thread = std::thread::Builder::new()
             .name("loopback capture".into())
-            .spawn(move || drain(&tap, &flag))?;
+            .spawn(move || drain(&tap, &woken, &flag))?;
         Ok(LoopbackCapture {
             stop,
+            wake: Some(wake),
             thread: Some(thread),
         })
     }
@@ -44,6 +45,7 @@ impl LoopbackCapture {
     /// Stops the capture after what the tap holds now, and returns the pcap file.
     pub fn finish(mut self) -> Vec<u8> {
         self.stop.store(true, Ordering::SeqCst);
+        drop(self.wake.take());
         self.thread
             .take()
             .and_then(|t| t.join().ok())
@@ -54,23 +56,26 @@ impl LoopbackCapture {
 impl Drop for LoopbackCapture {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        drop(self.wake.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-fn drain(tap: &OwnedFd, stop: &AtomicBool) -> Vec<u8> {
+fn drain(tap: &OwnedFd, woken: &OwnedFd, stop: &AtomicBool) -> Vec<u8> {
     let mut pcap = PcapWriter::new(Vec::new()).expect("writing to memory");
     let mut buf = vec![0u8; SNAP];
-    let tick = Timespec::try_from(TICK).expect("a tick fits a timespec");
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         if !stopping {
-            let mut fds = [PollFd::new(tap, PollFlags::IN)];
-            match poll(&mut fds, Some(&tick)) {
-                Ok(0) | Err(rustix::io::Errno::INTR) => continue,
-                Ok(_) => {}
+            // The tap has packets, or the pipe's writer is gone: the scenario ended.
+            let mut fds = [
+                PollFd::new(tap, PollFlags::IN),
+                PollFd::new(woken, PollFlags::IN),
+            ];
+            match poll(&mut fds, None) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(_) => break,
             }
         }

@@ -171,14 +171,8 @@ impl Wire {
             // The window is shut: the probe timer runs even with nothing in flight.
             let wake = *timer.get_or_insert_with(|| Instant::now() + rto);
             let before = conn.snd_una;
-            match self.next_segment(conn, wake.min(deadline))? {
-                Some(s) => {
-                    if s.flags.contains(Flags::RST) {
-                        return Err(reset(conn, &s, "while the harness was sending"));
-                    }
-                    if needs_ack(conn, &s) {
-                        self.acknowledge(conn)?;
-                    }
+            match self.receive(conn, wake.min(deadline), "while the harness was sending")? {
+                Some(_) => {
                     if conn.snd_una != before {
                         rto = DATA_RTO;
                         timer = (conn.snd_una != conn.snd_nxt).then(|| Instant::now() + rto);
@@ -271,19 +265,16 @@ impl Wire {
                     recent: conn.recent(),
                 });
             }
-            let Some(s) = self.next_segment(conn, deadline)? else {
+            if self
+                .receive(conn, deadline, "before it sent everything")?
+                .is_none()
+            {
                 return Err(ExpectError::Stalled {
                     during: format!("receiving {len} bytes"),
                     waited: within,
                     state: format!("{} arrived in order", conn.received.len()),
                     recent: conn.recent(),
                 });
-            };
-            if s.flags.contains(Flags::RST) {
-                return Err(reset(conn, &s, "before it sent everything"));
-            }
-            if needs_ack(conn, &s) {
-                self.acknowledge(conn)?;
             }
         }
         Ok(conn.received.drain(..len).collect())
@@ -294,19 +285,16 @@ impl Wire {
     pub fn recv_fin(&mut self, conn: &mut Connection, within: Duration) -> Result<(), ExpectError> {
         let deadline = Instant::now() + within;
         while !conn.fin_received() {
-            let Some(s) = self.next_segment(conn, deadline)? else {
+            if self
+                .receive(conn, deadline, "instead of closing")?
+                .is_none()
+            {
                 return Err(ExpectError::Stalled {
                     during: "waiting for the target's FIN".into(),
                     waited: within,
                     state: format!("{} bytes arrived that no step took", conn.received.len()),
                     recent: conn.recent(),
                 });
-            };
-            if s.flags.contains(Flags::RST) {
-                return Err(reset(conn, &s, "instead of closing"));
-            }
-            if needs_ack(conn, &s) {
-                self.acknowledge(conn)?;
             }
         }
         if !conn.received.is_empty() {
@@ -328,6 +316,27 @@ impl Wire {
     pub fn advertise(&mut self, conn: &mut Connection, n: u16) -> Result<(), ExpectError> {
         conn.advertise = Some(n);
         self.acknowledge(conn)
+    }
+
+    /// The next segment on `conn` as a receiver takes it: acknowledged if it carries
+    /// anything, an error if it resets the connection (`during` says when), `None`
+    /// once `deadline` passes.
+    fn receive(
+        &mut self,
+        conn: &mut Connection,
+        deadline: Instant,
+        during: &str,
+    ) -> Result<Option<Segment>, ExpectError> {
+        let Some(s) = self.next_segment(conn, deadline)? else {
+            return Ok(None);
+        };
+        if s.flags.contains(Flags::RST) {
+            return Err(reset(conn, &s, during));
+        }
+        if needs_ack(conn, &s) {
+            self.acknowledge(conn)?;
+        }
+        Ok(Some(s))
     }
 
     /// A bare ACK of everything received so far.

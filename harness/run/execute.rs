@@ -112,7 +112,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     };
     // A scenario without a wire gets its loopback traffic recorded instead.
     let capture = match (&runner.wire, &sandbox) {
-        (Ok(None), Some(sb)) => sb
+        (Ok(None), Some(sb)) if settings.loopback_capture => sb
             .loopback_tap()
             .ok()
             .and_then(|tap| tap.try_clone().ok())

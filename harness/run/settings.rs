@@ -38,6 +38,9 @@ pub struct Settings {
     /// Where a failed wire scenario's pcap goes when `pcap_dir` is not set; `None`: a
     /// folder of the run's own in the temporary folder.
     pub failed_pcap_dir: Option<PathBuf>,
+    /// Whether a scenario without a wire records its namespace's loopback traffic
+    /// (see `remote::loopback`); on by default, off only to measure what it costs.
+    pub loopback_capture: bool,
     /// How much wider timing windows are made (`--time-scale`): a wire line's
     /// `after A..B` becomes `A/scale..B*scale`, so a loaded machine never flips a verdict.
     pub time_scale: f64,
@@ -84,6 +87,7 @@ impl Default for Settings {
             program_dir: PathBuf::from("."),
             pcap_dir: None,
             failed_pcap_dir: None,
+            loopback_capture: true,
             time_scale: 1.0,
         }
     }

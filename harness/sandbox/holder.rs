@@ -268,6 +268,15 @@ impl Sandbox {
             ));
         }
         let _ = self.holder.wait();
+        // The last close of a packet socket waits for an RCU grace period (packet(7)'s
+        // release calls synchronize_net: 30 to 40 ms here). The holder is gone, so this
+        // copy is the last: let a thread of its own pay that, not the scenario.
+        let tap = std::mem::replace(&mut self.inside.tap, Err(String::new()));
+        if let Ok(fd) = tap {
+            let _ = std::thread::Builder::new()
+                .name("tap close".into())
+                .spawn(move || drop(fd));
+        }
         if let Some(dir) = self.inside.workdir.take() {
             let path = dir.path().display().to_string();
             if let Err(e) = dir.close() {

@@ -15,14 +15,11 @@ fn os_err(what: &str) -> String {
 /// The tap, bound to `lo` for every protocol.
 pub fn create() -> Result<OwnedFd, String> {
     let all = (libc::ETH_P_ALL as u16).to_be();
+    // Protocol 0: the socket hooks into the stack only when bound. One made with a
+    // protocol is hooked at once, and binding it to `lo` would unhook it first, which
+    // waits for an RCU grace period (tens of milliseconds on every sandbox).
     // SAFETY: a plain socket call; the descriptor is owned at once.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            i32::from(all),
-        )
-    };
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(os_err("an AF_PACKET socket"));
     }
