@@ -24,8 +24,6 @@ struct Setup {
     target: std::process::Child,
 }
 
-/// A sandbox with a wire, and a Python server inside listening on the target's wire
-/// address that reads 5 bytes, answers "world" and closes.
 /// A sandbox and the harness's end of its wire, where the machine gives both.
 fn sandbox_with_wire() -> Option<(Sandbox, Wire)> {
     if !sandbox_available() {
@@ -53,23 +51,40 @@ fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_sockspec"))
 }
 
+/// Runs Python `code` inside the sandbox (`{target}` and `{remote}` stand for the wire
+/// addresses) and, given a port, waits until something listens on it.
+fn python_in(sandbox: &Sandbox, code: &str, listens_on: Option<u16>) -> std::process::Child {
+    let code = code
+        .replace("{target}", &wire_link::TARGET_V4.to_string())
+        .replace("{remote}", &wire_link::REMOTE_V4.to_string());
+    let child = group_command(
+        &format!("python3 -c \"{code}\""),
+        Some(sandbox.join(exe(), None)),
+    )
+    .spawn()
+    .unwrap();
+    if let Some(port) = listens_on {
+        // Listening is an event in the namespace's socket table: wait for it, never sleep.
+        let deadline = Instant::now() + WITHIN;
+        while tables::listeners_on(&tables::read(&sandbox.net_dir()).unwrap_or_default(), port)
+            .is_empty()
+        {
+            assert!(Instant::now() < deadline, "nothing listened on {port}");
+            std::thread::yield_now();
+        }
+    }
+    child
+}
+
+/// A sandbox with a wire, and a Python server inside listening on the target's wire
+/// address that reads 5 bytes, answers "world" and closes.
 fn server_on_the_wire(port: u16) -> Option<Setup> {
     let (sandbox, wire) = sandbox_with_wire()?;
-    let script = format!(
-        "python3 -c \"import socket; l=socket.socket(); l.bind(('{}', {port})); l.listen(1); s,_=l.accept(); d=s.recv(5); s.sendall(b'world'); s.close()\"",
-        wire_link::TARGET_V4
+    let target = python_in(
+        &sandbox,
+        &format!("import socket; l=socket.socket(); l.bind(('{{target}}', {port})); l.listen(1); s,_=l.accept(); d=s.recv(5); s.sendall(b'world'); s.close()"),
+        Some(port),
     );
-    let target = group_command(&script, Some(sandbox.join(exe(), None)))
-        .spawn()
-        .unwrap();
-    // Listening is an event in the namespace's socket table: wait for it, never sleep.
-    let deadline = Instant::now() + WITHIN;
-    while tables::listeners_on(&tables::read(&sandbox.net_dir()).unwrap_or_default(), port)
-        .is_empty()
-    {
-        assert!(Instant::now() < deadline, "the server never listened");
-        std::thread::yield_now();
-    }
     Some(Setup {
         sandbox,
         wire,
@@ -132,19 +147,11 @@ fn the_plain_tcp_carries_a_stream_both_ways() {
     let Some((sandbox, mut wire)) = sandbox_with_wire() else {
         return;
     };
-    let script = format!(
-        "python3 -c \"import socket\nl=socket.socket(); l.bind(('{}', 7)); l.listen(1); s,_=l.accept()\nwhile (d := s.recv(65536)): s.sendall(d)\ns.close()\"",
-        wire_link::TARGET_V4
+    let mut echo = python_in(
+        &sandbox,
+        "import socket\nl=socket.socket(); l.bind(('{target}', 7)); l.listen(1); s,_=l.accept()\nwhile (d := s.recv(65536)): s.sendall(d)\ns.close()",
+        Some(7),
     );
-    let mut echo = group_command(&script, Some(sandbox.join(exe(), None)))
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + WITHIN;
-    while tables::listeners_on(&tables::read(&sandbox.net_dir()).unwrap_or_default(), 7).is_empty()
-    {
-        assert!(Instant::now() < deadline, "the echo server never listened");
-        std::thread::yield_now();
-    }
     let local: SocketAddr = (wire_link::REMOTE_V4, 40002).into();
     let mut c = Connection::new(local, (wire_link::TARGET_V4, 7).into(), u32::MAX - 1000);
     wire.open(&mut c, WITHIN).unwrap();
@@ -171,13 +178,11 @@ fn the_plain_tcp_answers_a_client() {
     let Some((sandbox, mut wire)) = sandbox_with_wire() else {
         return;
     };
-    let script = format!(
-        "python3 -c \"import socket, struct\nc=socket.create_connection(('{}', 40003)); c.sendall(b'ping'); assert c.recv(4) == b'pong'\nc.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()\"",
-        wire_link::REMOTE_V4
+    let mut client = python_in(
+        &sandbox,
+        "import socket, struct\nc=socket.create_connection(('{remote}', 40003)); c.sendall(b'ping'); assert c.recv(4) == b'pong'\nc.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()",
+        None,
     );
-    let mut client = group_command(&script, Some(sandbox.join(exe(), None)))
-        .spawn()
-        .unwrap();
     let local: SocketAddr = (wire_link::REMOTE_V4, 40003).into();
     let mut c = Connection::new(local, (wire_link::TARGET_V4, 0).into(), 77);
     wire.answer_open(&mut c, WITHIN).unwrap();
@@ -496,13 +501,11 @@ fn a_flood_of_segments_is_a_verdict() {
     };
     // SYNs to 60000 remote ports nobody expects, as fast as connect() goes (each socket
     // is closed at once, so the process's file limit does not stop it).
-    let script = format!(
-        "python3 -c \"import socket\nfor p in range(1000, 61000):\n    s=socket.socket(); s.setblocking(False); s.connect_ex(('{}', p)); s.close()\"",
-        wire_link::REMOTE_V4
+    let mut flooder = python_in(
+        &sandbox,
+        "import socket\nfor p in range(1000, 61000):\n    s=socket.socket(); s.setblocking(False); s.connect_ex(('{remote}', p)); s.close()",
+        None,
     );
-    let mut flooder = group_command(&script, Some(sandbox.join(exe(), None)))
-        .spawn()
-        .unwrap();
     let quiet: SocketAddr = (wire_link::REMOTE_V4, 9999).into();
     let mut c = Connection::new(quiet, (wire_link::TARGET_V4, 1).into(), 1);
     let spec = notation::parse("S 0:0(0)").unwrap();
