@@ -71,10 +71,10 @@ pub(super) fn action(
             let (bytes, len) = crate::wire::notation::payload_literal(text)
                 .map_err(|e| Diagnostic::new(at(e.at, e.at + 1), e.message))?;
             if !text[len..].trim().is_empty() {
-                return Err(Diagnostic::new(
-                    at(len, text.len()),
-                    "nothing may follow the data",
-                ));
+                return Err(
+                    Diagnostic::new(at(len, text.len()), "nothing may follow the data")
+                        .with_hint("one payload a line: put all of it between the quotes"),
+                );
             }
             return Ok(WireAction::Data(Payload::Bytes(bytes)));
         }
