@@ -59,6 +59,75 @@ fn corpus_passes_through_the_python_adapter() {
         .starts_with("python"));
 }
 
+/// The C adapter (adapters/c), built as its comment says with every warning an error,
+/// passes the whole corpus (the wire scenarios too: its sockets are the namespace
+/// kernel's) and declares every capability, so nothing is skipped.
+#[test]
+fn corpus_passes_through_the_c_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let adapter = c_adapter(dir.path());
+    let (code, report) = run_json(&["--adapter", adapter.to_str().unwrap()]);
+    assert_eq!(not_passed(&report), Vec::<String>::new());
+    assert_eq!(code, 0);
+    assert_eq!(report["implementation"], "linux (sockspec C adapter)");
+    if sandbox_available() {
+        assert_eq!(report["summary"]["skipped"], 0, "{}", report["summary"]);
+    }
+}
+
+/// What the protocol asks of every adapter beyond the socket calls, shown on the C
+/// adapter: an unknown op is ENOSYS, a line it cannot read is EINVAL with id 0, a dead
+/// handle is EBADF, and a recv does not hold up later requests.
+#[test]
+fn the_c_adapter_keeps_the_protocol_rules() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(c_adapter(dir.path()))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut ask = |request: &str| {
+        writeln!(stdin, "{request}").unwrap();
+        stdin.flush().unwrap();
+    };
+    ask(r#"{"id":1,"op":"hello","protocol":1}"#);
+    ask(r#"{"id":2,"op":"socket","family":"ipv4"}"#);
+    ask(r#"{"id":3,"op":"socket","family":"ipv4"}"#);
+    ask(r#"{"id":4,"op":"bind","sock":1,"addr":"127.0.0.1:0"}"#);
+    ask(r#"{"id":5,"op":"listen","sock":1,"backlog":1}"#);
+    ask(r#"{"id":6,"op":"accept","sock":1}"#); // blocks: nobody connects yet
+    ask(r#"{"id":7,"op":"frobnicate"}"#);
+    ask("not json");
+    ask(r#"{"id":8,"op":"close","sock":2}"#);
+    ask(r#"{"id":9,"op":"getsockname","sock":2}"#);
+    ask(r#"{"id":10,"op":"socket","family":"ipx"}"#);
+    let mut got: Vec<String> = (0..9).map(|_| lines.next().unwrap().unwrap()).collect();
+    got.remove(0); // hello
+    assert_eq!(
+        got,
+        [
+            r#"{"id":2,"ok":{"sock":1}}"#,
+            r#"{"id":3,"ok":{"sock":2}}"#,
+            r#"{"id":4,"ok":{}}"#,
+            r#"{"id":5,"ok":{}}"#,
+            r#"{"id":7,"err":{"errno":"ENOSYS","message":"unknown op"}}"#,
+            r#"{"id":0,"err":{"errno":"EINVAL","message":"a request this adapter cannot read"}}"#,
+            r#"{"id":8,"ok":{}}"#,
+            r#"{"id":9,"err":{"errno":"EBADF","message":"no open socket with this handle"}}"#,
+        ]
+    );
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        r#"{"id":10,"err":{"errno":"ENOSYS","message":"unknown family"}}"#
+    );
+    // End of stdin ends the adapter, blocked accept and all.
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn corpus_is_complete_and_documented() {
     let loaded = load_all(&[root().join("scenarios")]).unwrap();

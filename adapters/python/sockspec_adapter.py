@@ -35,6 +35,8 @@ OPTIONS = {
     "TCP_KEEPCNT": (socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
     "SO_LINGER": (socket.SOL_SOCKET, socket.SO_LINGER),
 }
+# Options whose value is a number, not on/off.
+COUNTED = {"SO_RCVBUF", "SO_SNDBUF", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"}
 POLL_BITS = [
     ("in", select.POLLIN),
     ("out", select.POLLOUT),
@@ -263,7 +265,7 @@ class Adapter:
             on, secs = struct.unpack("ii", sock.getsockopt(level, name, 8))
             return {"value": secs if on else None}
         value = sock.getsockopt(level, name)
-        return {"value": int(bool(value)) if opt not in ("SO_RCVBUF", "SO_SNDBUF") else value}
+        return {"value": value if opt in COUNTED else int(bool(value))}
 
     def op_nonblocking(self, req):
         self.get(req["sock"]).setblocking(not req["on"])

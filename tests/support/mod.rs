@@ -179,3 +179,30 @@ pub fn unique_mark(what: &str) -> String {
         .map_or(0, |d| d.as_nanos());
     format!("{what}-{}-{nanos}", std::process::id())
 }
+
+/// The C adapter (adapters/c/sockspec_adapter.c) built into `dir` with every warning an
+/// error, as a C stack author would build the template.
+pub fn c_adapter(dir: &std::path::Path) -> PathBuf {
+    let out = dir.join("sockspec_adapter");
+    let built = Command::new("cc")
+        .args([
+            "-std=c11",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-pthread",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(root().join("adapters/c/sockspec_adapter.c"))
+        .output()
+        .expect("cc runs");
+    assert!(
+        built.status.success(),
+        "the C adapter does not build: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    out
+}

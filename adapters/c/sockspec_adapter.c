@@ -1,0 +1,786 @@
+/*
+ * sockspec adapter in C, on the kernel's sockets: the template to copy.
+ *
+ * An adapter reads one JSON request per line on stdin, makes the socket call, and
+ * writes one JSON response per line on stdout (docs/adapter-protocol.md is the whole
+ * contract). This one uses only the C library and POSIX (threads, sockets, poll), so
+ * that a C stack author can replace the socket calls with their stack's (lwip_socket,
+ * lwip_bind, ...) and a student can read every line.
+ *
+ * Build:  cc -O2 -pthread -o sockspec_adapter sockspec_adapter.c
+ * Use:    sockspec run --adapter ./sockspec_adapter
+ *
+ * Layout, top to bottom: a small JSON reader for the flat requests the harness sends;
+ * the handle table; errno names; addresses and hex; the operations; the main loop,
+ * which runs calls that may block on a thread each (the protocol's `concurrent`).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_RECV (16 << 20) /* the protocol lets an adapter cap a recv at 16 MiB */
+#define MAX_LIST 8          /* recv flags and poll events: a few words each */
+
+/* ---- requests ------------------------------------------------------------------- */
+
+/* What a request may carry. Strings are copied; `data` (hex) is allocated. */
+struct request {
+    uint64_t id;
+    char op[32];
+    char family[16];
+    char addr[80];
+    char how[8];
+    char opt[32];
+    char *data;
+    int64_t sock, backlog, max, timeout_ms, protocol;
+    uint64_t seed, offset, len;
+    int has_value, value_is_null;
+    int64_t value;
+    int on;
+    char flags[MAX_LIST][16];
+    int nflags;
+    char events[MAX_LIST][16];
+    int nevents;
+};
+
+/* A cursor over one line of JSON. The harness sends flat objects whose values are
+ * strings, integers, booleans, null and lists of strings; anything else is skipped. */
+struct json {
+    const char *p;
+    int bad;
+};
+
+static void skip_ws(struct json *j) {
+    while (*j->p == ' ' || *j->p == '\t' || *j->p == '\r' || *j->p == '\n') j->p++;
+}
+
+static int eat(struct json *j, char c) {
+    skip_ws(j);
+    if (*j->p != c) return 0;
+    j->p++;
+    return 1;
+}
+
+/* A string into out (at most size-1 bytes kept; NULL out skips it). */
+static void read_string(struct json *j, char *out, size_t size) {
+    size_t n = 0;
+    if (!eat(j, '"')) {
+        j->bad = 1;
+        return;
+    }
+    while (*j->p && *j->p != '"') {
+        char c = *j->p++;
+        if (c == '\\') {
+            char e = *j->p++;
+            switch (e) {
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'u': /* only ASCII matters in requests: keep the low byte */
+                c = (char)strtol((char[]){j->p[2], j->p[3], 0}, NULL, 16);
+                for (int k = 0; k < 4 && *j->p; k++) j->p++;
+                break;
+            case 0: j->bad = 1; return;
+            default: c = e; /* \" \\ \/ */
+            }
+        }
+        if (out && n + 1 < size) out[n++] = c;
+    }
+    if (!eat(j, '"')) j->bad = 1;
+    if (out) out[n] = 0;
+}
+
+/* A string of any length, allocated. */
+static char *read_long_string(struct json *j) {
+    skip_ws(j);
+    const char *start = j->p + 1, *end = start;
+    while (*end && *end != '"') end++;
+    size_t n = (size_t)(end - start) + 1;
+    char *s = malloc(n);
+    if (!s) {
+        j->bad = 1;
+        return NULL;
+    }
+    read_string(j, s, n);
+    return s;
+}
+
+static uint64_t read_u64(struct json *j) {
+    skip_ws(j);
+    char *end;
+    errno = 0;
+    uint64_t v = strtoull(j->p, &end, 10);
+    if (end == j->p || *j->p == '-' || errno) j->bad = 1;
+    j->p = end;
+    return v;
+}
+
+static int64_t read_i64(struct json *j) {
+    skip_ws(j);
+    char *end;
+    errno = 0;
+    int64_t v = strtoll(j->p, &end, 10);
+    if (end == j->p || errno) j->bad = 1;
+    j->p = end;
+    return v;
+}
+
+static void skip_value(struct json *j);
+
+static void skip_container(struct json *j, char open, char close) {
+    eat(j, open);
+    if (eat(j, close)) return;
+    do {
+        if (open == '{') {
+            read_string(j, NULL, 0);
+            if (!eat(j, ':')) j->bad = 1;
+        }
+        skip_value(j);
+    } while (!j->bad && eat(j, ','));
+    if (!eat(j, close)) j->bad = 1;
+}
+
+static void skip_value(struct json *j) {
+    skip_ws(j);
+    switch (*j->p) {
+    case '"': read_string(j, NULL, 0); break;
+    case '{': skip_container(j, '{', '}'); break;
+    case '[': skip_container(j, '[', ']'); break;
+    case 't': j->p += 4; break;
+    case 'f': j->p += 5; break;
+    case 'n': j->p += 4; break;
+    default: read_i64(j);
+    }
+}
+
+static int read_list(struct json *j, char items[][16], int max) {
+    int n = 0;
+    if (!eat(j, '[')) {
+        j->bad = 1;
+        return 0;
+    }
+    if (eat(j, ']')) return 0;
+    do {
+        if (n < max) read_string(j, items[n++], 16);
+        else j->bad = 1;
+    } while (!j->bad && eat(j, ','));
+    if (!eat(j, ']')) j->bad = 1;
+    return n;
+}
+
+static int read_bool(struct json *j) {
+    skip_ws(j);
+    if (!strncmp(j->p, "true", 4)) return j->p += 4, 1;
+    if (!strncmp(j->p, "false", 5)) return j->p += 5, 0;
+    j->bad = 1;
+    return 0;
+}
+
+/* Parses one request line; returns 0 when it is not a request we can read. */
+static int parse_request(const char *line, struct request *r) {
+    struct json j = {line, 0};
+    memset(r, 0, sizeof *r);
+    r->sock = -1;
+    if (!eat(&j, '{')) return 0;
+    if (eat(&j, '}')) return 1;
+    do {
+        char key[32];
+        read_string(&j, key, sizeof key);
+        if (!eat(&j, ':')) return 0;
+        if (!strcmp(key, "id")) r->id = read_u64(&j);
+        else if (!strcmp(key, "op")) read_string(&j, r->op, sizeof r->op);
+        else if (!strcmp(key, "family")) read_string(&j, r->family, sizeof r->family);
+        else if (!strcmp(key, "addr")) read_string(&j, r->addr, sizeof r->addr);
+        else if (!strcmp(key, "how")) read_string(&j, r->how, sizeof r->how);
+        else if (!strcmp(key, "opt")) read_string(&j, r->opt, sizeof r->opt);
+        else if (!strcmp(key, "data")) r->data = read_long_string(&j);
+        else if (!strcmp(key, "sock")) r->sock = read_i64(&j);
+        else if (!strcmp(key, "backlog")) r->backlog = read_i64(&j);
+        else if (!strcmp(key, "max")) r->max = read_i64(&j);
+        else if (!strcmp(key, "timeout_ms")) r->timeout_ms = read_i64(&j);
+        else if (!strcmp(key, "protocol")) r->protocol = read_i64(&j);
+        else if (!strcmp(key, "seed")) r->seed = read_u64(&j);
+        else if (!strcmp(key, "offset")) r->offset = read_u64(&j);
+        else if (!strcmp(key, "len")) r->len = read_u64(&j);
+        else if (!strcmp(key, "on")) r->on = read_bool(&j);
+        else if (!strcmp(key, "flags")) r->nflags = read_list(&j, r->flags, MAX_LIST);
+        else if (!strcmp(key, "events")) r->nevents = read_list(&j, r->events, MAX_LIST);
+        else if (!strcmp(key, "value")) {
+            r->has_value = 1;
+            skip_ws(&j);
+            if (!strncmp(j.p, "null", 4)) {
+                r->value_is_null = 1;
+                j.p += 4;
+            } else {
+                r->value = read_i64(&j);
+            }
+        } else skip_value(&j);
+    } while (!j.bad && eat(&j, ','));
+    return !j.bad && eat(&j, '}');
+}
+
+/* ---- responses ------------------------------------------------------------------ */
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Writes one whole line: responses from several threads never interleave. */
+static void respond(const char *line) {
+    pthread_mutex_lock(&out_lock);
+    fputs(line, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    pthread_mutex_unlock(&out_lock);
+}
+
+/* A growing string for building a response. */
+struct text {
+    char *s;
+    size_t len, cap;
+};
+
+static void add(struct text *t, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && t->s && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t want = (t->cap ? t->cap * 2 : 256) + (size_t)(n > 0 ? n : 0);
+        char *grown = realloc(t->s, want);
+        if (!grown) abort();
+        t->s = grown;
+        t->cap = want;
+    }
+}
+
+/* The errno names of the protocol (errno.h has no portable way to name a number). */
+static const char *errno_name(int e) {
+    switch (e) {
+#define N(x) case x: return #x;
+        N(EPERM) N(ENOENT) N(EINTR) N(EIO) N(EBADF) N(EAGAIN) N(ENOMEM) N(EACCES)
+        N(EFAULT) N(EBUSY) N(EEXIST) N(EINVAL) N(ENFILE) N(EMFILE) N(ENOSPC) N(EPIPE)
+        N(ENOSYS) N(ENOTSOCK) N(EDESTADDRREQ) N(EMSGSIZE) N(EPROTOTYPE) N(ENOPROTOOPT)
+        N(EPROTONOSUPPORT) N(EOPNOTSUPP) N(EAFNOSUPPORT) N(EADDRINUSE) N(EADDRNOTAVAIL)
+        N(ENETDOWN) N(ENETUNREACH) N(ENETRESET) N(ECONNABORTED) N(ECONNRESET) N(ENOBUFS)
+        N(EISCONN) N(ENOTCONN) N(ESHUTDOWN) N(ETIMEDOUT) N(ECONNREFUSED) N(EHOSTDOWN)
+        N(EHOSTUNREACH) N(EALREADY) N(EINPROGRESS) N(EPROTO)
+#undef N
+    default: return "EIO";
+    }
+}
+
+static int respond_error(uint64_t id, const char *name, const char *message) {
+    char line[512];
+    /* Messages here never hold quotes or backslashes: strerror's and our own. */
+    snprintf(line, sizeof line, "{\"id\":%" PRIu64 ",\"err\":{\"errno\":\"%s\",\"message\":\"%s\"}}",
+             id, name, message);
+    respond(line);
+    return 0;
+}
+
+static int respond_errno(uint64_t id, int e) { return respond_error(id, errno_name(e), strerror(e)); }
+
+static int respond_ok(uint64_t id, const char *fields) {
+    struct text t = {0};
+    add(&t, "{\"id\":%" PRIu64 ",\"ok\":{%s}}", id, fields);
+    respond(t.s);
+    free(t.s);
+    return 0;
+}
+
+/* ---- handles -------------------------------------------------------------------- */
+
+/* Handle h (from 1) is fds[h]; -1 once closed. Handles are never reused. */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static int *fds;
+static int64_t handles, capacity;
+
+static int64_t new_handle(int fd) {
+    pthread_mutex_lock(&table_lock);
+    if (handles + 1 >= capacity) {
+        capacity = capacity ? capacity * 2 : 64;
+        fds = realloc(fds, (size_t)capacity * sizeof *fds);
+        if (!fds) abort();
+    }
+    fds[++handles] = fd;
+    int64_t h = handles;
+    pthread_mutex_unlock(&table_lock);
+    return h;
+}
+
+/* The descriptor of a live handle, or -1 (the caller answers EBADF). */
+static int fd_of(int64_t h) {
+    pthread_mutex_lock(&table_lock);
+    int fd = (h >= 1 && h <= handles) ? fds[h] : -1;
+    pthread_mutex_unlock(&table_lock);
+    return fd;
+}
+
+/* ---- addresses and bytes -------------------------------------------------------- */
+
+/* "127.0.0.1:80" or "[::1]:80"; 0 when the text is no address. */
+static int parse_addr(const char *text, struct sockaddr_storage *ss, socklen_t *len) {
+    char host[64];
+    const char *colon = strrchr(text, ':');
+    if (!colon || !colon[1]) return 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535) return 0;
+    size_t hl = (size_t)(colon - text);
+    if (hl >= sizeof host) return 0;
+    memcpy(host, text, hl);
+    host[hl] = 0;
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        host[hl - 1] = 0;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *len = sizeof *a;
+        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    *len = sizeof *a;
+    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
+}
+
+static void format_addr(const struct sockaddr_storage *ss, char *out, size_t size) {
+    char host[INET6_ADDRSTRLEN];
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        snprintf(out, size, "[%s]:%u", host, ntohs(a->sin6_port));
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        snprintf(out, size, "%s:%u", host, ntohs(a->sin_port));
+    }
+}
+
+/* Hex text to bytes; -1 when it is not hex. */
+static ssize_t from_hex(const char *hex, unsigned char **out) {
+    size_t n = strlen(hex);
+    if (n % 2) return -1;
+    *out = malloc(n / 2 + 1);
+    if (!*out) return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", hex[2 * i + 1]))
+            return free(*out), -1;
+        (*out)[i] = (unsigned char)v;
+    }
+    return (ssize_t)(n / 2);
+}
+
+static void add_hex(struct text *t, const unsigned char *b, size_t n) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) add(t, "%c%c", digits[b[i] >> 4], digits[b[i] & 15]);
+}
+
+/* The bulk pattern (docs/adapter-protocol.md, "Bulk data"). */
+static uint64_t splitmix64(uint64_t x) {
+    uint64_t z = x + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static unsigned char pattern_byte(uint64_t seed, uint64_t i) {
+    return (unsigned char)(splitmix64(seed ^ splitmix64(i / 8)) >> (8 * (i % 8)));
+}
+
+/* ---- socket options ------------------------------------------------------------- */
+
+struct option {
+    const char *name;
+    int level, optname;
+    int counted; /* a number, not on/off */
+};
+
+static const struct option options[] = {
+    {"SO_REUSEADDR", SOL_SOCKET, SO_REUSEADDR, 0}, {"SO_REUSEPORT", SOL_SOCKET, SO_REUSEPORT, 0},
+    {"SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, 0}, {"SO_RCVBUF", SOL_SOCKET, SO_RCVBUF, 1},
+    {"SO_SNDBUF", SOL_SOCKET, SO_SNDBUF, 1},       {"SO_LINGER", SOL_SOCKET, SO_LINGER, 0},
+    {"TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY, 0},  {"TCP_CORK", IPPROTO_TCP, TCP_CORK, 0},
+    {"TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE, 1}, {"TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL, 1},
+    {"TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT, 1},
+};
+
+static const struct option *find_option(const char *name) {
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++)
+        if (!strcmp(options[i].name, name)) return &options[i];
+    return NULL;
+}
+
+/* ---- operations ----------------------------------------------------------------- */
+
+/* Each operation answers its request itself. The socket's descriptor has been looked
+ * up already (fd is -1 for ops that take none). */
+typedef int (*operation)(const struct request *r, int fd);
+
+static int op_hello(const struct request *r, int fd) {
+    (void)fd;
+    if (r->protocol != 1) return respond_error(r->id, "EPROTO", "this adapter speaks protocol 1");
+    struct text t = {0};
+    add(&t, "\"name\":\"linux (sockspec C adapter)\",\"protocol\":1,\"capabilities\":"
+            "[\"bulk\",\"concurrent\",\"ipv4\",\"ipv6\",\"nonblocking\",\"poll\"");
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++) add(&t, ",\"%s\"", options[i].name);
+    add(&t, "]");
+    respond_ok(r->id, t.s);
+    free(t.s);
+    return 0;
+}
+
+static int op_socket(const struct request *r, int fd) {
+    (void)fd;
+    int family = !strcmp(r->family, "ipv4") ? AF_INET : !strcmp(r->family, "ipv6") ? AF_INET6 : -1;
+    if (family < 0) return respond_error(r->id, "ENOSYS", "unknown family");
+    int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return respond_errno(r->id, errno);
+    char fields[32];
+    snprintf(fields, sizeof fields, "\"sock\":%" PRId64, new_handle(s));
+    respond_ok(r->id, fields);
+    return 0;
+}
+
+/* bind and connect: an address of the other family goes to the kernel as it is, which
+ * answers EINVAL (or EAFNOSUPPORT), as the protocol asks. */
+static int op_bind_or_connect(const struct request *r, int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (!parse_addr(r->addr, &ss, &len)) return respond_error(r->id, "EINVAL", "bad address");
+    int rc = !strcmp(r->op, "bind") ? bind(fd, (struct sockaddr *)&ss, len)
+                                     : connect(fd, (struct sockaddr *)&ss, len);
+    if (rc < 0) return respond_errno(r->id, errno);
+    respond_ok(r->id, "");
+    return 0;
+}
+
+static int op_listen(const struct request *r, int fd) {
+    if (listen(fd, (int)r->backlog) < 0) return respond_errno(r->id, errno);
+    respond_ok(r->id, "");
+    return 0;
+}
+
+static int op_accept(const struct request *r, int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+    if (c < 0) return respond_errno(r->id, errno);
+    char addr[80], fields[160];
+    format_addr(&ss, addr, sizeof addr);
+    snprintf(fields, sizeof fields, "\"sock\":%" PRId64 ",\"addr\":\"%s\"", new_handle(c), addr);
+    respond_ok(r->id, fields);
+    return 0;
+}
+
+static int op_send(const struct request *r, int fd) {
+    unsigned char *bytes;
+    ssize_t n = r->data ? from_hex(r->data, &bytes) : -1;
+    if (n < 0) return respond_error(r->id, "EINVAL", "data is not hex");
+    ssize_t sent = send(fd, bytes, (size_t)n, MSG_NOSIGNAL); /* EPIPE, never SIGPIPE */
+    int e = errno;
+    free(bytes);
+    if (sent < 0) return respond_errno(r->id, e);
+    char fields[32];
+    snprintf(fields, sizeof fields, "\"sent\":%zd", sent);
+    respond_ok(r->id, fields);
+    return 0;
+}
+
+static int op_recv(const struct request *r, int fd) {
+    int flags = 0;
+    for (int i = 0; i < r->nflags; i++) {
+        if (!strcmp(r->flags[i], "peek")) flags |= MSG_PEEK;
+        else if (!strcmp(r->flags[i], "waitall")) flags |= MSG_WAITALL;
+        else if (!strcmp(r->flags[i], "dontwait")) flags |= MSG_DONTWAIT;
+        else return respond_error(r->id, "ENOSYS", "unknown recv flag");
+    }
+    size_t max = r->max < 0 ? 0 : r->max > MAX_RECV ? MAX_RECV : (size_t)r->max;
+    unsigned char *buf = malloc(max ? max : 1);
+    if (!buf) return respond_errno(r->id, ENOMEM);
+    ssize_t n = recv(fd, buf, max, flags);
+    if (n < 0) {
+        int e = errno;
+        free(buf);
+        return respond_errno(r->id, e);
+    }
+    struct text t = {0};
+    add(&t, "\"data\":\"");
+    add_hex(&t, buf, (size_t)n);
+    add(&t, "\"");
+    free(buf);
+    respond_ok(r->id, t.s);
+    free(t.s);
+    return 0;
+}
+
+static int op_send_pattern(const struct request *r, int fd) {
+    size_t len = r->len > MAX_RECV ? MAX_RECV : (size_t)r->len;
+    unsigned char *buf = malloc(len ? len : 1);
+    if (!buf) return respond_errno(r->id, ENOMEM);
+    for (size_t i = 0; i < len; i++) buf[i] = pattern_byte(r->seed, r->offset + i);
+    ssize_t sent = send(fd, buf, len, MSG_NOSIGNAL);
+    int e = errno;
+    free(buf);
+    if (sent < 0) return respond_errno(r->id, e);
+    char fields[32];
+    snprintf(fields, sizeof fields, "\"sent\":%zd", sent);
+    respond_ok(r->id, fields);
+    return 0;
+}
+
+static int op_recv_pattern(const struct request *r, int fd) {
+    size_t max = r->max < 0 ? 0 : r->max > MAX_RECV ? MAX_RECV : (size_t)r->max;
+    unsigned char *buf = malloc(max ? max : 1);
+    if (!buf) return respond_errno(r->id, ENOMEM);
+    ssize_t n = recv(fd, buf, max, 0);
+    if (n < 0) {
+        int e = errno;
+        free(buf);
+        return respond_errno(r->id, e);
+    }
+    struct text t = {0};
+    add(&t, "\"received\":%zd", n);
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == pattern_byte(r->seed, r->offset + (uint64_t)i)) continue;
+        /* The first wrong byte, with up to 8 received bytes either side of it. */
+        ssize_t lo = i >= 8 ? i - 8 : 0, hi = i + 9 < n ? i + 9 : n;
+        add(&t, ",\"mismatch\":{\"at\":%" PRIu64 ",\"got\":%u,\"context_at\":%" PRIu64 ",\"context\":\"",
+            r->offset + (uint64_t)i, buf[i], r->offset + (uint64_t)lo);
+        add_hex(&t, buf + lo, (size_t)(hi - lo));
+        add(&t, "\"}");
+        break;
+    }
+    free(buf);
+    respond_ok(r->id, t.s);
+    free(t.s);
+    return 0;
+}
+
+static int op_shutdown(const struct request *r, int fd) {
+    int how = !strcmp(r->how, "rd") ? SHUT_RD : !strcmp(r->how, "wr") ? SHUT_WR
+            : !strcmp(r->how, "rdwr") ? SHUT_RDWR : -1;
+    if (how < 0) return respond_error(r->id, "ENOSYS", "unknown shutdown direction");
+    if (shutdown(fd, how) < 0) return respond_errno(r->id, errno);
+    respond_ok(r->id, "");
+    return 0;
+}
+
+static int op_close(const struct request *r, int fd) {
+    pthread_mutex_lock(&table_lock);
+    fds[r->sock] = -1; /* dead from now on, whatever close(2) says */
+    pthread_mutex_unlock(&table_lock);
+    /* A thread blocked in recv on fd keeps the kernel's file (and the connection)
+     * until its call returns: close(2), NOTES. */
+    if (close(fd) < 0) return respond_errno(r->id, errno);
+    respond_ok(r->id, "");
+    return 0;
+}
+
+static int op_name(const struct request *r, int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    int rc = !strcmp(r->op, "getsockname") ? getsockname(fd, (struct sockaddr *)&ss, &len)
+                                            : getpeername(fd, (struct sockaddr *)&ss, &len);
+    if (rc < 0) return respond_errno(r->id, errno);
+    char addr[80], fields[100];
+    format_addr(&ss, addr, sizeof addr);
+    snprintf(fields, sizeof fields, "\"addr\":\"%s\"", addr);
+    respond_ok(r->id, fields);
+    return 0;
+}
+
+static int op_setsockopt(const struct request *r, int fd) {
+    const struct option *o = find_option(r->opt);
+    if (!o) return respond_error(r->id, "ENOPROTOOPT", "unknown option");
+    if (!r->has_value) return respond_error(r->id, "EINVAL", "no value");
+    int rc;
+    if (o->optname == SO_LINGER && o->level == SOL_SOCKET) {
+        struct linger l = {!r->value_is_null, r->value_is_null ? 0 : (int)r->value};
+        rc = setsockopt(fd, o->level, o->optname, &l, sizeof l);
+    } else {
+        int v = (int)r->value;
+        rc = setsockopt(fd, o->level, o->optname, &v, sizeof v);
+    }
+    if (rc < 0) return respond_errno(r->id, errno);
+    respond_ok(r->id, "");
+    return 0;
+}
+
+static int op_getsockopt(const struct request *r, int fd) {
+    const struct option *o = find_option(r->opt);
+    if (!o) return respond_error(r->id, "ENOPROTOOPT", "unknown option");
+    char fields[48];
+    if (o->optname == SO_LINGER && o->level == SOL_SOCKET) {
+        struct linger l;
+        socklen_t len = sizeof l;
+        if (getsockopt(fd, o->level, o->optname, &l, &len) < 0) return respond_errno(r->id, errno);
+        if (l.l_onoff) snprintf(fields, sizeof fields, "\"value\":%d", l.l_linger);
+        else snprintf(fields, sizeof fields, "\"value\":null");
+    } else {
+        int v;
+        socklen_t len = sizeof v;
+        if (getsockopt(fd, o->level, o->optname, &v, &len) < 0) return respond_errno(r->id, errno);
+        snprintf(fields, sizeof fields, "\"value\":%d", o->counted ? v : v != 0);
+    }
+    respond_ok(r->id, fields);
+    return 0;
+}
+
+static int op_nonblocking(const struct request *r, int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, r->on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) < 0)
+        return respond_errno(r->id, errno);
+    respond_ok(r->id, "");
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    short bit;
+} poll_bits[] = {{"in", POLLIN}, {"out", POLLOUT}, {"err", POLLERR}, {"hup", POLLHUP}, {"rdhup", POLLRDHUP}};
+
+static int op_poll(const struct request *r, int fd) {
+    struct pollfd p = {.fd = fd};
+    for (int i = 0; i < r->nevents; i++) {
+        /* in, out and rdhup may be asked for; err and hup come unasked. */
+        const char *e = r->events[i];
+        if (!strcmp(e, "in")) p.events |= POLLIN;
+        else if (!strcmp(e, "out")) p.events |= POLLOUT;
+        else if (!strcmp(e, "rdhup")) p.events |= POLLRDHUP;
+        else return respond_error(r->id, "EINVAL", "unknown poll event");
+    }
+    int n = poll(&p, 1, (int)(r->timeout_ms < 0 ? 0 : r->timeout_ms));
+    if (n < 0) return respond_errno(r->id, errno);
+    struct text t = {0};
+    add(&t, "\"revents\":[");
+    int first = 1;
+    for (size_t k = 0; k < sizeof poll_bits / sizeof *poll_bits; k++)
+        if (n > 0 && (p.revents & poll_bits[k].bit))
+            add(&t, "%s\"%s\"", first ? "" : ",", poll_bits[k].name), first = 0;
+    add(&t, "]");
+    respond_ok(r->id, t.s);
+    free(t.s);
+    return 0;
+}
+
+/* ---- dispatch ------------------------------------------------------------------- */
+
+static const struct {
+    const char *op;
+    operation run;
+    int takes_sock, may_block;
+} ops[] = {
+    {"hello", op_hello, 0, 0},
+    {"socket", op_socket, 0, 0},
+    {"bind", op_bind_or_connect, 1, 0},
+    {"listen", op_listen, 1, 0},
+    {"accept", op_accept, 1, 1},
+    {"connect", op_bind_or_connect, 1, 1},
+    {"send", op_send, 1, 1},
+    {"recv", op_recv, 1, 1},
+    {"send_pattern", op_send_pattern, 1, 1},
+    {"recv_pattern", op_recv_pattern, 1, 1},
+    {"shutdown", op_shutdown, 1, 0},
+    {"close", op_close, 1, 0},
+    {"getsockname", op_name, 1, 0},
+    {"getpeername", op_name, 1, 0},
+    {"setsockopt", op_setsockopt, 1, 0},
+    {"getsockopt", op_getsockopt, 1, 0},
+    {"nonblocking", op_nonblocking, 1, 0},
+    {"poll", op_poll, 1, 1},
+};
+
+struct job {
+    struct request r;
+    operation run;
+    int fd;
+};
+
+static void *run_job(void *arg) {
+    struct job *j = arg;
+    (void)j->run(&j->r, j->fd);
+    free(j->r.data);
+    free(j);
+    return NULL;
+}
+
+static void handle(const char *line) {
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    if (!parse_request(line, &j->r)) {
+        /* The id if it could be read, else 0 (the protocol's rule). */
+        respond_error(j->r.id, "EINVAL", "a request this adapter cannot read");
+        free(j->r.data);
+        free(j);
+        return;
+    }
+    size_t k = 0, n = sizeof ops / sizeof *ops;
+    while (k < n && strcmp(ops[k].op, j->r.op)) k++;
+    if (k == n) {
+        respond_error(j->r.id, "ENOSYS", "unknown op");
+        free(j->r.data);
+        free(j);
+        return;
+    }
+    j->run = ops[k].run;
+    j->fd = -1;
+    if (ops[k].takes_sock && (j->fd = fd_of(j->r.sock)) < 0) {
+        respond_error(j->r.id, "EBADF", "no open socket with this handle");
+        free(j->r.data);
+        free(j);
+        return;
+    }
+    if (!ops[k].may_block) {
+        run_job(j);
+        return;
+    }
+    /* A call that may block runs on a thread of its own, so later requests (and the
+     * data that will unblock it) are not held up. */
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, run_job, j) != 0) {
+        respond_errno(j->r.id, EAGAIN);
+        free(j->r.data);
+        free(j);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+int main(void) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        if (n == 0) continue; /* blank lines are ignored */
+        handle(line);
+    }
+    /* End of stdin: the harness is done. exit() ends the threads still blocked. */
+    free(line);
+    return 0;
+}
