@@ -25,4 +25,4 @@ pub use preflight::preflight;
 pub use schedule::{run_all, Event};
 pub use select::{Selection, Shard};
 pub use sessions::{close_sandbox, OpenError, Sessions};
-pub use settings::{Settings, CANCEL_POLL};
+pub use settings::{Hosts, Settings, CANCEL_POLL};

@@ -36,6 +36,51 @@ fn corpus_passes_against_the_in_process_reference() {
     );
 }
 
+/// Scenarios name hosts by role (`target:0`, `peer:0`), so the same corpus runs where
+/// the target and the peer have other addresses: here two other loopback addresses of
+/// 127/8, as a stack on a link of its own will have.
+#[test]
+fn the_corpus_runs_unchanged_where_target_and_peer_have_other_addresses() {
+    use sockspec::run::Hosts;
+    let loaded = load_all(&[root().join("scenarios")]).expect("corpus loads");
+    let corpus: Vec<_> = loaded
+        .scenarios
+        .into_iter()
+        .filter(|s| s.roles.is_empty() && !s.uses_wire())
+        .collect();
+    let settings = Settings {
+        hosts: Hosts {
+            target: "127.0.0.2".parse().unwrap(),
+            peer: "127.0.0.3".parse().unwrap(),
+            ..Hosts::LOOPBACK
+        },
+        ..Settings::default()
+    };
+    let report = run_all(&corpus, &settings, 2, |_| {});
+    let bad: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.status != Status::Passed)
+        .map(|r| format!("{}: {:?} {:?}", r.name, r.status, r.failure))
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    // The names were resolved to those addresses, not to 127.0.0.1: the addresses the
+    // scenarios' steps report show both.
+    let outcomes: String = report
+        .results
+        .iter()
+        .flat_map(|r| r.steps.iter().map(|s| s.outcome.clone()))
+        .collect();
+    assert!(
+        outcomes.contains("127.0.0.2:"),
+        "the target's address never shown"
+    );
+    assert!(
+        outcomes.contains("127.0.0.3:"),
+        "the peer's address never shown"
+    );
+}
+
 #[test]
 fn corpus_passes_through_sockspec_adapter_as_a_process() {
     let adapter = format!("{} adapter", bin_path());

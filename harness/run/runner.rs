@@ -280,6 +280,9 @@ impl Runner<'_> {
         // A name resolved at parse time whose creating step may not have yielded it.
         let (found, expected, why) = match expr {
             AddrExpr::Literal(a) => return Ok(*a),
+            AddrExpr::Host(h, port) => {
+                return Ok(SocketAddr::new(self.settings.hosts.ip(*h), *port))
+            }
             AddrExpr::LocalOf(id) => return self.socket_addr(step, id, true),
             AddrExpr::RemoteOf(id) => return self.socket_addr(step, id, false),
             AddrExpr::Saved(id) => (

@@ -3,11 +3,41 @@
 
 use crate::adapter::TargetSpec;
 use crate::sandbox::SandboxSpec;
+use crate::script::Host;
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The addresses `target:0`, `target6:0`, `peer:0` and `peer6:0` stand for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hosts {
+    pub target: Ipv4Addr,
+    pub target6: Ipv6Addr,
+    pub peer: Ipv4Addr,
+    pub peer6: Ipv6Addr,
+}
+
+impl Hosts {
+    /// The kernel's loopback: target and peer are the same host.
+    pub const LOOPBACK: Hosts = Hosts {
+        target: Ipv4Addr::LOCALHOST,
+        target6: Ipv6Addr::LOCALHOST,
+        peer: Ipv4Addr::LOCALHOST,
+        peer6: Ipv6Addr::LOCALHOST,
+    };
+
+    pub fn ip(&self, host: Host) -> IpAddr {
+        match host {
+            Host::Target => self.target.into(),
+            Host::Target6 => self.target6.into(),
+            Host::Peer => self.peer.into(),
+            Host::Peer6 => self.peer6.into(),
+        }
+    }
+}
 
 /// How a run executes scenarios.
 #[derive(Debug, Clone)]
@@ -44,6 +74,8 @@ pub struct Settings {
     /// How much wider timing windows are made (`--time-scale`): a wire line's
     /// `after A..B` becomes `A/scale..B*scale`, so a loaded machine never flips a verdict.
     pub time_scale: f64,
+    /// What `target:0` and `peer:0` mean: loopback unless a stack has a link of its own.
+    pub hosts: Hosts,
 }
 
 /// How often a wait looks at [`Settings::cancel`].
@@ -89,6 +121,7 @@ impl Default for Settings {
             failed_pcap_dir: None,
             loopback_capture: true,
             time_scale: 1.0,
+            hosts: Hosts::LOOPBACK,
         }
     }
 }

@@ -220,6 +220,40 @@ pub enum AddrExpr {
     ProgramAddr(Ident),
     /// `w.addr`: the remote address and port a wire connection plays.
     WireAddr(Ident),
+    /// `target:0`, `peer6:8080`: a host named by its role, and a port.
+    Host(Host, u16),
+}
+
+/// A host named by its role rather than its address, so one scenario runs unchanged
+/// over loopback (where both are 127.0.0.1 or ::1) and over a stack's own link (where
+/// the target has the stack's address and the peer the harness's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// `target`: the implementation under test's own IPv4 address.
+    Target,
+    /// `target6`: its IPv6 address.
+    Target6,
+    /// `peer`: the IPv4 address of the harness's own sockets (`peer.` calls).
+    Peer,
+    /// `peer6`: their IPv6 address.
+    Peer6,
+}
+
+impl Host {
+    pub const ALL: [Host; 4] = [Host::Target, Host::Target6, Host::Peer, Host::Peer6];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Host::Target => "target",
+            Host::Target6 => "target6",
+            Host::Peer => "peer",
+            Host::Peer6 => "peer6",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Host> {
+        Host::ALL.into_iter().find(|h| h.name() == name)
+    }
 }
 
 /// A program's output stream.

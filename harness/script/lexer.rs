@@ -1,7 +1,7 @@
 //! Splits one step line into tokens. Lines are independent: an error on one line never
 //! hides the errors of the next, which is what lets `check` report a whole file at once.
 
-use super::ast::Span;
+use super::ast::{Host, Span};
 use super::diagnostic::Diagnostic;
 use std::net::SocketAddr;
 
@@ -12,6 +12,8 @@ pub enum Tok {
     /// A text or `hex"..."` literal, already decoded.
     Bytes(Vec<u8>),
     Addr(SocketAddr),
+    /// `target:0`: a host named by its role, and a port.
+    HostAddr(Host, u16),
     LParen,
     RParen,
     LBracket,
@@ -36,6 +38,7 @@ impl Tok {
             Tok::Int(n) => format!("number {n}"),
             Tok::Bytes(_) => "a data literal".into(),
             Tok::Addr(a) => format!("address {a}"),
+            Tok::HostAddr(h, port) => format!("address {}:{port}", h.name()),
             Tok::LParen => "`(`".into(),
             Tok::RParen => "`)`".into(),
             Tok::LBracket => "`[`".into(),
@@ -162,6 +165,28 @@ pub fn lex_line(line: &str, base: usize) -> Result<Vec<Token>, Diagnostic> {
                 i += 1;
             }
             let word = &line[start..i];
+            // `target:0`, `peer6:8080`: a role's host and a port.
+            if let Some(host) = Host::from_name(word).filter(|_| {
+                bytes.get(i) == Some(&b':') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+            }) {
+                let digits = i + 1;
+                i = digits;
+                while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                    i += 1;
+                }
+                let port = line[digits..i].parse::<u16>().map_err(|_| {
+                    Diagnostic::new(
+                        span(start, i),
+                        format!("invalid port `{}`", &line[digits..i]),
+                    )
+                    .with_hint("a port is a number from 0 to 65535, e.g. target:0")
+                })?;
+                out.push(Token {
+                    tok: Tok::HostAddr(host, port),
+                    span: span(start, i),
+                });
+                continue;
+            }
             if word == "re" && bytes.get(i) == Some(&b'"') {
                 let (pattern, len) = lex_regex(&line[i..], base + start)?;
                 i += len;
@@ -464,6 +489,28 @@ mod tests {
                 Tok::Int(65536),
             ]
         );
+    }
+
+    #[test]
+    fn lexes_hosts_named_by_role() {
+        assert_eq!(
+            toks("bind(a, target:0) peer6:8080 peer.bind target"),
+            vec![
+                Tok::Ident("bind".into()),
+                Tok::LParen,
+                Tok::Ident("a".into()),
+                Tok::Comma,
+                Tok::HostAddr(Host::Target, 0),
+                Tok::RParen,
+                Tok::HostAddr(Host::Peer6, 8080),
+                Tok::Ident("peer".into()),
+                Tok::Dot,
+                Tok::Ident("bind".into()),
+                Tok::Ident("target".into()),
+            ]
+        );
+        let err = lex_line("bind(a, target:70000)", 0).unwrap_err();
+        assert_eq!(err.message, "invalid port `70000`");
     }
 
     #[test]

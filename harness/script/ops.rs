@@ -99,7 +99,7 @@ pub const OPS: [OpSpec; 30] = [
         ..adapter("socket", "socket() or socket(ipv6)", (0, 1))
     },
     OpSpec {
-        example: "bind(s, 127.0.0.1:0)",
+        example: "bind(s, target:0)",
         ..adapter("bind", "bind(sock, address)", (2, 2))
     },
     OpSpec {

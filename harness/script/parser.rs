@@ -696,6 +696,7 @@ impl Parser<'_> {
     fn addr(&self, arg: &Arg) -> Result<AddrExpr, Diagnostic> {
         match arg {
             Arg::Addr(a, _) => Ok(AddrExpr::Literal(*a)),
+            Arg::HostAddr(h, port, _) => Ok(AddrExpr::Host(*h, *port)),
             Arg::Name(id) if matches!(self.names.get(&id.name), Some((Binding::Addr, _))) => {
                 Ok(AddrExpr::Saved(id.clone()))
             }
@@ -1185,6 +1186,7 @@ impl Parser<'_> {
             Tok::Int(n) => Outcome::Count(*n),
             Tok::Bytes(b) => Outcome::Data(b.clone()),
             Tok::Addr(a) => Outcome::Addr(AddrExpr::Literal(*a)),
+            Tok::HostAddr(h, port) => Outcome::Addr(AddrExpr::Host(*h, *port)),
             Tok::LBracket => {
                 let items = c.ident_list(start)?;
                 Outcome::Events(self.events(&items)?)
@@ -1285,6 +1287,7 @@ enum Arg {
     Int(u64, Span),
     Bytes(Vec<u8>, Span),
     Addr(std::net::SocketAddr, Span),
+    HostAddr(Host, u16, Span),
     List(Vec<Ident>, Span),
 }
 
@@ -1293,7 +1296,11 @@ impl Arg {
         match self {
             Arg::Name(id) => id.span,
             Arg::Member(a, b) => a.span.to(b.span),
-            Arg::Int(_, s) | Arg::Bytes(_, s) | Arg::Addr(_, s) | Arg::List(_, s) => *s,
+            Arg::Int(_, s)
+            | Arg::Bytes(_, s)
+            | Arg::Addr(_, s)
+            | Arg::HostAddr(_, _, s)
+            | Arg::List(_, s) => *s,
         }
     }
     fn describe(&self) -> String {
@@ -1303,6 +1310,7 @@ impl Arg {
             Arg::Int(n, _) => format!("number {n}"),
             Arg::Bytes(..) => "a data literal".into(),
             Arg::Addr(a, _) => format!("address {a}"),
+            Arg::HostAddr(h, port, _) => format!("address {}:{port}", h.name()),
             Arg::List(..) => "a list".into(),
         }
     }
@@ -1428,6 +1436,7 @@ impl Cursor<'_> {
                 Tok::Int(n) => Arg::Int(n, t.span),
                 Tok::Bytes(b) => Arg::Bytes(b, t.span),
                 Tok::Addr(a) => Arg::Addr(a, t.span),
+                Tok::HostAddr(h, port) => Arg::HostAddr(h, port, t.span),
                 Tok::LBracket => {
                     let items = self.ident_list(t.span)?;
                     Arg::List(items, t.span.to(self.prev_span()))
