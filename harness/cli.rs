@@ -41,6 +41,9 @@ pub enum Command {
     /// Grade a class: build and run every submission folder against a suite of program
     /// scenarios; write a table, Gradescope results.json, CSV, JUnit and an HTML report
     Grade(GradeArgs),
+    /// Run the same scenarios against several targets and show where they differ: one
+    /// table of scenario by target, each difference in one line
+    Compare(CompareArgs),
     /// Check scenario files and report every error, without running anything
     Check {
         /// Scenario files or directories [default: scenarios]
@@ -63,6 +66,65 @@ pub enum Command {
     Prop(PropCommand),
     /// Serve the reference adapter (Linux kernel sockets) on stdin/stdout
     Adapter,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Scenario files or directories [default: scenarios]
+    pub paths: Vec<PathBuf>,
+    /// A target as NAME=CMD: CMD is an adapter command, or `reference` for sockspec's
+    /// own Linux reference. At least two; they run one after another, each with --jobs
+    #[arg(long = "target", value_name = "NAME=CMD", required = true, value_parser = parse_target)]
+    pub targets: Vec<(String, String)>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Which expectations apply: linux, posix, or a profile your scenarios name
+    #[arg(long, default_value = "linux", env = "SOCKSPEC_PROFILE")]
+    pub profile: String,
+    /// Scenarios run in parallel [default: the number of cores]
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
+    /// How long a call must stay pending to count as blocked (e.g. 200ms, 1s)
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    pub block_window: Duration,
+    /// Report format: human (the table and the differences) or json
+    #[arg(long, value_enum, default_value_t = CompareFormat::Human)]
+    pub format: CompareFormat,
+    /// Write the report to FILE instead of stdout
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Show every scenario in the table, not only those that differ
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub contain: ContainArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareFormat {
+    Human,
+    Json,
+}
+
+/// `linux=reference`, `stack='./adapter --flag'`.
+fn parse_target(s: &str) -> Result<(String, String), String> {
+    let (name, command) = s.split_once('=').ok_or_else(|| {
+        format!("`{s}` is not NAME=CMD: write e.g. linux=reference or mine='./my-adapter'")
+    })?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        return Err(format!(
+            "invalid target name `{name}`: use letters, digits, _, - and ."
+        ));
+    }
+    if command.trim().is_empty() {
+        return Err(format!("the command for target `{name}` is empty"));
+    }
+    Ok((name.to_string(), command.trim().to_string()))
 }
 
 #[derive(Subcommand, Debug)]
@@ -426,7 +488,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     if matches!(
         cli.command,
-        Command::Run(_) | Command::Grade(_) | Command::Prop(_)
+        Command::Run(_) | Command::Grade(_) | Command::Prop(_) | Command::Compare(_)
     ) {
         // What a SIGKILLed run before us left (see sandbox::sweep).
         crate::sandbox::sweep::sweep(&std::env::temp_dir());
@@ -463,6 +525,7 @@ pub fn main() -> i32 {
             Err(code) => code,
         },
         Command::Run(args) => run_command(args),
+        Command::Compare(args) => compare_command(args),
         Command::Grade(args) => grade_command(args),
         Command::Prop(PropCommand::Stream(args)) => prop_stream(args),
     }
@@ -675,6 +738,120 @@ fn run_command(args: RunArgs) -> i32 {
         EXIT_OK
     } else {
         EXIT_FAILED
+    }
+}
+
+fn compare_command(args: CompareArgs) -> i32 {
+    use crate::report::compare;
+    let mut names: Vec<&str> = args.targets.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
+    names.dedup();
+    if args.targets.len() < 2 || names.len() != args.targets.len() {
+        eprintln!("error: compare needs at least two --target NAME=CMD, each with its own name");
+        return EXIT_USAGE;
+    }
+    let scenarios = match load(
+        &default_paths(args.paths.clone()),
+        std::io::stderr().is_terminal(),
+    ) {
+        Ok(s) => selection(&args.select).apply(s),
+        Err(code) => return code,
+    };
+    // Program suites judge programs, not TCP implementations: they are not compared.
+    let (scenarios, programs) = without_unbound_programs(
+        scenarios,
+        &ProgramArgs {
+            programs: vec![],
+            program_dir: None,
+        },
+    );
+    note_left_out(&programs);
+    if scenarios.is_empty() {
+        eprintln!("error: no scenario matches the filters");
+        return EXIT_USAGE;
+    }
+    if let Err(code) = check_windows(args.block_window, args.contain.timeout) {
+        return code;
+    }
+    let needs_wire = scenarios.iter().any(Scenario::uses_wire);
+    let sandbox = match sandbox_spec(&args.contain, needs_wire) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let base = Settings {
+        profile: args.profile.clone(),
+        block_window: args.block_window,
+        timeout: args.contain.timeout,
+        sandbox,
+        ..Settings::default()
+    };
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let mut runs = Vec::new();
+    Interrupts::Signals.arm(base.cancel.clone());
+    for (name, command) in &args.targets {
+        let settings = Settings {
+            target: if command == "reference" {
+                TargetSpec::Reference
+            } else {
+                TargetSpec::Adapter {
+                    command: command.clone(),
+                }
+            },
+            ..base.clone()
+        };
+        if let Err(code) = check_adapter(&settings) {
+            return code;
+        }
+        let live = Live::new(
+            scenarios.len(),
+            std::io::stderr().is_terminal() && scenarios.len() > 1,
+        );
+        // On stderr: stdout is the report's, which may be JSON.
+        eprintln!(
+            "running {} scenarios against {name} ({})",
+            scenarios.len(),
+            settings.describe_target()
+        );
+        let report = run::run_all(&scenarios, &settings, jobs, |event| {
+            if let Event::Finished { .. } = event {
+                live.advance();
+            }
+        });
+        live.finish();
+        let interrupted = report.interrupted;
+        runs.push(compare::TargetRun {
+            name: name.clone(),
+            report,
+        });
+        if interrupted {
+            Interrupts::Signals.report_begins();
+            return EXIT_INTERRUPTED;
+        }
+    }
+    Interrupts::Signals.report_begins();
+    let document = match args.format {
+        CompareFormat::Human => compare::human(&runs, args.all),
+        CompareFormat::Json => compare::json(&runs),
+    };
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = report::write_atomically(path, &document) {
+                eprintln!(
+                    "error: failed to write the report to {}: {e}",
+                    path.display()
+                );
+                return EXIT_USAGE;
+            }
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(document.as_bytes()).and_then(|_| out.flush());
+        }
+    }
+    if compare::rows(&runs).iter().any(|r| r.differs()) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
     }
 }
 

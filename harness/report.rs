@@ -7,6 +7,7 @@
 //! - junit: JUnit XML, one `<testcase>` per scenario, one `<testsuite>` per topic;
 //! - tap: TAP version 13 with YAML diagnostics.
 
+pub mod compare;
 mod human;
 mod json;
 mod junit;

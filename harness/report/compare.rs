@@ -1,0 +1,318 @@
+//! The differential report: the same scenarios run against several targets, one table
+//! of scenario by target, and each difference named in one line per target that did
+//! not do what the others did (expected against got, at the step that decided it).
+//!
+//! A scenario is a difference when its targets' statuses are not all the same: that is
+//! where two implementations disagree, which is what a stack author reads first. A
+//! scenario every target fails alike is a common failure, listed apart.
+
+use crate::run::{RunReport, ScenarioResult, Status};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// One target's run.
+pub struct TargetRun {
+    /// The name the user gave it (`--target NAME=CMD`).
+    pub name: String,
+    pub report: RunReport,
+}
+
+/// A scenario's results across targets, in the targets' order.
+pub struct Row<'a> {
+    pub name: &'a str,
+    pub results: Vec<&'a ScenarioResult>,
+}
+
+impl Row<'_> {
+    /// Whether the targets disagree about this scenario.
+    pub fn differs(&self) -> bool {
+        self.results.windows(2).any(|w| w[0].status != w[1].status)
+    }
+
+    /// Whether every target failed it (or erred), alike.
+    pub fn fails_everywhere(&self) -> bool {
+        !self.differs()
+            && self
+                .results
+                .first()
+                .is_some_and(|r| matches!(r.status, Status::Failed | Status::Error))
+    }
+}
+
+/// The rows of scenarios every target ran, in the first target's order.
+pub fn rows(runs: &[TargetRun]) -> Vec<Row<'_>> {
+    let Some(first) = runs.first() else {
+        return Vec::new();
+    };
+    first
+        .report
+        .results
+        .iter()
+        .filter_map(|r| {
+            let results: Option<Vec<&ScenarioResult>> = runs
+                .iter()
+                .map(|t| t.report.results.iter().find(|x| x.name == r.name))
+                .collect();
+            results.map(|results| Row {
+                name: &r.name,
+                results,
+            })
+        })
+        .collect()
+}
+
+fn mark(status: Status) -> &'static str {
+    match status {
+        Status::Passed => "pass",
+        Status::Failed => "FAIL",
+        Status::Skipped => "skip",
+        Status::Error => "ERROR",
+    }
+}
+
+/// What a target did with a scenario, in one line.
+fn verdict(r: &ScenarioResult) -> String {
+    match (&r.failure, r.status) {
+        (Some(f), _) => format!(
+            "line {}: `{}`: expected {}, got {}",
+            f.line, f.step, f.expected, f.actual
+        ),
+        (None, Status::Skipped) => format!(
+            "skipped: {}",
+            r.skip_reason.as_deref().unwrap_or("no reason given")
+        ),
+        (None, status) => mark(status).to_lowercase(),
+    }
+}
+
+/// The terminal report: a header per target, the table of the scenarios that differ
+/// (every scenario with `all`), then each difference in words and a summary.
+pub fn human(runs: &[TargetRun], all: bool) -> String {
+    let mut out = String::new();
+    let rows = rows(runs);
+    for t in runs {
+        let _ = writeln!(
+            out,
+            "{}: {} [{}]: {} passed, {} failed, {} skipped, {} errors",
+            t.name,
+            t.report.target,
+            t.report
+                .implementation
+                .as_deref()
+                .unwrap_or("no answer to hello"),
+            t.report.count(Status::Passed),
+            t.report.count(Status::Failed),
+            t.report.count(Status::Skipped),
+            t.report.count(Status::Error),
+        );
+    }
+    let shown: Vec<&Row> = rows.iter().filter(|r| all || r.differs()).collect();
+    if !shown.is_empty() {
+        let width = shown.iter().map(|r| r.name.len()).max().unwrap_or(8).max(8);
+        let mut header = format!("\n{:<width$}", "scenario");
+        for t in runs {
+            let w = t.name.len().max(6);
+            let _ = write!(header, "  {:<w$}", t.name);
+        }
+        let _ = writeln!(out, "{}", header.trim_end());
+        for row in &shown {
+            let mut line = format!("{:<width$}", row.name);
+            for (t, r) in runs.iter().zip(&row.results) {
+                let w = t.name.len().max(6);
+                let _ = write!(line, "  {:<w$}", mark(r.status));
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+    }
+    let differing: Vec<&Row> = rows.iter().filter(|r| r.differs()).collect();
+    if !differing.is_empty() {
+        out.push_str("\ndifferences:\n");
+        for row in &differing {
+            for (t, r) in runs.iter().zip(&row.results) {
+                if r.status != Status::Passed {
+                    let _ = writeln!(out, "  {}: {}: {}", row.name, t.name, verdict(r));
+                }
+            }
+        }
+    }
+    let common: Vec<&Row> = rows.iter().filter(|r| r.fails_everywhere()).collect();
+    if !common.is_empty() {
+        out.push_str("\nfailing on every target:\n");
+        for row in &common {
+            let _ = writeln!(out, "  {}: {}", row.name, verdict(row.results[0]));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} scenario{} on {} targets: {} differ, {} fail on every target",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        runs.len(),
+        differing.len(),
+        common.len()
+    );
+    out
+}
+
+#[derive(Serialize)]
+struct JsonTarget<'a> {
+    name: &'a str,
+    target: &'a str,
+    implementation: Option<&'a str>,
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    errors: usize,
+}
+
+#[derive(Serialize)]
+struct JsonCell<'a> {
+    status: Status,
+    failure: Option<&'a crate::run::Failure>,
+    skip_reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    name: &'a str,
+    differs: bool,
+    /// By target name, in the targets' order.
+    results: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The JSON report: targets with their counts, then every scenario with each target's
+/// status and failure, and whether they differ.
+pub fn json(runs: &[TargetRun]) -> String {
+    let targets: Vec<JsonTarget> = runs
+        .iter()
+        .map(|t| JsonTarget {
+            name: &t.name,
+            target: &t.report.target,
+            implementation: t.report.implementation.as_deref(),
+            passed: t.report.count(Status::Passed),
+            failed: t.report.count(Status::Failed),
+            skipped: t.report.count(Status::Skipped),
+            errors: t.report.count(Status::Error),
+        })
+        .collect();
+    let rows = rows(runs);
+    let scenarios: Vec<JsonRow> = rows
+        .iter()
+        .map(|row| {
+            let mut results = serde_json::Map::new();
+            for (t, r) in runs.iter().zip(&row.results) {
+                let cell = JsonCell {
+                    status: r.status,
+                    failure: r.failure.as_ref(),
+                    skip_reason: r.skip_reason.as_deref(),
+                };
+                results.insert(
+                    t.name.clone(),
+                    serde_json::to_value(&cell).expect("a cell serializes"),
+                );
+            }
+            JsonRow {
+                name: row.name,
+                differs: row.differs(),
+                results,
+            }
+        })
+        .collect();
+    let differences = rows.iter().filter(|r| r.differs()).count();
+    let document = serde_json::json!({
+        "targets": targets,
+        "scenarios": scenarios,
+        "differences": differences,
+    });
+    let mut text = serde_json::to_string_pretty(&document).expect("the report serializes");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{Failure, FailureKind};
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn result(name: &str, status: Status) -> ScenarioResult {
+        ScenarioResult {
+            name: name.into(),
+            path: PathBuf::from(format!("{name}.scn")),
+            title: name.into(),
+            tags: vec![],
+            refs: vec![],
+            status,
+            duration: Duration::ZERO,
+            failure: (status == Status::Failed).then(|| Failure {
+                kind: FailureKind::Expectation,
+                line: 7,
+                column: 1,
+                step: "recv(s, 5) -> \"hello\"".into(),
+                expected: "\"hello\"".into(),
+                actual: "\"hell\"".into(),
+                detail: None,
+            }),
+            skip_reason: None,
+            steps: vec![],
+            teardown: vec![],
+            pcap: None,
+        }
+    }
+
+    fn run(name: &str, results: Vec<ScenarioResult>) -> TargetRun {
+        TargetRun {
+            name: name.into(),
+            report: RunReport {
+                target: format!("adapter `{name}`"),
+                implementation: Some(format!("{name} 1.0")),
+                profile: "linux".into(),
+                duration: Duration::ZERO,
+                results,
+                interrupted: false,
+            },
+        }
+    }
+
+    #[test]
+    fn a_difference_is_named_per_target_and_a_common_failure_apart() {
+        let runs = [
+            run(
+                "linux",
+                vec![
+                    result("a/same", Status::Passed),
+                    result("a/differs", Status::Passed),
+                    result("a/broken", Status::Failed),
+                ],
+            ),
+            run(
+                "stack",
+                vec![
+                    result("a/same", Status::Passed),
+                    result("a/differs", Status::Failed),
+                    result("a/broken", Status::Failed),
+                ],
+            ),
+        ];
+        let text = human(&runs, false);
+        assert!(
+            text.contains("\nscenario   linux   stack\na/differs  pass    FAIL\n"),
+            "{text}"
+        );
+        assert!(!text.contains("a/same  "), "{text}");
+        assert!(text.contains(
+            "differences:\n  a/differs: stack: line 7: `recv(s, 5) -> \"hello\"`: expected \"hello\", got \"hell\"\n"
+        ));
+        assert!(
+            text.contains("failing on every target:\n  a/broken: line 7:"),
+            "{text}"
+        );
+        assert!(text.ends_with("3 scenarios on 2 targets: 1 differ, 1 fail on every target\n"));
+        let doc: serde_json::Value = serde_json::from_str(&json(&runs)).unwrap();
+        assert_eq!(doc["differences"], 1);
+        assert_eq!(doc["scenarios"][1]["results"]["stack"]["status"], "failed");
+        assert_eq!(doc["scenarios"][1]["differs"], true);
+        assert_eq!(doc["targets"][1]["failed"], 2);
+    }
+}

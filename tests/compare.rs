@@ -1,0 +1,92 @@
+//! `sockspec compare`: the same scenarios against several targets, one table and the
+//! differences named per target, in the terminal and as JSON.
+
+mod support;
+
+use support::*;
+
+fn compare(args: &[&str]) -> (i32, String, String) {
+    let out = sockspec().arg("compare").args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const MUTANT: &str = "mutant=python3 tests/mutants/mutant_adapter.py recv-drops-last-byte";
+
+/// A target that drops the last byte of each read differs from Linux where a scenario
+/// reads: the table marks it and the difference says expected against got.
+#[test]
+fn a_mutant_differs_from_the_reference_where_it_is_wrong() {
+    let (code, out, err) = compare(&[
+        "--target",
+        "linux=reference",
+        "--target",
+        MUTANT,
+        "-f",
+        "stream/recv-returns-what-is-there",
+        "-f",
+        "bind/bind-twice",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.starts_with("linux: the Linux reference"), "{out}");
+    assert!(err.contains("running 2 scenarios against mutant"), "{err}");
+    assert!(
+        out.contains(
+            "\nscenario                           linux   mutant\nstream/recv-returns-what-is-there  pass    FAIL\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("differences:\n  stream/recv-returns-what-is-there: mutant: line 13: `recv(s, 100) -> \"hello\"`: expected \"hello\" (5 bytes), got \"hell\" (4 bytes)\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("2 scenarios on 2 targets: 1 differ, 0 fail on every target\n"));
+}
+
+/// Two implementations of the same kernel sockets agree: nothing differs, exit 0; the
+/// JSON names each target's result per scenario.
+#[test]
+fn the_c_adapter_agrees_with_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let adapter = c_adapter(dir.path());
+    let c = format!("c={}", adapter.display());
+    let (code, out, err) = compare(&[
+        "--target",
+        "linux=reference",
+        "--target",
+        &c,
+        "--tag",
+        "stream",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["differences"], 0);
+    assert_eq!(
+        doc["targets"][1]["implementation"],
+        "linux (sockspec C adapter)"
+    );
+    let scenarios = doc["scenarios"].as_array().unwrap();
+    assert!(scenarios.len() >= 5);
+    for s in scenarios {
+        assert_eq!(s["results"]["linux"]["status"], "passed", "{s}");
+        assert_eq!(s["results"]["c"]["status"], "passed", "{s}");
+    }
+}
+
+#[test]
+fn compare_needs_two_named_targets() {
+    let (code, _, err) = compare(&["--target", "linux=reference"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("at least two --target"), "{err}");
+    let (code, _, err) = compare(&["--target", "a=reference", "--target", "a=reference"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("each with its own name"), "{err}");
+    let (code, _, err) = compare(&["--target", "linux"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is not NAME=CMD"), "{err}");
+}
