@@ -35,6 +35,7 @@ mod loopback_tap;
 pub mod mounts;
 mod owner;
 mod spec;
+pub mod stack_link;
 pub mod sweep;
 mod trampoline;
 pub mod wire_link;

@@ -241,3 +241,130 @@ fn a_connect_to_the_remote_address_arrives_on_the_wire() {
     }
     assert!(sb.close(false).is_empty());
 }
+
+/// A user-space stack's link: an adapter, with no capability of its own, finds the TAP
+/// device named in its environment, attaches to it, and sees the namespace kernel's
+/// ARP request when a peer socket connects to the stack's address.
+#[test]
+fn an_adapter_attaches_to_the_stack_link_and_the_kernel_arps_for_the_stack() {
+    use sockspec::sandbox::{group_command, stack_link, Limits, Sandbox};
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Duration;
+    if !sandbox_available() {
+        return;
+    }
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_sockspec"));
+    let sb = Sandbox::create(exe, Duration::from_secs(10), &Limits::default(), None, &[]).unwrap();
+    if let Err(why) = sb.stack_link() {
+        let _ = required(false, &format!("a TAP device in the sandbox ({why})"));
+        return;
+    }
+    // The "stack": attach as an adapter would (by the name in SOCKSPEC_LINK), say so,
+    // then read Ethernet frames until an ARP request for the stack's address (its
+    // target protocol address, bytes 38..42 of the frame).
+    let stack = r#"
+import fcntl, os, struct, socket
+fd = os.open('/dev/net/tun', os.O_RDWR)
+fcntl.ioctl(fd, 0x400454ca, struct.pack('16sH', os.environ['SOCKSPEC_LINK'].encode(), 0x0002 | 0x1000))
+print('attached', os.environ['SOCKSPEC_LINK_KIND'], os.environ['SOCKSPEC_LINK_ADDR'], os.environ['SOCKSPEC_LINK_GATEWAY'], flush=True)
+me = socket.inet_aton(os.environ['SOCKSPEC_LINK_ADDR'].split('/')[0])
+while True:
+    f = os.read(fd, 2048)
+    if f[12:14] == b'\x08\x06' and f[38:42] == me:
+        print('arp who-has', socket.inet_ntoa(f[38:42]), 'tell', socket.inet_ntoa(f[28:32]), flush=True)
+        break
+"#;
+    // The script travels in the environment: no shell quoting to get wrong.
+    let mut attached = group_command(
+        "python3 -c \"import os; exec(os.environ['STACK'])\"",
+        Some(sb.join(exe, None)),
+    )
+    .env("STACK", stack)
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(attached.stdout.take().unwrap()).lines();
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        format!(
+            "attached tap {}/24 {}",
+            stack_link::TARGET_V4,
+            stack_link::PEER_V4
+        )
+    );
+    // A peer socket connects to the stack: the kernel must resolve it on the link.
+    let mut peer = group_command(
+        &format!(
+            "python3 -c \"import socket; socket.create_connection(('{}', 80), timeout=5)\"",
+            stack_link::TARGET_V4
+        ),
+        Some(sb.join(exe, None)),
+    )
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        format!(
+            "arp who-has {} tell {}",
+            stack_link::TARGET_V4,
+            stack_link::PEER_V4
+        )
+    );
+    assert!(attached.wait().unwrap().success());
+    let _ = peer.kill();
+    let _ = peer.wait();
+    assert!(sb.close(false).is_empty());
+}
+
+/// An adapter that declares `link` is taken for a stack on the sandbox's link: its
+/// scenarios' `target:0` is the stack's address. Shown with the Python adapter claiming
+/// `link` while still using the kernel's sockets: the kernel has no such address, so
+/// the bind fails with EADDRNOTAVAIL, which it would not on loopback; and a wire
+/// scenario, which reaches the namespace kernel, is skipped with the reason.
+#[test]
+fn an_adapter_with_a_link_gets_the_links_addresses() {
+    if !sandbox_available() {
+        return;
+    }
+    let claims_link = format!(
+        "python3 -c \"import sys; sys.path.insert(0, '{}'); import sockspec_adapter as a\nclass L(a.Adapter):\n    def op_hello(self, req):\n        h = super().op_hello(req); h['capabilities'].append('link'); return h\na.main(L)\"",
+        root().join("adapters/python").display()
+    );
+    let (code, report) = run_json(&[
+        &scenario("bind/bind-twice-expects-error"),
+        &root()
+            .join("scenarios/wire/syn-to-a-port-without-listener-gets-rst.scn")
+            .display()
+            .to_string(),
+        "--adapter",
+        &claims_link,
+    ]);
+    assert_eq!(code, 1, "{report}");
+    let results = report["scenarios"].as_array().unwrap();
+    let bind = results
+        .iter()
+        .find(|r| r["name"] == "bind/bind-twice-expects-error")
+        .unwrap();
+    assert_eq!(bind["failure"]["step"], "bind(a, target:0)", "{bind}");
+    assert!(
+        bind["failure"]["actual"]
+            .as_str()
+            .unwrap()
+            .starts_with("EADDRNOTAVAIL"),
+        "{bind}"
+    );
+    let wire = results
+        .iter()
+        .find(|r| r["name"] != "bind/bind-twice-expects-error")
+        .unwrap();
+    assert_eq!(wire["status"], "skipped", "{wire}");
+    assert!(
+        wire["skip_reason"]
+            .as_str()
+            .unwrap()
+            .contains("needs a link of its own"),
+        "{wire}"
+    );
+}

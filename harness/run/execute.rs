@@ -6,6 +6,7 @@ use super::describe::{self, Actual, Value};
 use super::outcome::{Failure, FailureKind, ScenarioResult, Status};
 use super::runner::{Conn, Runner, Slot, Stop};
 use super::sessions::{close_sandbox, Sessions};
+use super::settings::Hosts;
 use super::settings::Settings;
 use crate::adapter::Fault;
 use crate::program::Program;
@@ -109,6 +110,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
             Ok(None)
         },
         connections: HashMap::new(),
+        hosts: settings.hosts,
     };
     // A scenario without a wire gets its loopback traffic recorded instead.
     let capture = match (&runner.wire, &sandbox) {
@@ -137,10 +139,31 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                 .iter()
                 .filter(|r| !caps.contains(r))
                 .collect();
+            // A user-space stack brings its own TCP on the sandbox's link: the scenario's
+            // hosts are the link's.
+            let link = if caps.iter().any(|c| c == "link") {
+                match sandbox.as_ref().map(|sb| sb.stack_link()) {
+                    // The wire reaches the namespace kernel, not a stack on its link.
+                    _ if scenario.uses_wire() => Err(
+                        "this scenario's wire reaches the namespace kernel, not a stack's link (not supported yet)".to_string(),
+                    ),
+                    Some(Ok(())) => {
+                        runner.hosts = Hosts::STACK_LINK;
+                        Ok(())
+                    }
+                    Some(Err(why)) => Err(format!("the sandbox has no link for it ({why})")),
+                    None => Err("the link lives in the scenario's sandbox, and this run has none (--sandbox off)".to_string()),
+                }
+            } else {
+                Ok(())
+            };
             if let Err(why) = &runner.wire {
                 result.status = Status::Skipped;
                 result.skip_reason =
                     Some(format!("this scenario plays segments on a wire, but {why}"));
+            } else if let Err(why) = link {
+                result.status = Status::Skipped;
+                result.skip_reason = Some(format!("{name} needs a link of its own, but {why}"));
             } else if !missing.is_empty() {
                 result.status = Status::Skipped;
                 result.skip_reason = Some(format!(

@@ -171,6 +171,9 @@ pub(super) struct Runner<'a> {
     pub(super) wire: Result<Option<Wire>, String>,
     /// Wire connections by name.
     pub(super) connections: HashMap<String, Connection>,
+    /// What `target:0` and `peer:0` mean in this scenario: the run's hosts, or the
+    /// stack's link when the adapter declares `link`.
+    pub(super) hosts: crate::run::Hosts,
 }
 
 impl Runner<'_> {
@@ -280,9 +283,7 @@ impl Runner<'_> {
         // A name resolved at parse time whose creating step may not have yielded it.
         let (found, expected, why) = match expr {
             AddrExpr::Literal(a) => return Ok(*a),
-            AddrExpr::Host(h, port) => {
-                return Ok(SocketAddr::new(self.settings.hosts.ip(*h), *port))
-            }
+            AddrExpr::Host(h, port) => return Ok(SocketAddr::new(self.hosts.ip(*h), *port)),
             AddrExpr::LocalOf(id) => return self.socket_addr(step, id, true),
             AddrExpr::RemoteOf(id) => return self.socket_addr(step, id, false),
             AddrExpr::Saved(id) => (

@@ -2,7 +2,7 @@
 //! scenarios are contained. Every part of a run reads them; nothing here runs anything.
 
 use crate::adapter::TargetSpec;
-use crate::sandbox::SandboxSpec;
+use crate::sandbox::{stack_link, SandboxSpec};
 use crate::script::Host;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -27,6 +27,15 @@ impl Hosts {
         target6: Ipv6Addr::LOCALHOST,
         peer: Ipv4Addr::LOCALHOST,
         peer6: Ipv6Addr::LOCALHOST,
+    };
+
+    /// A user-space stack on the sandbox's link (see `sandbox::stack_link`): the target
+    /// is the stack, the peer the namespace kernel at the other end.
+    pub const STACK_LINK: Hosts = Hosts {
+        target: stack_link::TARGET_V4,
+        target6: stack_link::TARGET_V6,
+        peer: stack_link::PEER_V4,
+        peer6: stack_link::PEER_V6,
     };
 
     pub fn ip(&self, host: Host) -> IpAddr {

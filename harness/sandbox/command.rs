@@ -26,6 +26,9 @@ pub fn group_command(command: &str, join: Option<Join>) -> Command {
                 c.arg("--isolate");
             }
             c.arg(command).env("TMPDIR", &j.tmpdir);
+            if j.link {
+                c.envs(super::stack_link::environment());
+            }
             c
         }
     };

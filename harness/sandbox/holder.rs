@@ -2,7 +2,7 @@
 
 use super::cgroup::MemoryCgroup;
 use super::mounts;
-use super::{loopback_tap, wire_link};
+use super::{loopback_tap, stack_link, wire_link};
 use super::{Join, Limits};
 use crate::process::wait_exit;
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -172,6 +172,16 @@ impl Sandbox {
         self.inside.wire.as_ref().map_err(String::as_str)
     }
 
+    /// Whether the namespace has a link for a user-space stack (see [`stack_link`]), or
+    /// why not.
+    pub fn stack_link(&self) -> Result<(), &str> {
+        self.inside
+            .link
+            .as_ref()
+            .map(|_| ())
+            .map_err(String::as_str)
+    }
+
     /// The loopback tap's descriptor (IP packets between the namespace's sockets, see
     /// [`loopback_tap`]), or why there is none.
     pub fn loopback_tap(&self) -> Result<&OwnedFd, &str> {
@@ -225,6 +235,7 @@ impl Sandbox {
             tmpdir: self.tmpdir(),
             limits,
             unprivileged: false,
+            link: self.inside.link.is_ok(),
         }
     }
 
@@ -311,6 +322,8 @@ struct Inside {
     workdir: Option<tempfile::TempDir>,
     /// The wire device's descriptor (see [`wire_link`]), or why there is none.
     wire: Result<OwnedFd, String>,
+    /// Whether the stack's link exists (see [`stack_link`]), or why not.
+    link: Result<(), String>,
     /// The loopback tap (see [`loopback_tap`]), or why there is none.
     tap: Result<OwnedFd, String>,
 }
@@ -358,6 +371,17 @@ impl Inside {
             Some(("nowire", why)) => Err(why.to_string()),
             Some(("badsysctl", why)) => return Err(SandboxError::Sysctl(why.to_string())),
             _ => return Err(SandboxError::Holder("no report about the wire".into())),
+        };
+        let link = match report_line(stdout, deadline, timeout)?.as_str() {
+            "link" => Ok(()),
+            other => match other.split_once(' ') {
+                Some(("nolink", why)) => Err(why.to_string()),
+                _ => {
+                    return Err(SandboxError::Holder(
+                        "no report about the stack's link".into(),
+                    ))
+                }
+            },
         };
         let tap = match report_line(stdout, deadline, timeout)?.split_once(' ') {
             Some(("tap", fd)) => take_fd(holder_pid, fd),
@@ -407,6 +431,7 @@ impl Inside {
             cgroup_procs,
             workdir,
             wire,
+            link,
             tap,
         })
     }
@@ -603,6 +628,19 @@ fn hold(disk: u64, folder: Option<&Path>) -> Result<(), String> {
         Err(why) => format!("nowire {}", why.replace('\n', " ")),
     };
     writeln!(out, "{wire_report}")
+        .and_then(|_| out.flush())
+        .map_err(|e| e.to_string())?;
+    // A link for a user-space stack, owned by the user adapters run as in here: the
+    // namespace's root where we map ourselves, else root's own mapping, uid 1.
+    let adapters = if maps_itself { 0 } else { 1 };
+    let link_report = match &wire {
+        Err(why) => format!("nolink {}", why.replace('\n', " ")),
+        Ok(_) => match stack_link::create(adapters, adapters) {
+            Ok(()) => "link".to_string(),
+            Err(why) => format!("nolink {}", why.replace('\n', " ")),
+        },
+    };
+    writeln!(out, "{link_report}")
         .and_then(|_| out.flush())
         .map_err(|e| e.to_string())?;
     let mount_problem = mount_ns.and_then(|()| mounts::set_up(disk, folder)).err();

@@ -30,6 +30,9 @@ pub struct Join {
     /// builds, which are someone else's code. Adapters keep the caller's identity, so
     /// an adapter anywhere the caller can read still runs.
     pub(super) unprivileged: bool,
+    /// Whether the namespace has a link for a user-space stack: the command then finds
+    /// it named in its environment (see `stack_link::environment`).
+    pub(super) link: bool,
 }
 
 impl Join {

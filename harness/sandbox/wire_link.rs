@@ -38,12 +38,17 @@ pub const REMOTE_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 /// The device's MTU: Ethernet's, so segments are what they would be on a LAN.
 pub const MTU: i32 = 1500;
 
-fn os_err(what: &str) -> String {
+pub(super) fn os_err(what: &str) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
 
 /// One ioctl on `fd` with `arg`: the one place this module calls the kernel unchecked.
-fn ioctl<T>(fd: &OwnedFd, request: libc::c_ulong, arg: &mut T, what: &str) -> Result<(), String> {
+pub(super) fn ioctl<T>(
+    fd: &OwnedFd,
+    request: libc::c_ulong,
+    arg: &mut T,
+    what: &str,
+) -> Result<(), String> {
     // SAFETY: every request used here reads or fills exactly a `T` (an ifreq, or an
     // in6_ifreq for SIOCSIFADDR on an IPv6 socket), which `arg` is.
     if unsafe { libc::ioctl(fd.as_raw_fd(), request, arg as *mut T) } != 0 {
@@ -52,18 +57,23 @@ fn ioctl<T>(fd: &OwnedFd, request: libc::c_ulong, arg: &mut T, what: &str) -> Re
     Ok(())
 }
 
-/// An `ifreq` naming the device.
+/// An `ifreq` naming the wire device.
 fn ifreq() -> libc::ifreq {
+    ifreq_of(DEVICE)
+}
+
+/// An `ifreq` naming `device`.
+pub(super) fn ifreq_of(device: &CStr) -> libc::ifreq {
     // SAFETY: ifreq is plain data; all zeros is a valid value.
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (i, b) in DEVICE.to_bytes().iter().enumerate() {
+    for (i, b) in device.to_bytes().iter().enumerate() {
         ifr.ifr_name[i] = *b as libc::c_char;
     }
     ifr
 }
 
 /// A datagram socket of `family`, for the interface ioctls.
-fn control_socket(family: socket2::Domain) -> Result<OwnedFd, String> {
+pub(super) fn control_socket(family: socket2::Domain) -> Result<OwnedFd, String> {
     socket2::Socket::new(family, socket2::Type::DGRAM, None)
         .map(OwnedFd::from)
         .map_err(|e| format!("socket for the wire's addresses: {e}"))
@@ -72,15 +82,7 @@ fn control_socket(family: socket2::Domain) -> Result<OwnedFd, String> {
 /// Creates and configures the device; its descriptor carries the packets. Runs in the
 /// holder, inside the new user and network namespaces, before any thread exists.
 pub fn create() -> Result<OwnedFd, String> {
-    // SOCKSPEC_TUN names another clone device (some systems have one elsewhere; a test
-    // names a missing one to see a machine without TUN).
-    let path = std::env::var_os(TUN_VAR).unwrap_or_else(|| "/dev/net/tun".into());
-    let tun = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map(OwnedFd::from)
-        .map_err(|e| format!("opening the TUN device {}: {e}", path.to_string_lossy()))?;
+    let tun = open_clone_device()?;
     let mut ifr = ifreq();
     ifr.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
     ioctl(
@@ -97,8 +99,28 @@ pub fn create() -> Result<OwnedFd, String> {
     if unsafe { libc::ioctl(tun.as_raw_fd(), libc::TUNSETPERSIST, 1 as libc::c_ulong) } != 0 {
         return Err(os_err("making the wire device outlive its descriptor"));
     }
-    // Before the device is up, so no solicitation or DAD probe ever leaves it.
-    let name = DEVICE.to_str().expect("ASCII");
+    quiet_ipv6(DEVICE)?;
+    configure_v4()?;
+    add_v6(DEVICE, TARGET_V6)?;
+    Ok(tun)
+}
+
+/// The TUN clone device, opened. SOCKSPEC_TUN names another one (some systems have one
+/// elsewhere; a test names a missing one to see a machine without TUN).
+pub(super) fn open_clone_device() -> Result<OwnedFd, String> {
+    let path = std::env::var_os(TUN_VAR).unwrap_or_else(|| "/dev/net/tun".into());
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map(OwnedFd::from)
+        .map_err(|e| format!("opening the TUN device {}: {e}", path.to_string_lossy()))
+}
+
+/// Switches off IPv6 autoconfiguration on `device` before it is up, so no router
+/// solicitation or DAD probe ever leaves it and its address is usable at once.
+pub(super) fn quiet_ipv6(device: &CStr) -> Result<(), String> {
+    let name = device.to_str().expect("ASCII");
     for (knob, value) in [
         ("accept_ra", "0"),
         ("router_solicitations", "0"),
@@ -106,14 +128,12 @@ pub fn create() -> Result<OwnedFd, String> {
         ("dad_transmits", "0"),
     ] {
         std::fs::write(format!("/proc/sys/net/ipv6/conf/{name}/{knob}"), value)
-            .map_err(|e| format!("setting {knob} on the wire device: {e}"))?;
+            .map_err(|e| format!("setting {knob} on {name}: {e}"))?;
     }
-    configure_v4()?;
-    configure_v6()?;
-    Ok(tun)
+    Ok(())
 }
 
-fn sockaddr_v4(addr: Ipv4Addr) -> libc::sockaddr {
+pub(super) fn sockaddr_v4(addr: Ipv4Addr) -> libc::sockaddr {
     let sin = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: 0,
@@ -158,20 +178,20 @@ struct In6Ifreq {
     ifindex: libc::c_int,
 }
 
-/// The target's IPv6 address with a /64 that holds the remote one: the prefix route
-/// sends the remote address through the device.
-fn configure_v6() -> Result<(), String> {
+/// `addr`/64 on `device`: the prefix route sends the rest of the /64 (the wire's remote
+/// address, a stack's own) through the device.
+pub(super) fn add_v6(device: &CStr, addr: Ipv6Addr) -> Result<(), String> {
     let sock = control_socket(socket2::Domain::IPV6)?;
-    let mut ifr = ifreq();
+    let mut ifr = ifreq_of(device);
     ioctl(
         &sock,
         libc::SIOCGIFINDEX,
         &mut ifr,
-        "finding the wire's index",
+        "finding the device's index",
     )?;
     let mut req = In6Ifreq {
         addr: libc::in6_addr {
-            s6_addr: TARGET_V6.octets(),
+            s6_addr: addr.octets(),
         },
         prefixlen: 64,
         // SAFETY: SIOCGIFINDEX just filled in the index member.
@@ -181,6 +201,6 @@ fn configure_v6() -> Result<(), String> {
         &sock,
         libc::SIOCSIFADDR,
         &mut req,
-        "the wire's IPv6 address",
+        "the device's IPv6 address",
     )
 }
