@@ -76,6 +76,11 @@ pub struct CompareArgs {
     /// own Linux reference. At least two; they run one after another, each with --jobs
     #[arg(long = "target", value_name = "NAME=CMD", required = true, value_parser = parse_target)]
     pub targets: Vec<(String, String)>,
+    /// Known differences of a target as NAME=FILE: a TOML file of [[difference]] tables
+    /// with `scenario` and `reason`. Those differences are accepted; any other fails the
+    /// run, and so does a known one that no longer happens (update the file)
+    #[arg(long = "known", value_name = "NAME=FILE", value_parser = parse_target)]
+    pub known: Vec<(String, String)>,
     #[command(flatten)]
     pub select: SelectArgs,
     /// Which expectations apply: linux, posix, or a profile your scenarios name
@@ -750,13 +755,21 @@ fn compare_command(args: CompareArgs) -> i32 {
         eprintln!("error: compare needs at least two --target NAME=CMD, each with its own name");
         return EXIT_USAGE;
     }
-    let scenarios = match load(
+    let loaded = match load(
         &default_paths(args.paths.clone()),
         std::io::stderr().is_terminal(),
     ) {
-        Ok(s) => selection(&args.select).apply(s),
+        Ok(s) => s,
         Err(code) => return code,
     };
+    let known = match known_differences(&args, &loaded) {
+        Ok(k) => k,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return EXIT_USAGE;
+        }
+    };
+    let scenarios = selection(&args.select).apply(loaded);
     // Program suites judge programs, not TCP implementations: they are not compared.
     let (scenarios, programs) = without_unbound_programs(
         scenarios,
@@ -822,6 +835,7 @@ fn compare_command(args: CompareArgs) -> i32 {
         runs.push(compare::TargetRun {
             name: name.clone(),
             report,
+            known: known.get(name).cloned().unwrap_or_default(),
         });
         if interrupted {
             Interrupts::Signals.report_begins();
@@ -848,11 +862,41 @@ fn compare_command(args: CompareArgs) -> i32 {
             let _ = out.write_all(document.as_bytes()).and_then(|_| out.flush());
         }
     }
-    if compare::rows(&runs).iter().any(|r| r.differs()) {
-        EXIT_FAILED
-    } else {
+    if compare::verdict(&runs).clean() {
         EXIT_OK
+    } else {
+        EXIT_FAILED
     }
+}
+
+/// The `--known NAME=FILE` files, read and checked: each names a target of the run,
+/// parses, and lists only scenarios that exist (a typo would accept nothing, silently).
+fn known_differences(
+    args: &CompareArgs,
+    loaded: &[Scenario],
+) -> Result<std::collections::HashMap<String, Vec<crate::report::compare::Known>>, String> {
+    let mut out = std::collections::HashMap::new();
+    for (name, file) in &args.known {
+        if !args.targets.iter().any(|(t, _)| t == name) {
+            return Err(format!(
+                "--known {name}={file}: no --target is named {name}"
+            ));
+        }
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("--known {name}={file}: cannot read it: {e}"))?;
+        let parsed: crate::report::compare::KnownFile =
+            toml::from_str(&text).map_err(|e| format!("{file}: {}", e.message().trim()))?;
+        for k in &parsed.difference {
+            if !loaded.iter().any(|s| s.name == k.scenario) {
+                return Err(format!(
+                    "{file}: no scenario is named `{}` (scenario names are TOPIC/NAME, as `sockspec list` prints them)",
+                    k.scenario
+                ));
+            }
+        }
+        out.insert(name.clone(), parsed.difference);
+    }
+    Ok(out)
 }
 
 fn grade_command(args: GradeArgs) -> i32 {

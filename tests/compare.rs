@@ -43,7 +43,9 @@ fn a_mutant_differs_from_the_reference_where_it_is_wrong() {
         out.contains("differences:\n  stream/recv-returns-what-is-there: mutant: line 13: `recv(s, 100) -> \"hello\"`: expected \"hello\" (5 bytes), got \"hell\" (4 bytes)\n"),
         "{out}"
     );
-    assert!(out.ends_with("2 scenarios on 2 targets: 1 differ, 0 fail on every target\n"));
+    assert!(out.ends_with(
+        "2 scenarios on 2 targets: 1 differ (0 known, 1 not), 0 fail on every target\n"
+    ));
 }
 
 /// Two implementations of the same kernel sockets agree: nothing differs, exit 0; the
@@ -89,4 +91,69 @@ fn compare_needs_two_named_targets() {
     let (code, _, err) = compare(&["--target", "linux"]);
     assert_eq!(code, 2);
     assert!(err.contains("is not NAME=CMD"), "{err}");
+}
+
+/// A target's known differences are accepted with their reason; one that no longer
+/// happens fails the run until the file is updated; a file naming no real scenario is
+/// refused before anything runs.
+#[test]
+fn known_differences_are_accepted_strictly() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        format!("mutant={}", path.display())
+    };
+    let accepted = write(
+        "known.toml",
+        "[[difference]]\nscenario = \"stream/recv-returns-what-is-there\"\nreason = \"drops the last byte of every read (a mutant)\"\n",
+    );
+    let selection = [
+        "--target",
+        "linux=reference",
+        "--target",
+        MUTANT,
+        "-f",
+        "stream/recv-returns-what-is-there",
+        "-f",
+        "bind/bind-twice",
+    ];
+    let mut args = selection.to_vec();
+    args.extend(["--known", &accepted]);
+    let (code, out, err) = compare(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("    known: drops the last byte of every read (a mutant)\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("1 differ (1 known, 0 not), 0 fail on every target\n"),
+        "{out}"
+    );
+
+    // bind-twice never differed: a stale entry fails the run.
+    let stale = write(
+        "stale.toml",
+        "[[difference]]\nscenario = \"stream/recv-returns-what-is-there\"\nreason = \"a mutant\"\n[[difference]]\nscenario = \"bind/bind-twice-expects-error\"\nreason = \"fixed long ago\"\n",
+    );
+    let mut args = selection.to_vec();
+    args.extend(["--known", &stale, "--format", "json"]);
+    let (code, out, err) = compare(&args);
+    assert_eq!(code, 1, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["stale"][0]["scenario"], "bind/bind-twice-expects-error");
+    assert_eq!(doc["unexpected"].as_array().unwrap().len(), 0);
+
+    let typo = write(
+        "typo.toml",
+        "[[difference]]\nscenario = \"stream/recv-returns-what-is-thre\"\nreason = \"x\"\n",
+    );
+    let mut args = selection.to_vec();
+    args.extend(["--known", &typo]);
+    let (code, _, err) = compare(&args);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no scenario is named `stream/recv-returns-what-is-thre`"),
+        "{err}"
+    );
 }

@@ -15,6 +15,65 @@ pub struct TargetRun {
     /// The name the user gave it (`--target NAME=CMD`).
     pub name: String,
     pub report: RunReport,
+    /// The differences accepted for this target, by scenario name, with their reasons
+    /// (`--known NAME=FILE`).
+    pub known: Vec<Known>,
+}
+
+/// An accepted difference: this target is known to differ on this scenario, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Known {
+    pub scenario: String,
+    pub reason: String,
+}
+
+/// A file of known differences: `[[difference]]` tables with `scenario` and `reason`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownFile {
+    #[serde(default)]
+    pub difference: Vec<Known>,
+}
+
+/// What the run's verdict rests on: differences nobody accepted, and accepted ones
+/// that no longer happen (the file must be updated: a fixed bug must not hide a
+/// regression later, as gVisor's packetimpact insists).
+pub struct Verdict<'a> {
+    pub unexpected: Vec<(&'a str, &'a str)>,
+    pub stale: Vec<(&'a str, &'a Known)>,
+}
+
+impl Verdict<'_> {
+    pub fn clean(&self) -> bool {
+        self.unexpected.is_empty() && self.stale.is_empty()
+    }
+}
+
+/// Sorts each differing target of each scenario into known or unexpected, and finds
+/// the known differences that did not happen.
+pub fn verdict(runs: &[TargetRun]) -> Verdict<'_> {
+    let rows = rows(runs);
+    let mut unexpected = Vec::new();
+    let mut stale = Vec::new();
+    for (i, t) in runs.iter().enumerate() {
+        for k in &t.known {
+            // Listed, run, and no longer a difference of this target.
+            if let Some(row) = rows.iter().find(|r| r.name == k.scenario) {
+                if !(row.differs() && row.results[i].status != Status::Passed) {
+                    stale.push((t.name.as_str(), k));
+                }
+            }
+        }
+    }
+    // In a scenario the targets disagree on, each target that did not pass differs.
+    for row in rows.iter().filter(|r| r.differs()) {
+        for (t, r) in runs.iter().zip(&row.results) {
+            if r.status != Status::Passed && !t.known.iter().any(|k| k.scenario == row.name) {
+                unexpected.push((row.name, t.name.as_str()));
+            }
+        }
+    }
+    Verdict { unexpected, stale }
 }
 
 /// A scenario's results across targets, in the targets' order.
@@ -71,7 +130,7 @@ fn mark(status: Status) -> &'static str {
 }
 
 /// What a target did with a scenario, in one line.
-fn verdict(r: &ScenarioResult) -> String {
+fn said(r: &ScenarioResult) -> String {
     match (&r.failure, r.status) {
         (Some(f), _) => format!(
             "line {}: `{}`: expected {}, got {}",
@@ -129,27 +188,57 @@ pub fn human(runs: &[TargetRun], all: bool) -> String {
         out.push_str("\ndifferences:\n");
         for row in &differing {
             for (t, r) in runs.iter().zip(&row.results) {
-                if r.status != Status::Passed {
-                    let _ = writeln!(out, "  {}: {}: {}", row.name, t.name, verdict(r));
+                if r.status == Status::Passed {
+                    continue;
+                }
+                let _ = writeln!(out, "  {}: {}: {}", row.name, t.name, said(r));
+                if let Some(k) = t.known.iter().find(|k| k.scenario == row.name) {
+                    let _ = writeln!(out, "    known: {}", k.reason);
                 }
             }
+        }
+    }
+    let judged = verdict(runs);
+    if !judged.stale.is_empty() {
+        out.push_str("\nknown differences that no longer happen (remove them from the file):\n");
+        for (target, k) in &judged.stale {
+            let _ = writeln!(out, "  {}: {}: {}", k.scenario, target, k.reason);
         }
     }
     let common: Vec<&Row> = rows.iter().filter(|r| r.fails_everywhere()).collect();
     if !common.is_empty() {
         out.push_str("\nfailing on every target:\n");
         for row in &common {
-            let _ = writeln!(out, "  {}: {}", row.name, verdict(row.results[0]));
+            let _ = writeln!(out, "  {}: {}", row.name, said(row.results[0]));
         }
     }
-    let _ = writeln!(
+    let known = differing
+        .iter()
+        .map(|row| {
+            runs.iter()
+                .zip(&row.results)
+                .filter(|(t, r)| {
+                    r.status != Status::Passed && t.known.iter().any(|k| k.scenario == row.name)
+                })
+                .count()
+        })
+        .sum::<usize>();
+    let _ =
+        writeln!(
         out,
-        "\n{} scenario{} on {} targets: {} differ, {} fail on every target",
+        "\n{} scenario{} on {} targets: {} differ ({} known, {} not), {} fail on every target{}",
         rows.len(),
         if rows.len() == 1 { "" } else { "s" },
         runs.len(),
         differing.len(),
-        common.len()
+        known,
+        judged.unexpected.len(),
+        common.len(),
+        if judged.stale.is_empty() {
+            String::new()
+        } else {
+            format!(", {} known differences no longer happen", judged.stale.len())
+        }
     );
     out
 }
@@ -219,10 +308,25 @@ pub fn json(runs: &[TargetRun]) -> String {
         })
         .collect();
     let differences = rows.iter().filter(|r| r.differs()).count();
+    let judged = verdict(runs);
+    let unexpected: Vec<serde_json::Value> = judged
+        .unexpected
+        .iter()
+        .map(|(scenario, target)| serde_json::json!({"scenario": scenario, "target": target}))
+        .collect();
+    let stale: Vec<serde_json::Value> = judged
+        .stale
+        .iter()
+        .map(|(target, k)| {
+            serde_json::json!({"scenario": k.scenario, "target": target, "reason": k.reason})
+        })
+        .collect();
     let document = serde_json::json!({
         "targets": targets,
         "scenarios": scenarios,
         "differences": differences,
+        "unexpected": unexpected,
+        "stale": stale,
     });
     let mut text = serde_json::to_string_pretty(&document).expect("the report serializes");
     text.push('\n');
@@ -264,6 +368,7 @@ mod tests {
     fn run(name: &str, results: Vec<ScenarioResult>) -> TargetRun {
         TargetRun {
             name: name.into(),
+            known: Vec::new(),
             report: RunReport {
                 target: format!("adapter `{name}`"),
                 implementation: Some(format!("{name} 1.0")),
@@ -308,11 +413,52 @@ mod tests {
             text.contains("failing on every target:\n  a/broken: line 7:"),
             "{text}"
         );
-        assert!(text.ends_with("3 scenarios on 2 targets: 1 differ, 1 fail on every target\n"));
+        assert!(text.ends_with(
+            "3 scenarios on 2 targets: 1 differ (0 known, 1 not), 1 fail on every target\n"
+        ));
         let doc: serde_json::Value = serde_json::from_str(&json(&runs)).unwrap();
         assert_eq!(doc["differences"], 1);
         assert_eq!(doc["scenarios"][1]["results"]["stack"]["status"], "failed");
         assert_eq!(doc["scenarios"][1]["differs"], true);
         assert_eq!(doc["targets"][1]["failed"], 2);
+        assert_eq!(doc["unexpected"][0]["target"], "stack");
+    }
+
+    #[test]
+    fn known_differences_are_accepted_strictly() {
+        let known = |scenario: &str| Known {
+            scenario: scenario.into(),
+            reason: "no SO_LINGER".into(),
+        };
+        let mut stack = run(
+            "stack",
+            vec![
+                result("a/differs", Status::Failed),
+                result("a/fixed", Status::Passed),
+            ],
+        );
+        stack.known = vec![known("a/differs"), known("a/fixed")];
+        let runs = [
+            run(
+                "linux",
+                vec![
+                    result("a/differs", Status::Passed),
+                    result("a/fixed", Status::Passed),
+                ],
+            ),
+            stack,
+        ];
+        let judged = verdict(&runs);
+        assert!(judged.unexpected.is_empty());
+        // a/fixed passes now: the known difference is stale, and that fails the run.
+        assert_eq!(judged.stale.len(), 1);
+        assert_eq!(judged.stale[0].1.scenario, "a/fixed");
+        assert!(!judged.clean());
+        let text = human(&runs, false);
+        assert!(text.contains("    known: no SO_LINGER\n"), "{text}");
+        assert!(
+            text.contains("no longer happen (remove them from the file):\n  a/fixed: stack:"),
+            "{text}"
+        );
     }
 }
