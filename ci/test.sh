@@ -12,12 +12,14 @@ if ! python3 -c 'import junitparser' 2>/dev/null; then
 fi
 perl -MTAP::Parser -e 1
 
-# gcc compiles the sample C programs; Chromium reads the grading HTML report;
-# Wireshark's tshark reads the wire scenarios' pcap files.
+# gcc compiles the sample C programs and the C adapters; Chromium reads the grading
+# HTML report; Wireshark's tshark reads the wire scenarios' pcap files; liblwip-dev is
+# the lwIP stack tests/stacks.rs puts under test.
 command -v gcc >/dev/null
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+[ -f /usr/include/lwip/lwip/sockets.h ] || missing+=(liblwip-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq

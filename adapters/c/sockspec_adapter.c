@@ -409,7 +409,40 @@ static unsigned char pattern_byte(uint64_t seed, uint64_t i) {
     return (unsigned char)(splitmix64(seed ^ splitmix64(i / 8)) >> (8 * (i % 8)));
 }
 
-/* ---- socket options ------------------------------------------------------------- */
+/* ---- the stack under test ------------------------------------------------------ */
+
+/* Every socket call goes through these. To test another stack, copy this file and
+ * point them at your stack's calls (lwip_socket, lwip_bind, ...), start the stack in
+ * stack_start, and list the options it has; or, as adapters/lwip does, define
+ * SOCKSPEC_CUSTOM_STACK and your own versions, then #include this file. */
+#ifndef SOCKSPEC_CUSTOM_STACK
+#define STACK_NAME "linux (sockspec C adapter)"
+#define STACK_CAPABILITIES "\"bulk\",\"concurrent\",\"ipv4\",\"ipv6\",\"nonblocking\",\"poll\""
+
+static int stack_start(void) { return 0; }
+static int stack_socket(int family) { return socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0); }
+static int stack_bind(int fd, const struct sockaddr *a, socklen_t n) { return bind(fd, a, n); }
+static int stack_connect(int fd, const struct sockaddr *a, socklen_t n) { return connect(fd, a, n); }
+static int stack_listen(int fd, int backlog) { return listen(fd, backlog); }
+static int stack_accept(int fd, struct sockaddr *a, socklen_t *n) { return accept4(fd, a, n, SOCK_CLOEXEC); }
+/* MSG_NOSIGNAL: a broken connection answers EPIPE, it must not kill the adapter. */
+static ssize_t stack_send(int fd, const void *b, size_t n) { return send(fd, b, n, MSG_NOSIGNAL); }
+static ssize_t stack_recv(int fd, void *b, size_t n, int flags) { return recv(fd, b, n, flags); }
+static int stack_shutdown(int fd, int how) { return shutdown(fd, how); }
+static int stack_close(int fd) { return close(fd); }
+static int stack_getsockname(int fd, struct sockaddr *a, socklen_t *n) { return getsockname(fd, a, n); }
+static int stack_getpeername(int fd, struct sockaddr *a, socklen_t *n) { return getpeername(fd, a, n); }
+static int stack_setsockopt(int fd, int level, int name, const void *v, socklen_t n) {
+    return setsockopt(fd, level, name, v, n);
+}
+static int stack_getsockopt(int fd, int level, int name, void *v, socklen_t *n) {
+    return getsockopt(fd, level, name, v, n);
+}
+static int stack_nonblocking(int fd, int on) {
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+static int stack_poll(struct pollfd *p, int timeout_ms) { return poll(p, 1, timeout_ms); }
 
 struct option {
     const char *name;
@@ -425,6 +458,9 @@ static const struct option options[] = {
     {"TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE, 1}, {"TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL, 1},
     {"TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT, 1},
 };
+#endif
+
+/* ---- socket options ------------------------------------------------------------- */
 
 static const struct option *find_option(const char *name) {
     for (size_t i = 0; i < sizeof options / sizeof *options; i++)
@@ -442,8 +478,7 @@ static int op_hello(const struct request *r, int fd) {
     (void)fd;
     if (r->protocol != 1) return respond_error(r->id, "EPROTO", "this adapter speaks protocol 1");
     struct text t = {0};
-    add(&t, "\"name\":\"linux (sockspec C adapter)\",\"protocol\":1,\"capabilities\":"
-            "[\"bulk\",\"concurrent\",\"ipv4\",\"ipv6\",\"nonblocking\",\"poll\"");
+    add(&t, "\"name\":\"%s\",\"protocol\":1,\"capabilities\":[%s", STACK_NAME, STACK_CAPABILITIES);
     for (size_t i = 0; i < sizeof options / sizeof *options; i++) add(&t, ",\"%s\"", options[i].name);
     add(&t, "]");
     respond_ok(r->id, t.s);
@@ -455,7 +490,7 @@ static int op_socket(const struct request *r, int fd) {
     (void)fd;
     int family = !strcmp(r->family, "ipv4") ? AF_INET : !strcmp(r->family, "ipv6") ? AF_INET6 : -1;
     if (family < 0) return respond_error(r->id, "ENOSYS", "unknown family");
-    int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int s = stack_socket(family);
     if (s < 0) return respond_errno(r->id, errno);
     char fields[32];
     snprintf(fields, sizeof fields, "\"sock\":%" PRId64, new_handle(s));
@@ -469,15 +504,15 @@ static int op_bind_or_connect(const struct request *r, int fd) {
     struct sockaddr_storage ss;
     socklen_t len;
     if (!parse_addr(r->addr, &ss, &len)) return respond_error(r->id, "EINVAL", "bad address");
-    int rc = !strcmp(r->op, "bind") ? bind(fd, (struct sockaddr *)&ss, len)
-                                     : connect(fd, (struct sockaddr *)&ss, len);
+    int rc = !strcmp(r->op, "bind") ? stack_bind(fd, (struct sockaddr *)&ss, len)
+                                     : stack_connect(fd, (struct sockaddr *)&ss, len);
     if (rc < 0) return respond_errno(r->id, errno);
     respond_ok(r->id, "");
     return 0;
 }
 
 static int op_listen(const struct request *r, int fd) {
-    if (listen(fd, (int)r->backlog) < 0) return respond_errno(r->id, errno);
+    if (stack_listen(fd, (int)r->backlog) < 0) return respond_errno(r->id, errno);
     respond_ok(r->id, "");
     return 0;
 }
@@ -485,7 +520,7 @@ static int op_listen(const struct request *r, int fd) {
 static int op_accept(const struct request *r, int fd) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+    int c = stack_accept(fd, (struct sockaddr *)&ss, &len);
     if (c < 0) return respond_errno(r->id, errno);
     char addr[80], fields[160];
     format_addr(&ss, addr, sizeof addr);
@@ -498,7 +533,7 @@ static int op_send(const struct request *r, int fd) {
     unsigned char *bytes;
     ssize_t n = r->data ? from_hex(r->data, &bytes) : -1;
     if (n < 0) return respond_error(r->id, "EINVAL", "data is not hex");
-    ssize_t sent = send(fd, bytes, (size_t)n, MSG_NOSIGNAL); /* EPIPE, never SIGPIPE */
+    ssize_t sent = stack_send(fd, bytes, (size_t)n);
     int e = errno;
     free(bytes);
     if (sent < 0) return respond_errno(r->id, e);
@@ -519,7 +554,7 @@ static int op_recv(const struct request *r, int fd) {
     size_t max = r->max < 0 ? 0 : r->max > MAX_RECV ? MAX_RECV : (size_t)r->max;
     unsigned char *buf = malloc(max ? max : 1);
     if (!buf) return respond_errno(r->id, ENOMEM);
-    ssize_t n = recv(fd, buf, max, flags);
+    ssize_t n = stack_recv(fd, buf, max, flags);
     if (n < 0) {
         int e = errno;
         free(buf);
@@ -540,7 +575,7 @@ static int op_send_pattern(const struct request *r, int fd) {
     unsigned char *buf = malloc(len ? len : 1);
     if (!buf) return respond_errno(r->id, ENOMEM);
     for (size_t i = 0; i < len; i++) buf[i] = pattern_byte(r->seed, r->offset + i);
-    ssize_t sent = send(fd, buf, len, MSG_NOSIGNAL);
+    ssize_t sent = stack_send(fd, buf, len);
     int e = errno;
     free(buf);
     if (sent < 0) return respond_errno(r->id, e);
@@ -554,7 +589,7 @@ static int op_recv_pattern(const struct request *r, int fd) {
     size_t max = r->max < 0 ? 0 : r->max > MAX_RECV ? MAX_RECV : (size_t)r->max;
     unsigned char *buf = malloc(max ? max : 1);
     if (!buf) return respond_errno(r->id, ENOMEM);
-    ssize_t n = recv(fd, buf, max, 0);
+    ssize_t n = stack_recv(fd, buf, max, 0);
     if (n < 0) {
         int e = errno;
         free(buf);
@@ -582,7 +617,7 @@ static int op_shutdown(const struct request *r, int fd) {
     int how = !strcmp(r->how, "rd") ? SHUT_RD : !strcmp(r->how, "wr") ? SHUT_WR
             : !strcmp(r->how, "rdwr") ? SHUT_RDWR : -1;
     if (how < 0) return respond_error(r->id, "ENOSYS", "unknown shutdown direction");
-    if (shutdown(fd, how) < 0) return respond_errno(r->id, errno);
+    if (stack_shutdown(fd, how) < 0) return respond_errno(r->id, errno);
     respond_ok(r->id, "");
     return 0;
 }
@@ -593,7 +628,7 @@ static int op_close(const struct request *r, int fd) {
     pthread_mutex_unlock(&table_lock);
     /* A thread blocked in recv on fd keeps the kernel's file (and the connection)
      * until its call returns: close(2), NOTES. */
-    if (close(fd) < 0) return respond_errno(r->id, errno);
+    if (stack_close(fd) < 0) return respond_errno(r->id, errno);
     respond_ok(r->id, "");
     return 0;
 }
@@ -602,8 +637,8 @@ static int op_name(const struct request *r, int fd) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     memset(&ss, 0, sizeof ss);
-    int rc = !strcmp(r->op, "getsockname") ? getsockname(fd, (struct sockaddr *)&ss, &len)
-                                            : getpeername(fd, (struct sockaddr *)&ss, &len);
+    int rc = !strcmp(r->op, "getsockname") ? stack_getsockname(fd, (struct sockaddr *)&ss, &len)
+                                            : stack_getpeername(fd, (struct sockaddr *)&ss, &len);
     if (rc < 0) return respond_errno(r->id, errno);
     char addr[80], fields[100];
     format_addr(&ss, addr, sizeof addr);
@@ -619,10 +654,10 @@ static int op_setsockopt(const struct request *r, int fd) {
     int rc;
     if (o->optname == SO_LINGER && o->level == SOL_SOCKET) {
         struct linger l = {!r->value_is_null, r->value_is_null ? 0 : (int)r->value};
-        rc = setsockopt(fd, o->level, o->optname, &l, sizeof l);
+        rc = stack_setsockopt(fd, o->level, o->optname, &l, sizeof l);
     } else {
         int v = (int)r->value;
-        rc = setsockopt(fd, o->level, o->optname, &v, sizeof v);
+        rc = stack_setsockopt(fd, o->level, o->optname, &v, sizeof v);
     }
     if (rc < 0) return respond_errno(r->id, errno);
     respond_ok(r->id, "");
@@ -636,13 +671,13 @@ static int op_getsockopt(const struct request *r, int fd) {
     if (o->optname == SO_LINGER && o->level == SOL_SOCKET) {
         struct linger l;
         socklen_t len = sizeof l;
-        if (getsockopt(fd, o->level, o->optname, &l, &len) < 0) return respond_errno(r->id, errno);
+        if (stack_getsockopt(fd, o->level, o->optname, &l, &len) < 0) return respond_errno(r->id, errno);
         if (l.l_onoff) snprintf(fields, sizeof fields, "\"value\":%d", l.l_linger);
         else snprintf(fields, sizeof fields, "\"value\":null");
     } else {
         int v;
         socklen_t len = sizeof v;
-        if (getsockopt(fd, o->level, o->optname, &v, &len) < 0) return respond_errno(r->id, errno);
+        if (stack_getsockopt(fd, o->level, o->optname, &v, &len) < 0) return respond_errno(r->id, errno);
         snprintf(fields, sizeof fields, "\"value\":%d", o->counted ? v : v != 0);
     }
     respond_ok(r->id, fields);
@@ -650,9 +685,7 @@ static int op_getsockopt(const struct request *r, int fd) {
 }
 
 static int op_nonblocking(const struct request *r, int fd) {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, r->on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) < 0)
-        return respond_errno(r->id, errno);
+    if (stack_nonblocking(fd, r->on) < 0) return respond_errno(r->id, errno);
     respond_ok(r->id, "");
     return 0;
 }
@@ -672,7 +705,7 @@ static int op_poll(const struct request *r, int fd) {
         else if (!strcmp(e, "rdhup")) p.events |= POLLRDHUP;
         else return respond_error(r->id, "EINVAL", "unknown poll event");
     }
-    int n = poll(&p, 1, (int)(r->timeout_ms < 0 ? 0 : r->timeout_ms));
+    int n = stack_poll(&p, (int)(r->timeout_ms < 0 ? 0 : r->timeout_ms));
     if (n < 0) return respond_errno(r->id, errno);
     struct text t = {0};
     add(&t, "\"revents\":[");
@@ -772,6 +805,10 @@ static void handle(const char *line) {
 }
 
 int main(void) {
+    if (stack_start() != 0) {
+        fprintf(stderr, "the stack did not start\n");
+        return 1;
+    }
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;

@@ -59,7 +59,8 @@ pub fn verdict(runs: &[TargetRun]) -> Verdict<'_> {
         for k in &t.known {
             // Listed, run, and no longer a difference of this target.
             if let Some(row) = rows.iter().find(|r| r.name == k.scenario) {
-                if !(row.differs() && row.results[i].status != Status::Passed) {
+                let failed = matches!(row.results[i].status, Status::Failed | Status::Error);
+                if !(row.differs() && failed) {
                     stale.push((t.name.as_str(), k));
                 }
             }
@@ -68,7 +69,8 @@ pub fn verdict(runs: &[TargetRun]) -> Verdict<'_> {
     // In a scenario the targets disagree on, each target that did not pass differs.
     for row in rows.iter().filter(|r| r.differs()) {
         for (t, r) in runs.iter().zip(&row.results) {
-            if r.status != Status::Passed && !t.known.iter().any(|k| k.scenario == row.name) {
+            let ran_and_failed = matches!(r.status, Status::Failed | Status::Error);
+            if ran_and_failed && !t.known.iter().any(|k| k.scenario == row.name) {
                 unexpected.push((row.name, t.name.as_str()));
             }
         }
@@ -83,9 +85,16 @@ pub struct Row<'a> {
 }
 
 impl Row<'_> {
-    /// Whether the targets disagree about this scenario.
+    /// Whether the targets that ran this scenario disagree about it. A target that
+    /// skipped it (a capability it lacks, a wire it has not) says nothing either way.
     pub fn differs(&self) -> bool {
-        self.results.windows(2).any(|w| w[0].status != w[1].status)
+        let ran: Vec<Status> = self
+            .results
+            .iter()
+            .map(|r| r.status)
+            .filter(|s| *s != Status::Skipped)
+            .collect();
+        ran.windows(2).any(|w| w[0] != w[1])
     }
 
     /// Whether every target failed it (or erred), alike.
@@ -188,7 +197,7 @@ pub fn human(runs: &[TargetRun], all: bool) -> String {
         out.push_str("\ndifferences:\n");
         for row in &differing {
             for (t, r) in runs.iter().zip(&row.results) {
-                if r.status == Status::Passed {
+                if matches!(r.status, Status::Passed | Status::Skipped) {
                     continue;
                 }
                 let _ = writeln!(out, "  {}: {}: {}", row.name, t.name, said(r));
@@ -218,7 +227,8 @@ pub fn human(runs: &[TargetRun], all: bool) -> String {
             runs.iter()
                 .zip(&row.results)
                 .filter(|(t, r)| {
-                    r.status != Status::Passed && t.known.iter().any(|k| k.scenario == row.name)
+                    matches!(r.status, Status::Failed | Status::Error)
+                        && t.known.iter().any(|k| k.scenario == row.name)
                 })
                 .count()
         })
@@ -422,6 +432,16 @@ mod tests {
         assert_eq!(doc["scenarios"][1]["differs"], true);
         assert_eq!(doc["targets"][1]["failed"], 2);
         assert_eq!(doc["unexpected"][0]["target"], "stack");
+    }
+
+    #[test]
+    fn a_target_that_skipped_a_scenario_does_not_differ_on_it() {
+        let runs = [
+            run("linux", vec![result("w/wire", Status::Passed)]),
+            run("stack", vec![result("w/wire", Status::Skipped)]),
+        ];
+        assert!(!rows(&runs)[0].differs());
+        assert!(verdict(&runs).clean());
     }
 
     #[test]
