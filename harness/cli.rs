@@ -83,15 +83,8 @@ pub struct CompareArgs {
     pub known: Vec<(String, String)>,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Which expectations apply: linux, posix, or a profile your scenarios name
-    #[arg(long, default_value = "linux", env = "SOCKSPEC_PROFILE")]
-    pub profile: String,
-    /// Scenarios run in parallel [default: the number of cores]
-    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
-    pub jobs: Option<usize>,
-    /// How long a call must stay pending to count as blocked (e.g. 200ms, 1s)
-    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
-    pub block_window: Duration,
+    #[command(flatten)]
+    pub pace: PaceArgs,
     /// Report format: human (the table and the differences) or json
     #[arg(long, value_enum, default_value_t = CompareFormat::Human)]
     pub format: CompareFormat,
@@ -181,12 +174,10 @@ pub struct SelectArgs {
     pub shard: Option<Shard>,
 }
 
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    /// Scenario files or directories [default: scenarios]
-    pub paths: Vec<PathBuf>,
-    #[command(flatten)]
-    pub select: SelectArgs,
+/// How scenarios run: against which profile, how many at once, with which blocking
+/// window. Shared by `run` and `compare`.
+#[derive(Args, Debug, Clone)]
+pub struct PaceArgs {
     /// Which expectations apply: linux, posix, or a profile your scenarios name
     #[arg(long, default_value = "linux", env = "SOCKSPEC_PROFILE")]
     pub profile: String,
@@ -196,6 +187,16 @@ pub struct RunArgs {
     /// How long a call must stay pending to count as blocked (e.g. 200ms, 1s)
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     pub block_window: Duration,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scenario files or directories [default: scenarios]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub pace: PaceArgs,
     /// Report format
     #[arg(long, value_enum, default_value_t = FormatArg::Human)]
     pub format: FormatArg,
@@ -654,7 +655,7 @@ fn run_command(args: RunArgs) -> i32 {
         eprintln!("error: no scenario matches the filters");
         return EXIT_USAGE;
     }
-    if let Err(code) = check_windows(args.block_window, args.target.contain.timeout) {
+    if let Err(code) = check_windows(args.pace.block_window, args.target.contain.timeout) {
         return code;
     }
     let needs_wire = scenarios.iter().any(Scenario::uses_wire);
@@ -664,8 +665,8 @@ fn run_command(args: RunArgs) -> i32 {
     };
     let settings = Settings {
         target: target_spec(&args.target),
-        profile: args.profile.clone(),
-        block_window: args.block_window,
+        profile: args.pace.profile.clone(),
+        block_window: args.pace.block_window,
         timeout: args.target.contain.timeout,
         sandbox,
         programs: args.programs.programs.iter().cloned().collect(),
@@ -691,7 +692,7 @@ fn run_command(args: RunArgs) -> i32 {
     if let Err(code) = check_adapter(&settings) {
         return code;
     }
-    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let jobs = args.pace.jobs.unwrap_or_else(default_jobs);
     let format = Format::from(args.format);
     let human_on_stdout = format == Format::Human || args.output.is_some();
     let human = Human {
@@ -783,7 +784,7 @@ fn compare_command(args: CompareArgs) -> i32 {
         eprintln!("error: no scenario matches the filters");
         return EXIT_USAGE;
     }
-    if let Err(code) = check_windows(args.block_window, args.contain.timeout) {
+    if let Err(code) = check_windows(args.pace.block_window, args.contain.timeout) {
         return code;
     }
     let needs_wire = scenarios.iter().any(Scenario::uses_wire);
@@ -792,13 +793,13 @@ fn compare_command(args: CompareArgs) -> i32 {
         Err(code) => return code,
     };
     let base = Settings {
-        profile: args.profile.clone(),
-        block_window: args.block_window,
+        profile: args.pace.profile.clone(),
+        block_window: args.pace.block_window,
         timeout: args.contain.timeout,
         sandbox,
         ..Settings::default()
     };
-    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let jobs = args.pace.jobs.unwrap_or_else(default_jobs);
     let mut runs = Vec::new();
     Interrupts::Signals.arm(base.cancel.clone());
     for (name, command) in &args.targets {

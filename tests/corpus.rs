@@ -7,6 +7,30 @@ use sockspec::run::{run_all, Settings, Status};
 use sockspec::script::load_all;
 use support::*;
 
+/// The scenarios that run in-process: no program to start, no wire to play.
+fn api_corpus() -> Vec<sockspec::script::Scenario> {
+    load_all(&[root().join("scenarios")])
+        .expect("corpus loads")
+        .scenarios
+        .into_iter()
+        .filter(|s| s.roles.is_empty() && !s.uses_wire())
+        .collect()
+}
+
+fn assert_all_passed(report: &sockspec::run::RunReport) {
+    let bad: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.status != Status::Passed)
+        .map(|r| format!("{}: {:?} {:?}", r.name, r.status, r.failure))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "scenarios that did not pass:\n{}",
+        bad.join("\n")
+    );
+}
+
 #[test]
 fn corpus_passes_against_the_in_process_reference() {
     let loaded = load_all(&[root().join("scenarios")]).expect("corpus loads");
@@ -19,17 +43,7 @@ fn corpus_passes_against_the_in_process_reference() {
         .filter(|s| s.roles.is_empty() && !s.uses_wire())
         .collect();
     let report = run_all(&corpus, &Settings::default(), 2, |_| {});
-    let bad: Vec<_> = report
-        .results
-        .iter()
-        .filter(|r| r.status != Status::Passed)
-        .map(|r| format!("{}: {:?} {:?}", r.name, r.status, r.failure))
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "scenarios that did not pass:\n{}",
-        bad.join("\n")
-    );
+    assert_all_passed(&report);
     assert!(
         report.results.iter().all(|r| r.teardown.is_empty()),
         "teardown problems"
@@ -42,12 +56,7 @@ fn corpus_passes_against_the_in_process_reference() {
 #[test]
 fn the_corpus_runs_unchanged_where_target_and_peer_have_other_addresses() {
     use sockspec::run::Hosts;
-    let loaded = load_all(&[root().join("scenarios")]).expect("corpus loads");
-    let corpus: Vec<_> = loaded
-        .scenarios
-        .into_iter()
-        .filter(|s| s.roles.is_empty() && !s.uses_wire())
-        .collect();
+    let corpus = api_corpus();
     let settings = Settings {
         hosts: Hosts {
             target: "127.0.0.2".parse().unwrap(),
@@ -57,13 +66,7 @@ fn the_corpus_runs_unchanged_where_target_and_peer_have_other_addresses() {
         ..Settings::default()
     };
     let report = run_all(&corpus, &settings, 2, |_| {});
-    let bad: Vec<_> = report
-        .results
-        .iter()
-        .filter(|r| r.status != Status::Passed)
-        .map(|r| format!("{}: {:?} {:?}", r.name, r.status, r.failure))
-        .collect();
-    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    assert_all_passed(&report);
     // The names were resolved to those addresses, not to 127.0.0.1: the addresses the
     // scenarios' steps report show both.
     let outcomes: String = report

@@ -198,7 +198,7 @@ impl Session for External {
             Ok(Incoming::Eof) | Err(RecvTimeoutError::Disconnected) => {
                 if self.child.exited_within(self.grace) {
                     // Let the stderr thread take the last words before quoting them.
-                    self.child.settle_one(Duration::from_millis(200));
+                    self.child.settle(Duration::from_millis(500));
                     let status = self
                         .child
                         .try_status()

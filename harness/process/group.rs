@@ -214,10 +214,17 @@ impl GroupChild {
         )
     }
 
-    /// Waits up to `timeout` for one more pipe thread to end: after an exit, this
-    /// lets the stderr thread take the child's last words before they are quoted.
-    pub fn settle_one(&mut self, timeout: Duration) {
-        if self.threads_left > 0 && self.threads_done.recv_timeout(timeout).is_ok() {
+    /// Waits up to `timeout` for the pipe threads to end: after an exit, this lets the
+    /// stderr thread take the child's last words before they are quoted. (Waiting for
+    /// one thread was not enough: the stdout thread, done at its EOF, answered first,
+    /// and a loaded machine quoted half a line.)
+    pub fn settle(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.threads_left > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.threads_done.recv_timeout(left).is_err() {
+                break;
+            }
             self.threads_left -= 1;
         }
     }
