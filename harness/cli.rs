@@ -85,7 +85,8 @@ pub struct CompareArgs {
     pub select: SelectArgs,
     #[command(flatten)]
     pub pace: PaceArgs,
-    /// Report format: human (the table and the differences) or json
+    /// Report format: human (the table and the differences), json, or html (one
+    /// self-contained page)
     #[arg(long, value_enum, default_value_t = CompareFormat::Human)]
     pub format: CompareFormat,
     /// Write the report to FILE instead of stdout
@@ -102,6 +103,7 @@ pub struct CompareArgs {
 pub enum CompareFormat {
     Human,
     Json,
+    Html,
 }
 
 /// `linux=reference`, `stack='./adapter --flag'`.
@@ -847,6 +849,7 @@ fn compare_command(args: CompareArgs) -> i32 {
     let document = match args.format {
         CompareFormat::Human => compare::human(&runs, args.all),
         CompareFormat::Json => compare::json(&runs),
+        CompareFormat::Html => compare::html(&runs),
     };
     match &args.output {
         Some(path) => {

@@ -46,6 +46,40 @@ fn a_mutant_differs_from_the_reference_where_it_is_wrong() {
     assert!(out.ends_with(
         "2 scenarios on 2 targets: 1 differ (0 known, 1 not), 0 fail on every target\n"
     ));
+
+    // The same as one HTML page, read by Chromium: by default only the differing row
+    // shows, with the difference in words.
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("compare.html");
+    let mut args = vec![
+        "--target",
+        "linux=reference",
+        "--target",
+        MUTANT,
+        "-f",
+        "stream/recv-returns-what-is-there",
+        "-f",
+        "bind/bind-twice",
+        "--format",
+        "html",
+        "-o",
+    ];
+    let page_arg = page.display().to_string();
+    args.push(&page_arg);
+    let (code, _, _) = compare(&args);
+    assert_eq!(code, 1);
+    let html = std::fs::read_to_string(&page).unwrap();
+    for external in ["http://", "https://", "<link", "src=\""] {
+        assert!(!html.contains(external), "the page refers to {external}");
+    }
+    if let Some(dom) = chromium_dom(&page) {
+        assert!(dom.contains("1 of 2 scenarios shown"), "{dom}");
+        assert!(
+            dom.contains("<tr class=\"scenario\" data-differs=\"no\" hidden=\"\">"),
+            "{dom}"
+        );
+        assert!(dom.contains("got \"hell\" (4 bytes)"), "{dom}");
+    }
 }
 
 /// Two implementations of the same kernel sockets agree: nothing differs, exit 0; the

@@ -343,6 +343,132 @@ pub fn json(runs: &[TargetRun]) -> String {
     text
 }
 
+const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:80em;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.2em .5em}
+td.name{text-align:left}td.passed{background:#dfd}td.failed{background:#fdd}td.error{background:#ffd}
+td.skipped{background:#eee}td.known{background:#fec}li{margin:.3em 0}.muted{color:#666}";
+
+const SCRIPT: &str = "(function(){
+var box=document.getElementById('only');var rows=[].slice.call(document.querySelectorAll('tr.scenario'));
+var shown=document.getElementById('shown');
+function apply(){var n=0;rows.forEach(function(r){var on=!box.checked||r.dataset.differs==='yes';
+r.hidden=!on;if(on)n++;});shown.textContent=n+' of '+rows.length+' scenarios shown';}
+box.addEventListener('change',apply);apply();document.body.dataset.ready='yes';})();";
+
+/// One self-contained HTML page: the targets, the table of every scenario by target
+/// (a box shows only those that differ), then each difference in words. Inline style
+/// and script only, so the file can be mailed or opened offline.
+pub fn html(runs: &[TargetRun]) -> String {
+    use super::escape_html as esc;
+    let rows = rows(runs);
+    let judged = verdict(runs);
+    let mut h = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>sockspec compare</title>\n",
+    );
+    let _ = write!(h, "<style>{STYLE}</style></head>\n<body>\n<h1>");
+    let names: Vec<String> = runs.iter().map(|t| esc(&t.name)).collect();
+    let _ = write!(h, "{}</h1>\n<ul>\n", names.join(" vs "));
+    for t in runs {
+        let _ = writeln!(
+            h,
+            "<li><b>{}</b>: {} [{}]: {} passed, {} failed, {} skipped, {} errors</li>",
+            esc(&t.name),
+            esc(&t.report.target),
+            esc(t
+                .report
+                .implementation
+                .as_deref()
+                .unwrap_or("no answer to hello")),
+            t.report.count(Status::Passed),
+            t.report.count(Status::Failed),
+            t.report.count(Status::Skipped),
+            t.report.count(Status::Error),
+        );
+    }
+    let differing = rows.iter().filter(|r| r.differs()).count();
+    let _ = writeln!(
+        h,
+        "</ul>\n<p>{} scenarios: {differing} differ, {} unexpectedly; {} known differences no longer happen. <span id=\"shown\" class=\"muted\"></span></p>",
+        rows.len(),
+        judged.unexpected.len(),
+        judged.stale.len()
+    );
+    h.push_str("<p><label><input type=\"checkbox\" id=\"only\" checked> only the scenarios that differ</label></p>\n");
+    h.push_str("<table><thead><tr><th>scenario</th>");
+    for n in &names {
+        let _ = write!(h, "<th>{n}</th>");
+    }
+    h.push_str("</tr></thead>\n<tbody>\n");
+    for row in &rows {
+        let _ = write!(
+            h,
+            "<tr class=\"scenario\" data-differs=\"{}\"><td class=\"name\">{}</td>",
+            if row.differs() { "yes" } else { "no" },
+            esc(row.name)
+        );
+        for (t, r) in runs.iter().zip(&row.results) {
+            let known = t.known.iter().any(|k| k.scenario == row.name)
+                && matches!(r.status, Status::Failed | Status::Error);
+            let class = if known {
+                "known"
+            } else {
+                match r.status {
+                    Status::Passed => "passed",
+                    Status::Failed => "failed",
+                    Status::Skipped => "skipped",
+                    Status::Error => "error",
+                }
+            };
+            let _ = write!(
+                h,
+                "<td class=\"{class}\" title=\"{}\">{}</td>",
+                esc(&said(r)),
+                if known { "known" } else { mark(r.status) }
+            );
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</tbody></table>\n<h2>Differences</h2>\n<ul>\n");
+    for row in rows.iter().filter(|r| r.differs()) {
+        for (t, r) in runs.iter().zip(&row.results) {
+            if !matches!(r.status, Status::Failed | Status::Error) {
+                continue;
+            }
+            let _ = write!(
+                h,
+                "<li><b>{}</b>: {}: {}",
+                esc(row.name),
+                esc(&t.name),
+                esc(&said(r))
+            );
+            if let Some(k) = t.known.iter().find(|k| k.scenario == row.name) {
+                let _ = write!(
+                    h,
+                    "<br><span class=\"muted\">known: {}</span>",
+                    esc(&k.reason)
+                );
+            }
+            h.push_str("</li>\n");
+        }
+    }
+    h.push_str("</ul>\n");
+    if !judged.stale.is_empty() {
+        h.push_str("<h2>Known differences that no longer happen</h2>\n<ul>\n");
+        for (target, k) in &judged.stale {
+            let _ = writeln!(
+                h,
+                "<li><b>{}</b>: {}: {}</li>",
+                esc(&k.scenario),
+                esc(target),
+                esc(&k.reason)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
+    let _ = write!(h, "<script>{SCRIPT}</script>\n</body></html>\n");
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,3 +206,43 @@ pub fn c_adapter(dir: &std::path::Path) -> PathBuf {
     );
     out
 }
+
+/// The DOM headless Chromium makes of an HTML file (scripts run, network off), after
+/// checking the page ran its script (`data-ready="yes"` on the body); `None`, said,
+/// where Chromium is missing.
+pub fn chromium_dom(page: &std::path::Path) -> Option<String> {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if !required(chromium.is_some(), "Chromium (apt-get install chromium)") {
+        return None;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium.unwrap())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        dom.contains("data-ready=\"yes\""),
+        "the script did not run:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(dom)
+}
