@@ -31,4 +31,7 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
+# The smoltcp adapter is a Cargo project of its own (tests/stacks.rs builds and runs it).
+cargo fmt --manifest-path adapters/smoltcp/Cargo.toml -- --check
+cargo clippy --quiet --manifest-path adapters/smoltcp/Cargo.toml --target-dir target/smoltcp-adapter -- -D warnings
 cargo test

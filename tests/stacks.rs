@@ -1,6 +1,7 @@
-//! Real TCP implementations under test through their adapters: lwIP (Debian's liblwip,
-//! adapters/lwip) on the sandbox's link, against Linux, with its known differences
-//! accepted strictly: a new difference or a fixed one fails this test.
+//! Real TCP implementations under test through their adapters, on the sandbox's link,
+//! against Linux: lwIP (Debian's liblwip, adapters/lwip) and smoltcp (the crate,
+//! adapters/smoltcp), each with its known differences accepted strictly: a new
+//! difference or a fixed one fails these tests.
 
 mod support;
 
@@ -38,6 +39,31 @@ fn lwip_adapter(dir: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
+/// `sockspec compare` of Linux and `target` (NAME=CMD) with its known differences: it
+/// must exit 0 (every difference known, none stale) and report `known` of them.
+fn differs_exactly_where_known(target: &str, known_file: &str, implementation: &str, known: usize) {
+    let name = target.split_once('=').unwrap().0;
+    let known_arg = format!("{name}={}", root().join(known_file).display());
+    let out = sockspec()
+        .arg("compare")
+        .args(["--target", "linux=reference", "--target", target])
+        .args(["--known", &known_arg, "--timeout", "3s", "-j", "4"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(&format!("[{implementation}]")), "{text}");
+    assert!(
+        text.contains(&format!(" differ ({known} known, 0 not)")),
+        "{text}"
+    );
+}
+
 /// The corpus against Linux and lwIP (the wire scenarios, which reach the namespace
 /// kernel and not a stack's link, are skipped for lwIP, which counts as no
 /// difference): they differ exactly where adapters/lwip/known-differences.toml says.
@@ -50,30 +76,40 @@ fn lwip_differs_from_linux_exactly_where_known() {
     let Some(adapter) = lwip_adapter(dir.path()) else {
         return;
     };
-    let lwip = format!("lwip={}", adapter.display());
-    let known = format!(
-        "lwip={}",
-        root()
-            .join("adapters/lwip/known-differences.toml")
-            .display()
+    differs_exactly_where_known(
+        &format!("lwip={}", adapter.display()),
+        "adapters/lwip/known-differences.toml",
+        "lwIP 2.1.3 (Debian liblwip, sockspec lwIP adapter)",
+        17,
     );
-    let out = sockspec()
-        .arg("compare")
-        .args(["--target", "linux=reference", "--target", &lwip])
-        .args(["--known", &known, "--timeout", "3s", "-j", "4"])
+}
+
+/// The smoltcp adapter, built from adapters/smoltcp (its own Cargo project: sockspec's
+/// build never compiles smoltcp), against Linux: they differ exactly where
+/// adapters/smoltcp/known-differences.toml says.
+#[test]
+fn smoltcp_differs_from_linux_exactly_where_known() {
+    if !sandbox_available() {
+        return;
+    }
+    let target_dir = root().join("target/smoltcp-adapter");
+    let built = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(root().join("adapters/smoltcp/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
         .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .expect("cargo runs");
     assert!(
-        text.contains("lwip: adapter `")
-            && text.contains("[lwIP 2.1.3 (Debian liblwip, sockspec lwIP adapter)]"),
-        "{text}"
+        built.status.success(),
+        "the smoltcp adapter does not build: {}",
+        String::from_utf8_lossy(&built.stderr)
     );
-    assert!(text.contains(" differ (17 known, 0 not)"), "{text}");
+    let adapter = target_dir.join("debug/sockspec-smoltcp-adapter");
+    differs_exactly_where_known(
+        &format!("smoltcp={}", adapter.display()),
+        "adapters/smoltcp/known-differences.toml",
+        "smoltcp 0.12.0 (sockspec smoltcp adapter)",
+        6,
+    );
 }
