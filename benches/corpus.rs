@@ -7,27 +7,18 @@
 //! ratios hold on a noisy shared machine even when absolute figures move.
 //! `SOCKSPEC_BENCH_ROUNDS` sets the number of rounds (default 5).
 
+mod support;
+
 use sockspec::adapter::TargetSpec;
 use sockspec::run::{run_all, Settings, Status};
 use sockspec::sandbox::{Limits, SandboxSpec};
 use sockspec::script::load_all;
 use std::path::PathBuf;
 use std::time::Duration;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
+use support::{median, ms, rounds};
 
 fn main() {
-    let rounds: usize = std::env::var("SOCKSPEC_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let rounds = rounds();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_sockspec"));
     // Program suites need programs under test: benches/grade.rs measures those; wire

@@ -10,27 +10,21 @@
 //! Configurations are interleaved round by round, so ratios hold on a noisy machine.
 //! `SOCKSPEC_BENCH_ROUNDS` sets the number of rounds (default 5).
 
+mod support;
+
 use sockspec::run::{run_all, Settings, Status};
 use sockspec::sandbox::{wire_link, Limits, SandboxSpec};
 use sockspec::script::{load_all, Scenario};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
+use support::{median, ms, rounds};
 
 fn load(path: PathBuf) -> Vec<Scenario> {
     load_all(&[path]).expect("scenarios load").scenarios
 }
 
-/// Runs `scenarios` `rounds`... once, all passing, and returns each one's wall time.
+/// Runs `scenarios` once, all passing, and returns the run's wall time and each one's.
 fn timed(scenarios: &[Scenario], settings: &Settings, jobs: usize) -> (Duration, Vec<Duration>) {
     let report = run_all(scenarios, settings, jobs, |_| {});
     for r in &report.results {
@@ -41,10 +35,7 @@ fn timed(scenarios: &[Scenario], settings: &Settings, jobs: usize) -> (Duration,
 }
 
 fn main() {
-    let rounds: usize = std::env::var("SOCKSPEC_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let rounds = rounds();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_sockspec"));
     let spec = match SandboxSpec::probe(exe, Limits::default(), Vec::new()) {

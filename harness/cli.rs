@@ -724,21 +724,11 @@ fn run_command(args: RunArgs) -> i32 {
         print!("{}", human.summary(&report));
     }
     let document = report::render(format, &report, args.verbose);
-    match &args.output {
-        Some(path) => {
-            if let Err(e) = report::write_atomically(path, &document) {
-                eprintln!(
-                    "error: failed to write the report to {}: {e}",
-                    path.display()
-                );
-                return EXIT_USAGE;
-            }
+    // The human report is already on the terminal; another format goes to stdout.
+    if args.output.is_some() || format != Format::Human {
+        if let Err(code) = emit(&document, args.output.as_deref()) {
+            return code;
         }
-        None if format != Format::Human => {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(document.as_bytes()).and_then(|_| out.flush());
-        }
-        None => {}
     }
     if report.interrupted {
         EXIT_INTERRUPTED
@@ -746,6 +736,24 @@ fn run_command(args: RunArgs) -> i32 {
         EXIT_OK
     } else {
         EXIT_FAILED
+    }
+}
+
+/// A finished report into FILE (whole or not at all), or onto stdout.
+fn emit(document: &str, output: Option<&Path>) -> Result<(), i32> {
+    match output {
+        Some(path) => report::write_atomically(path, document).map_err(|e| {
+            eprintln!(
+                "error: failed to write the report to {}: {e}",
+                path.display()
+            );
+            EXIT_USAGE
+        }),
+        None => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(document.as_bytes()).and_then(|_| out.flush());
+            Ok(())
+        }
     }
 }
 
@@ -851,20 +859,8 @@ fn compare_command(args: CompareArgs) -> i32 {
         CompareFormat::Json => compare::json(&runs),
         CompareFormat::Html => compare::html(&runs),
     };
-    match &args.output {
-        Some(path) => {
-            if let Err(e) = report::write_atomically(path, &document) {
-                eprintln!(
-                    "error: failed to write the report to {}: {e}",
-                    path.display()
-                );
-                return EXIT_USAGE;
-            }
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(document.as_bytes()).and_then(|_| out.flush());
-        }
+    if let Err(code) = emit(&document, args.output.as_deref()) {
+        return code;
     }
     if compare::verdict(&runs).clean() {
         EXIT_OK

@@ -16,20 +16,23 @@ fn compare(args: &[&str]) -> (i32, String, String) {
 
 const MUTANT: &str = "mutant=python3 tests/mutants/mutant_adapter.py recv-drops-last-byte";
 
+/// Linux and the mutant on two scenarios: one it fails, one it passes.
+const MUTANT_AND_LINUX: [&str; 8] = [
+    "--target",
+    "linux=reference",
+    "--target",
+    MUTANT,
+    "-f",
+    "stream/recv-returns-what-is-there",
+    "-f",
+    "bind/bind-twice",
+];
+
 /// A target that drops the last byte of each read differs from Linux where a scenario
 /// reads: the table marks it and the difference says expected against got.
 #[test]
 fn a_mutant_differs_from_the_reference_where_it_is_wrong() {
-    let (code, out, err) = compare(&[
-        "--target",
-        "linux=reference",
-        "--target",
-        MUTANT,
-        "-f",
-        "stream/recv-returns-what-is-there",
-        "-f",
-        "bind/bind-twice",
-    ]);
+    let (code, out, err) = compare(&MUTANT_AND_LINUX);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.starts_with("linux: the Linux reference"), "{out}");
     assert!(err.contains("running 2 scenarios against mutant"), "{err}");
@@ -51,19 +54,8 @@ fn a_mutant_differs_from_the_reference_where_it_is_wrong() {
     // shows, with the difference in words.
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("compare.html");
-    let mut args = vec![
-        "--target",
-        "linux=reference",
-        "--target",
-        MUTANT,
-        "-f",
-        "stream/recv-returns-what-is-there",
-        "-f",
-        "bind/bind-twice",
-        "--format",
-        "html",
-        "-o",
-    ];
+    let mut args = MUTANT_AND_LINUX.to_vec();
+    args.extend(["--format", "html", "-o"]);
     let page_arg = page.display().to_string();
     args.push(&page_arg);
     let (code, _, _) = compare(&args);
@@ -142,16 +134,7 @@ fn known_differences_are_accepted_strictly() {
         "known.toml",
         "[[difference]]\nscenario = \"stream/recv-returns-what-is-there\"\nreason = \"drops the last byte of every read (a mutant)\"\n",
     );
-    let selection = [
-        "--target",
-        "linux=reference",
-        "--target",
-        MUTANT,
-        "-f",
-        "stream/recv-returns-what-is-there",
-        "-f",
-        "bind/bind-twice",
-    ];
+    let selection = MUTANT_AND_LINUX;
     let mut args = selection.to_vec();
     args.extend(["--known", &accepted]);
     let (code, out, err) = compare(&args);

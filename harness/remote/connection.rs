@@ -208,9 +208,7 @@ impl Connection {
                 _ => None,
             });
         }
-        let len = out.payload.len() as u32
-            + u32::from(out.flags.contains(Flags::SYN))
-            + u32::from(out.flags.contains(Flags::FIN));
+        let len = out.seq_len();
         // Only a segment that starts at or before SND.NXT extends it: a scenario that
         // sends out of window on purpose does not move the harness's own numbers.
         let ahead = out.seq.wrapping_sub(self.snd_nxt) as i32;
@@ -326,6 +324,21 @@ impl Connection {
         }
     }
 
+    /// `segment` if it matches `pattern`, else the mismatch with the segment in relative
+    /// notation and the recent ones.
+    fn matched(&self, pattern: &SegmentSpec, segment: Segment) -> Result<Segment, ExpectError> {
+        match self.check(pattern, &segment) {
+            Ok(()) => Ok(segment),
+            Err((field, expected, actual)) => Err(ExpectError::Mismatch {
+                field,
+                expected,
+                actual,
+                segment: self.describe(&segment, Direction::Out),
+                recent: self.recent(),
+            }),
+        }
+    }
+
     /// Checks `segment` (from the target) against `spec`, field by field (numbers
     /// relative: its sequence numbers to the target's ISN, its ACK to ours).
     fn check(
@@ -398,6 +411,14 @@ impl Connection {
 }
 
 impl Outgoing {
+    /// Sequence space the segment occupies: its payload, one for SYN, one for FIN
+    /// (RFC 9293 3.4), as [`Segment::seq_len`] counts it.
+    pub fn seq_len(&self) -> u32 {
+        self.payload.len() as u32
+            + u32::from(self.flags.contains(Flags::SYN))
+            + u32::from(self.flags.contains(Flags::FIN))
+    }
+
     /// The segment a line describes, ready to send. `*` cannot be sent; a line without
     /// a payload carries `len` bytes of `x`.
     pub fn from_spec(spec: &SegmentSpec) -> Result<Outgoing, &'static str> {
@@ -486,16 +507,7 @@ impl Wire {
         let Some(segment) = self.next_segment(conn, Instant::now() + within)? else {
             return Err(self.nothing(conn, within));
         };
-        match conn.check(pattern, &segment) {
-            Ok(()) => Ok(segment),
-            Err((field, expected, actual)) => Err(ExpectError::Mismatch {
-                field,
-                expected,
-                actual,
-                segment: conn.describe(&segment, Direction::Out),
-                recent: conn.recent(),
-            }),
-        }
+        conn.matched(pattern, segment)
     }
 
     /// Like [`Wire::expect`], and the segment must arrive between `earliest` and
@@ -512,16 +524,7 @@ impl Wire {
         let Some(segment) = self.next_segment(conn, from + latest)? else {
             return Err(self.nothing(conn, latest));
         };
-        let text = conn.describe(&segment, Direction::Out);
-        if let Err((field, expected, actual)) = conn.check(pattern, &segment) {
-            return Err(ExpectError::Mismatch {
-                field,
-                expected,
-                actual,
-                segment: text,
-                recent: conn.recent(),
-            });
-        }
+        let segment = conn.matched(pattern, segment)?;
         let after = conn
             .last_event
             .map_or(Duration::ZERO, |at| at.saturating_duration_since(from));
@@ -530,7 +533,7 @@ impl Wire {
                 after,
                 earliest,
                 latest,
-                segment: text,
+                segment: conn.describe(&segment, Direction::Out),
                 recent: conn.recent(),
             });
         }

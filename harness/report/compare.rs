@@ -41,6 +41,8 @@ pub struct KnownFile {
 pub struct Verdict<'a> {
     pub unexpected: Vec<(&'a str, &'a str)>,
     pub stale: Vec<(&'a str, &'a Known)>,
+    /// Differences that a known-differences file accepts.
+    pub known: usize,
 }
 
 impl Verdict<'_> {
@@ -66,16 +68,25 @@ pub fn verdict(runs: &[TargetRun]) -> Verdict<'_> {
             }
         }
     }
-    // In a scenario the targets disagree on, each target that did not pass differs.
+    // In a scenario the targets disagree on, each target that ran it and failed differs.
+    let mut known = 0;
     for row in rows.iter().filter(|r| r.differs()) {
         for (t, r) in runs.iter().zip(&row.results) {
-            let ran_and_failed = matches!(r.status, Status::Failed | Status::Error);
-            if ran_and_failed && !t.known.iter().any(|k| k.scenario == row.name) {
+            if !matches!(r.status, Status::Failed | Status::Error) {
+                continue;
+            }
+            if t.known.iter().any(|k| k.scenario == row.name) {
+                known += 1;
+            } else {
                 unexpected.push((row.name, t.name.as_str()));
             }
         }
     }
-    Verdict { unexpected, stale }
+    Verdict {
+        unexpected,
+        stale,
+        known,
+    }
 }
 
 /// A scenario's results across targets, in the targets' order.
@@ -141,10 +152,7 @@ fn mark(status: Status) -> &'static str {
 /// What a target did with a scenario, in one line.
 fn said(r: &ScenarioResult) -> String {
     match (&r.failure, r.status) {
-        (Some(f), _) => format!(
-            "line {}: `{}`: expected {}, got {}",
-            f.line, f.step, f.expected, f.actual
-        ),
+        (Some(f), _) => super::one_line(f),
         (None, Status::Skipped) => format!(
             "skipped: {}",
             r.skip_reason.as_deref().unwrap_or("no reason given")
@@ -221,18 +229,6 @@ pub fn human(runs: &[TargetRun], all: bool) -> String {
             let _ = writeln!(out, "  {}: {}", row.name, said(row.results[0]));
         }
     }
-    let known = differing
-        .iter()
-        .map(|row| {
-            runs.iter()
-                .zip(&row.results)
-                .filter(|(t, r)| {
-                    matches!(r.status, Status::Failed | Status::Error)
-                        && t.known.iter().any(|k| k.scenario == row.name)
-                })
-                .count()
-        })
-        .sum::<usize>();
     let _ =
         writeln!(
         out,
@@ -241,7 +237,7 @@ pub fn human(runs: &[TargetRun], all: bool) -> String {
         if rows.len() == 1 { "" } else { "s" },
         runs.len(),
         differing.len(),
-        known,
+        judged.known,
         judged.unexpected.len(),
         common.len(),
         if judged.stale.is_empty() {

@@ -366,32 +366,16 @@ impl Inside {
         stdin
             .write_all(b"go\n")
             .map_err(|e| SandboxError::Holder(format!("telling the holder to go on: {e}")))?;
-        let wire = match report_line(stdout, deadline, timeout)?.split_once(' ') {
-            Some(("wire", fd)) => take_fd(holder_pid, fd),
-            Some(("nowire", why)) => Err(why.to_string()),
-            Some(("badsysctl", why)) => return Err(SandboxError::Sysctl(why.to_string())),
-            _ => return Err(SandboxError::Holder("no report about the wire".into())),
-        };
-        let link = match report_line(stdout, deadline, timeout)?.as_str() {
-            "link" => Ok(()),
-            other => match other.split_once(' ') {
-                Some(("nolink", why)) => Err(why.to_string()),
-                _ => {
-                    return Err(SandboxError::Holder(
-                        "no report about the stack's link".into(),
-                    ))
-                }
-            },
-        };
-        let tap = match report_line(stdout, deadline, timeout)?.split_once(' ') {
-            Some(("tap", fd)) => take_fd(holder_pid, fd),
-            Some(("notap", why)) => Err(why.to_string()),
-            _ => {
-                return Err(SandboxError::Holder(
-                    "no report about the loopback tap".into(),
-                ))
-            }
-        };
+        let line = report_line(stdout, deadline, timeout)?;
+        if let Some(why) = line.strip_prefix("badsysctl ") {
+            return Err(SandboxError::Sysctl(why.to_string()));
+        }
+        let wire = outcome(&line, "wire", "the wire")?.and_then(|fd| take_fd(holder_pid, &fd));
+        let line = report_line(stdout, deadline, timeout)?;
+        let link = outcome(&line, "link", "the stack's link")?.map(|_| ());
+        let line = report_line(stdout, deadline, timeout)?;
+        let tap =
+            outcome(&line, "tap", "the loopback tap")?.and_then(|fd| take_fd(holder_pid, &fd));
         let ready = expect_report(stdout, "ready", deadline, timeout)?;
         let (init, mount_problem) = match ready.split_once(" nomount ") {
             Some((pid, why)) => (pid, Some(why.to_string())),
@@ -435,6 +419,35 @@ impl Inside {
             tap,
         })
     }
+}
+
+/// The holder's report about one thing it makes: `NAME VALUE` (or just `NAME`) when it
+/// made it, `noNAME WHY` when it could not; anything else is a broken holder.
+fn outcome(line: &str, name: &str, what: &str) -> Result<Result<String, String>, SandboxError> {
+    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+    if word == name {
+        Ok(Ok(rest.to_string()))
+    } else if word.strip_prefix("no") == Some(name) {
+        Ok(Err(rest.to_string()))
+    } else {
+        Err(SandboxError::Holder(format!("no report about {what}")))
+    }
+}
+
+/// The holder's side of [`outcome`]: one line, `NAME VALUE` or `noNAME WHY`.
+fn report<T>(
+    out: &mut impl Write,
+    name: &str,
+    made: &Result<T, String>,
+    value: impl Fn(&T) -> String,
+) -> Result<(), String> {
+    let line = match made {
+        Ok(v) => format!("{name} {}", value(v)),
+        Err(why) => format!("no{name} {}", why.replace('\n', " ")),
+    };
+    writeln!(out, "{}", line.trim_end())
+        .and_then(|_| out.flush())
+        .map_err(|e| e.to_string())
 }
 
 /// A copy of descriptor `fd` of the holder (pidfd_getfd: the holder is our child and
@@ -623,37 +636,20 @@ fn hold(disk: u64, folder: Option<&Path>) -> Result<(), String> {
     // Before the mounts make /proc/sys read-only. Kept open for as long as this
     // process holds the namespaces; the harness takes a copy. Where TUN cannot be had, scenarios that need the wire are skipped.
     let wire = wire_link::create();
-    let wire_report = match &wire {
-        Ok(fd) => format!("wire {}", fd.as_raw_fd()),
-        Err(why) => format!("nowire {}", why.replace('\n', " ")),
-    };
-    writeln!(out, "{wire_report}")
-        .and_then(|_| out.flush())
-        .map_err(|e| e.to_string())?;
+    report(&mut out, "wire", &wire, |fd| fd.as_raw_fd().to_string())?;
     // A link for a user-space stack, owned by the user adapters run as in here: the
     // namespace's root where we map ourselves, else root's own mapping, uid 1.
     let adapters = if maps_itself { 0 } else { 1 };
-    let link_report = match &wire {
-        Err(why) => format!("nolink {}", why.replace('\n', " ")),
-        Ok(_) => match stack_link::create(adapters, adapters) {
-            Ok(()) => "link".to_string(),
-            Err(why) => format!("nolink {}", why.replace('\n', " ")),
-        },
+    let link = match &wire {
+        Ok(_) => stack_link::create(adapters, adapters),
+        Err(why) => Err(why.clone()),
     };
-    writeln!(out, "{link_report}")
-        .and_then(|_| out.flush())
-        .map_err(|e| e.to_string())?;
+    report(&mut out, "link", &link, |()| String::new())?;
     let mount_problem = mount_ns.and_then(|()| mounts::set_up(disk, folder)).err();
     loopback_up()?;
     // The tap on loopback: a pcap for scenarios that never touch the wire.
     let tap = loopback_tap::create();
-    let tap_report = match &tap {
-        Ok(fd) => format!("tap {}", fd.as_raw_fd()),
-        Err(why) => format!("notap {}", why.replace('\n', " ")),
-    };
-    writeln!(out, "{tap_report}")
-        .and_then(|_| out.flush())
-        .map_err(|e| e.to_string())?;
+    report(&mut out, "tap", &tap, |fd| fd.as_raw_fd().to_string())?;
     // SAFETY: single-threaded, so fork is safe and the child may run Rust code.
     let init = unsafe { libc::fork() };
     if init < 0 {
@@ -727,7 +723,27 @@ fn loopback_up() -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::maps_id;
+    use super::{maps_id, outcome};
+
+    #[test]
+    fn reads_what_the_holder_made() {
+        assert_eq!(
+            outcome("wire 7", "wire", "the wire").unwrap(),
+            Ok("7".into())
+        );
+        assert_eq!(
+            outcome("link", "link", "the link").unwrap(),
+            Ok(String::new())
+        );
+        assert_eq!(
+            outcome("notap no AF_PACKET: EPERM", "tap", "the tap").unwrap(),
+            Err("no AF_PACKET: EPERM".into())
+        );
+        let broken = outcome("ready 12", "tap", "the loopback tap").unwrap_err();
+        assert!(broken
+            .to_string()
+            .contains("no report about the loopback tap"));
+    }
 
     #[test]
     fn reads_id_maps() {

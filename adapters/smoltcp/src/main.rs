@@ -63,6 +63,21 @@ struct Sock {
     keepalive: bool,
 }
 
+impl Sock {
+    fn new(family: Family, kind: Kind) -> Sock {
+        Sock {
+            closed: false,
+            family,
+            bound: None,
+            kind,
+            nonblocking: false,
+            read_shut: false,
+            nodelay: false,
+            keepalive: false,
+        }
+    }
+}
+
 /// Why a call did not complete: an errno name and words.
 type Errno = (&'static str, &'static str);
 
@@ -205,19 +220,8 @@ impl Adapter {
                     _ => return Err(("ENOSYS", "unknown family")),
                 };
                 self.next_handle += 1;
-                self.socks.insert(
-                    self.next_handle,
-                    Sock {
-                        closed: false,
-                        family,
-                        bound: None,
-                        kind: Kind::Fresh,
-                        nonblocking: false,
-                        read_shut: false,
-                        nodelay: false,
-                        keepalive: false,
-                    },
-                );
+                self.socks
+                    .insert(self.next_handle, Sock::new(family, Kind::Fresh));
                 Ok(Some(json!({"sock": self.next_handle})))
             }
             "bind" => {
@@ -294,19 +298,8 @@ impl Adapter {
                 pool.push(fresh);
                 let remote = self.set.get::<tcp::Socket>(c).remote_endpoint();
                 self.next_handle += 1;
-                self.socks.insert(
-                    self.next_handle,
-                    Sock {
-                        closed: false,
-                        family,
-                        bound: None,
-                        kind: Kind::Conn(c),
-                        nonblocking: false,
-                        read_shut: false,
-                        nodelay: false,
-                        keepalive: false,
-                    },
-                );
+                self.socks
+                    .insert(self.next_handle, Sock::new(family, Kind::Conn(c)));
                 Ok(Some(
                     json!({"sock": self.next_handle, "addr": remote.map(endpoint_text)}),
                 ))
