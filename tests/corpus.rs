@@ -246,31 +246,3 @@ fn corpus_is_complete_and_documented() {
         assert!(target_use, "no scenario runs {call}...) on the target");
     }
 }
-
-/// Under `--profile posix` the Linux reference shows exactly the documented Linux
-/// deviations, and nothing else.
-#[test]
-fn posix_profile_shows_the_known_linux_deviations() {
-    let (code, report) = run_json(&["--profile", "posix"]);
-    assert_eq!(code, 1);
-    let mut failed: Vec<String> = report["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["status"] == "failed")
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect();
-    failed.sort();
-    assert_eq!(
-        failed,
-        [
-            "connect/connect-on-a-listening-socket",
-            "sockopt/rcvbuf-is-doubled-by-linux",
-            "stream/recv-on-a-listening-socket",
-            "stream/send-on-a-never-connected-socket",
-        ]
-    );
-    assert_eq!(report["summary"]["errors"], 0);
-    let skipped = report["summary"]["skipped"].as_u64().unwrap();
-    assert!(skipped >= 5, "linux-only scenarios are skipped under posix");
-}

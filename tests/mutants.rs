@@ -1,70 +1,173 @@
-//! Mutant adapters: each is the Python adapter with one classic bug, and each must be
-//! caught by the scenario written to catch it. The same scenario passes against the
-//! correct Python adapter, so the failure is the bug's and not the adapter's.
+//! Every API scenario fails against something that is wrong in its way. The cases are
+//! in tests/mutants/caught.toml: mutant adapters (the Python adapter with one classic
+//! bug each, tests/mutants/mutant_adapter.py), a Linux with a network setting changed,
+//! Linux judged by the `posix` profile. A real stack's known differences
+//! (adapters/*/known-differences.toml, proven in tests/stacks.rs) count too. The same
+//! scenarios pass against the correct Python adapter (tests/corpus.rs), so each
+//! failure is the bug's and not the adapter's.
 
 mod support;
 
-use rstest::rstest;
+use std::collections::BTreeSet;
 use support::*;
 
-#[rstest]
-#[case::bind_never_fails("bind-never-fails", "bind/bind-twice-expects-error")]
-#[case::recv_drops_last_byte("recv-drops-last-byte", "stream/recv-returns-what-is-there")]
-#[case::close_leaves_handle_usable(
-    "close-leaves-handle-usable",
-    "close/calls-after-close-fail-with-ebadf"
-)]
-#[case::accept_returns_listener("accept-returns-listener", "accept/accept-returns-a-new-socket")]
-#[case::accepted_socket_own_rcvbuf(
-    "accepted-socket-own-rcvbuf",
-    "sockopt/accepted-socket-inherits-the-listeners-rcvbuf"
-)]
-#[case::listen_without_limit("listen-without-limit", "listen/listen-backlog-fills")]
-#[case::send_succeeds_after_close("send-succeeds-after-close", "close/send-after-close-fails")]
-#[case::recv_never_blocks("recv-never-blocks", "stream/recv-blocks-until-data-arrives")]
-#[case::connect_never_refused("connect-never-refused", "connect/connect-refused-without-listener")]
-#[case::accept_never_blocks("accept-never-blocks", "accept/accept-blocks-until-a-client-connects")]
-#[case::shutdown_write_ignored("shutdown-write-ignored", "shutdown/half-close-with-shutdown-write")]
-#[case::shutdown_read_ignored("shutdown-read-ignored", "shutdown/shutdown-read-then-recv")]
-#[case::eof_as_reset("eof-as-reset", "close/recv-eof-after-the-peers-orderly-close")]
-#[case::send_partial("send-partial", "stream/send-returns-the-byte-count")]
-#[case::peername_is_localname(
-    "peername-is-localname",
-    "accept/accepted-socket-has-the-listeners-address"
-)]
-#[case::reuseaddr_ignored("reuseaddr-ignored", "bind/bind-after-server-close-needs-reuseaddr")]
-#[case::reuseaddr_ignored_reads_back(
-    "reuseaddr-ignored",
-    "sockopt/reuseaddr-reads-back-on-and-off"
-)]
-#[case::v4_mapped_on_v6("v4-mapped-on-v6", "bind/bind-ipv4-address-on-ipv6-socket-fails")]
-#[case::close_sends_no_fin("close-sends-no-fin", "lifecycle/client-lifecycle")]
-#[case::not_concurrent("not-concurrent", "lifecycle/recv-on-its-own-thread")]
-#[case::connect_does_not_block(
-    "connect-does-not-block",
-    "connect/connect-blocks-until-the-handshake-completes"
-)]
-fn mutant_is_caught_by_its_scenario(#[case] mutant_name: &str, #[case] scenario_name: &str) {
-    let file = scenario(scenario_name);
-    let (code, control) = run_json(&[&file, "--adapter", &python_adapter()]);
-    assert_eq!(
-        (code, not_passed(&control)),
-        (0, vec![]),
-        "{scenario_name} must pass against the correct adapter"
-    );
+#[derive(serde::Deserialize)]
+struct Case {
+    mutant: Option<String>,
+    #[serde(default)]
+    sysctl: Vec<String>,
+    profile: Option<String>,
+    scenarios: Vec<String>,
+}
 
-    let (code, report) = run_json(&[&file, "--adapter", &mutant(mutant_name), "--timeout", "3s"]);
-    let result = &report["scenarios"][0];
-    assert_eq!(result["name"], scenario_name);
-    assert_eq!(
-        result["status"], "failed",
-        "mutant {mutant_name} was not caught by {scenario_name}: {result}"
-    );
-    assert_eq!(code, 1);
-    let failure = &result["failure"];
+#[derive(serde::Deserialize)]
+struct Cases {
+    case: Vec<Case>,
+}
+
+fn cases() -> Cases {
+    let text = std::fs::read_to_string(root().join("tests/mutants/caught.toml")).unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+/// Scenarios outside scenarios/wire (tests/wire/failures.toml) and scenarios/programs
+/// (tests/programs.rs), by name.
+fn api_scenarios() -> BTreeSet<String> {
+    let loaded = sockspec::script::load_all(&[root().join("scenarios")]).unwrap();
+    loaded
+        .scenarios
+        .iter()
+        .filter(|s| s.roles.is_empty() && !s.name.starts_with("wire/"))
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+fn known_differences(file: &str) -> BTreeSet<String> {
+    #[derive(serde::Deserialize)]
+    struct Difference {
+        scenario: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Known {
+        difference: Vec<Difference>,
+    }
+    let text = std::fs::read_to_string(root().join(file)).unwrap();
+    let known: Known = toml::from_str(&text).unwrap();
+    known.difference.into_iter().map(|d| d.scenario).collect()
+}
+
+/// A scenario nothing can fail is a defect: each is named by a case or by a stack's
+/// known differences, and every name there is a scenario.
+#[test]
+fn every_api_scenario_is_shown_failing_by_something() {
+    let api = api_scenarios();
+    let mut shown: BTreeSet<String> = cases().case.into_iter().flat_map(|c| c.scenarios).collect();
+    for name in &shown {
+        assert!(api.contains(name), "caught.toml names no scenario `{name}`");
+    }
+    for file in [
+        "adapters/lwip/known-differences.toml",
+        "adapters/smoltcp/known-differences.toml",
+    ] {
+        shown.extend(known_differences(file));
+    }
+    let unshown: Vec<&String> = api.difference(&shown).collect();
     assert!(
-        failure["line"].as_u64().unwrap() > 0 && !failure["actual"].as_str().unwrap().is_empty()
+        unshown.is_empty(),
+        "no case in tests/mutants/caught.toml shows these failing: {unshown:?}"
     );
+}
+
+/// Each mutant and each changed setting fails exactly the scenarios it lists. Cases
+/// run four at a time: most of their time is spent waiting out a deadline.
+#[test]
+fn each_case_fails_its_scenarios() {
+    if !sandbox_available() {
+        return;
+    }
+    let all = cases().case;
+    let runnable: Vec<&Case> = all.iter().filter(|c| c.profile.is_none()).collect();
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for chunk in runnable.chunks(runnable.len().div_ceil(4)) {
+            let failures = &failures;
+            scope.spawn(move || {
+                for case in chunk {
+                    if let Err(why) = check(case) {
+                        failures.lock().unwrap().push(why);
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Runs one case's scenarios against its mutant (or with its settings); every one must
+/// fail, with the failing line and what happened named.
+fn check(case: &Case) -> Result<(), String> {
+    let files: Vec<String> = case.scenarios.iter().map(|s| scenario(s)).collect();
+    let mut args: Vec<String> = files.clone();
+    args.extend(["--timeout", "3s", "-j", "4"].map(String::from));
+    let what = match &case.mutant {
+        Some(name) => {
+            args.extend(["--adapter".to_string(), mutant(name)]);
+            format!("mutant {name}")
+        }
+        None => format!("sysctl {:?}", case.sysctl),
+    };
+    for s in &case.sysctl {
+        args.extend(["--sysctl".to_string(), s.clone()]);
+    }
+    let all: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, report) = run_json(&all);
+    if code != 1 {
+        return Err(format!("{what}: exit {code}: {report}"));
+    }
+    for result in report["scenarios"].as_array().unwrap() {
+        let name = result["name"].as_str().unwrap_or_default();
+        if result["status"] != "failed" {
+            return Err(format!("{what} was not caught by {name}: {result}"));
+        }
+        let failure = &result["failure"];
+        if failure["line"].as_u64().unwrap_or(0) == 0
+            || failure["actual"].as_str().unwrap_or_default().is_empty()
+        {
+            return Err(format!(
+                "{what}: {name} fails without saying where: {result}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Under `--profile posix` the Linux reference shows exactly the documented Linux
+/// deviations (the `profile = "posix"` case), and nothing else.
+#[test]
+fn posix_profile_shows_the_known_linux_deviations() {
+    let listed: Vec<String> = cases()
+        .case
+        .into_iter()
+        .filter(|c| c.profile.as_deref() == Some("posix"))
+        .flat_map(|c| c.scenarios)
+        .collect();
+    let (code, report) = run_json(&["--profile", "posix"]);
+    assert_eq!(code, 1);
+    let mut failed: Vec<String> = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "failed")
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    failed.sort();
+    let mut listed = listed;
+    listed.sort();
+    assert_eq!(failed, listed);
+    assert_eq!(report["summary"]["errors"], 0);
+    let skipped = report["summary"]["skipped"].as_u64().unwrap();
+    assert!(skipped >= 5, "linux-only scenarios are skipped under posix");
 }
 
 /// The expected end of stream is worded by its cause: after `shutdown(s, rd)` it is

@@ -378,16 +378,24 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t siz
 }
 
 /* Hex text to bytes; -1 when it is not hex. */
+static int nibble(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Hex to bytes in one pass (sscanf per byte would rescan the rest of a megabyte of hex
+ * every time: glibc measures the string's length on each call). */
 static ssize_t from_hex(const char *hex, unsigned char **out) {
     size_t n = strlen(hex);
     if (n % 2) return -1;
     *out = malloc(n / 2 + 1);
     if (!*out) return -1;
     for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", hex[2 * i + 1]))
-            return free(*out), -1;
-        (*out)[i] = (unsigned char)v;
+        int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return free(*out), -1;
+        (*out)[i] = (unsigned char)(hi << 4 | lo);
     }
     return (ssize_t)(n / 2);
 }
@@ -410,6 +418,16 @@ static unsigned char pattern_byte(uint64_t seed, uint64_t i) {
 }
 
 /* ---- the stack under test ------------------------------------------------------ */
+
+/* How an option's value travels: on/off, a number, milliseconds (a struct timeval to
+ * the stack), SO_LINGER's null-or-seconds, SO_ERROR's pending error by name. */
+enum option_kind { OPT_FLAG, OPT_NUMBER, OPT_MILLIS, OPT_LINGER, OPT_ERROR };
+
+struct option {
+    const char *name;
+    int level, optname;
+    enum option_kind kind;
+};
 
 /* Every socket call goes through these. To test another stack, copy this file and
  * point them at your stack's calls (lwip_socket, lwip_bind, ...), start the stack in
@@ -444,21 +462,30 @@ static int stack_nonblocking(int fd, int on) {
 }
 static int stack_poll(struct pollfd *p, int timeout_ms) { return poll(p, 1, timeout_ms); }
 
-struct option {
-    const char *name;
-    int level, optname;
-    int counted; /* a number, not on/off */
-};
-
-static const struct option options[] = {
-    {"SO_REUSEADDR", SOL_SOCKET, SO_REUSEADDR, 0}, {"SO_REUSEPORT", SOL_SOCKET, SO_REUSEPORT, 0},
-    {"SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, 0}, {"SO_RCVBUF", SOL_SOCKET, SO_RCVBUF, 1},
-    {"SO_SNDBUF", SOL_SOCKET, SO_SNDBUF, 1},       {"SO_LINGER", SOL_SOCKET, SO_LINGER, 0},
-    {"TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY, 0},  {"TCP_CORK", IPPROTO_TCP, TCP_CORK, 0},
-    {"TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE, 1}, {"TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL, 1},
-    {"TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT, 1},
-};
+/* The options this stack has, as {name, level, optname, kind} entries. */
+#define STACK_OPTIONS \
+    {"SO_REUSEADDR", SOL_SOCKET, SO_REUSEADDR, OPT_FLAG}, \
+    {"SO_REUSEPORT", SOL_SOCKET, SO_REUSEPORT, OPT_FLAG}, \
+    {"SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, OPT_FLAG}, \
+    {"SO_RCVBUF", SOL_SOCKET, SO_RCVBUF, OPT_NUMBER}, \
+    {"SO_SNDBUF", SOL_SOCKET, SO_SNDBUF, OPT_NUMBER}, \
+    {"SO_LINGER", SOL_SOCKET, SO_LINGER, OPT_LINGER}, \
+    {"SO_ERROR", SOL_SOCKET, SO_ERROR, OPT_ERROR}, \
+    {"SO_ACCEPTCONN", SOL_SOCKET, SO_ACCEPTCONN, OPT_FLAG}, \
+    {"SO_RCVTIMEO", SOL_SOCKET, SO_RCVTIMEO, OPT_MILLIS}, \
+    {"SO_SNDTIMEO", SOL_SOCKET, SO_SNDTIMEO, OPT_MILLIS}, \
+    {"SO_RCVLOWAT", SOL_SOCKET, SO_RCVLOWAT, OPT_NUMBER}, \
+    {"TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY, OPT_FLAG}, \
+    {"TCP_CORK", IPPROTO_TCP, TCP_CORK, OPT_FLAG}, \
+    {"TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE, OPT_NUMBER}, \
+    {"TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL, OPT_NUMBER}, \
+    {"TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT, OPT_NUMBER}, \
+    {"TCP_MAXSEG", IPPROTO_TCP, TCP_MAXSEG, OPT_NUMBER}, \
+    {"TCP_USER_TIMEOUT", IPPROTO_TCP, TCP_USER_TIMEOUT, OPT_NUMBER}, \
+    {"IPV6_V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY, OPT_FLAG},
 #endif
+
+static const struct option options[] = {STACK_OPTIONS};
 
 /* ---- socket options ------------------------------------------------------------- */
 
@@ -652,9 +679,13 @@ static int op_setsockopt(const struct request *r, int fd) {
     if (!o) return respond_error(r->id, "ENOPROTOOPT", "unknown option");
     if (!r->has_value) return respond_error(r->id, "EINVAL", "no value");
     int rc;
-    if (o->optname == SO_LINGER && o->level == SOL_SOCKET) {
+    if (o->kind == OPT_LINGER) {
         struct linger l = {!r->value_is_null, r->value_is_null ? 0 : (int)r->value};
         rc = stack_setsockopt(fd, o->level, o->optname, &l, sizeof l);
+    } else if (o->kind == OPT_MILLIS) {
+        if (r->value < 0) return respond_error(r->id, "EINVAL", "timeouts are milliseconds >= 0");
+        struct timeval tv = {(time_t)(r->value / 1000), (suseconds_t)(r->value % 1000 * 1000)};
+        rc = stack_setsockopt(fd, o->level, o->optname, &tv, sizeof tv);
     } else {
         int v = (int)r->value;
         rc = stack_setsockopt(fd, o->level, o->optname, &v, sizeof v);
@@ -667,18 +698,26 @@ static int op_setsockopt(const struct request *r, int fd) {
 static int op_getsockopt(const struct request *r, int fd) {
     const struct option *o = find_option(r->opt);
     if (!o) return respond_error(r->id, "ENOPROTOOPT", "unknown option");
-    char fields[48];
-    if (o->optname == SO_LINGER && o->level == SOL_SOCKET) {
+    char fields[80];
+    if (o->kind == OPT_LINGER) {
         struct linger l;
         socklen_t len = sizeof l;
         if (stack_getsockopt(fd, o->level, o->optname, &l, &len) < 0) return respond_errno(r->id, errno);
         if (l.l_onoff) snprintf(fields, sizeof fields, "\"value\":%d", l.l_linger);
         else snprintf(fields, sizeof fields, "\"value\":null");
+    } else if (o->kind == OPT_MILLIS) {
+        struct timeval tv;
+        socklen_t len = sizeof tv;
+        if (stack_getsockopt(fd, o->level, o->optname, &tv, &len) < 0) return respond_errno(r->id, errno);
+        snprintf(fields, sizeof fields, "\"value\":%lld",
+                 (long long)tv.tv_sec * 1000 + (long long)tv.tv_usec / 1000);
     } else {
         int v;
         socklen_t len = sizeof v;
         if (stack_getsockopt(fd, o->level, o->optname, &v, &len) < 0) return respond_errno(r->id, errno);
-        snprintf(fields, sizeof fields, "\"value\":%d", o->counted ? v : v != 0);
+        if (o->kind == OPT_ERROR && v) /* reading it cleared it: name the error */
+            snprintf(fields, sizeof fields, "\"value\":%d,\"errno\":\"%s\"", v, errno_name(v));
+        else snprintf(fields, sizeof fields, "\"value\":%d", o->kind == OPT_FLAG ? v != 0 : v);
     }
     respond_ok(r->id, fields);
     return 0;

@@ -177,20 +177,19 @@ static int stack_nonblocking(int fd, int on) {
 }
 static int stack_poll(struct pollfd *p, int timeout_ms) { return lwip_poll(p, 1, timeout_ms); }
 
-struct option {
-    const char *name;
-    int level, optname;
-    int counted;
-};
-
-/* What this build of lwIP has (lwipopts.h: SO_REUSE, LWIP_TCP_KEEPALIVE). */
-static const struct option options[] = {
-    {"SO_REUSEADDR", SOL_SOCKET, SO_REUSEADDR, 0},
-    {"SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, 0},
-    {"TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY, 0},
-    {"TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE, 1},
-    {"TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL, 1},
-    {"TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT, 1},
-};
+/* What this build of lwIP has (lwipopts.h: SO_REUSE, LWIP_TCP_KEEPALIVE,
+ * LWIP_SO_RCVTIMEO, LWIP_SO_SNDTIMEO, LWIP_IPV6). */
+#define STACK_OPTIONS \
+    {"SO_REUSEADDR", SOL_SOCKET, SO_REUSEADDR, OPT_FLAG}, \
+    {"SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, OPT_FLAG}, \
+    {"SO_ERROR", SOL_SOCKET, SO_ERROR, OPT_ERROR}, \
+    {"SO_ACCEPTCONN", SOL_SOCKET, SO_ACCEPTCONN, OPT_FLAG}, \
+    {"SO_RCVTIMEO", SOL_SOCKET, SO_RCVTIMEO, OPT_MILLIS}, \
+    {"SO_SNDTIMEO", SOL_SOCKET, SO_SNDTIMEO, OPT_MILLIS}, \
+    {"TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY, OPT_FLAG}, \
+    {"TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE, OPT_NUMBER}, \
+    {"TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL, OPT_NUMBER}, \
+    {"TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT, OPT_NUMBER}, \
+    {"IPV6_V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY, OPT_FLAG},
 
 #include "../c/sockspec_adapter.c"

@@ -34,9 +34,28 @@ OPTIONS = {
     "TCP_KEEPINTVL": (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
     "TCP_KEEPCNT": (socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
     "SO_LINGER": (socket.SOL_SOCKET, socket.SO_LINGER),
+    "SO_ERROR": (socket.SOL_SOCKET, socket.SO_ERROR),
+    "SO_ACCEPTCONN": (socket.SOL_SOCKET, getattr(socket, "SO_ACCEPTCONN", 30)),
+    "SO_RCVTIMEO": (socket.SOL_SOCKET, socket.SO_RCVTIMEO),
+    "SO_SNDTIMEO": (socket.SOL_SOCKET, socket.SO_SNDTIMEO),
+    "SO_RCVLOWAT": (socket.SOL_SOCKET, socket.SO_RCVLOWAT),
+    "TCP_MAXSEG": (socket.IPPROTO_TCP, socket.TCP_MAXSEG),
+    "TCP_USER_TIMEOUT": (socket.IPPROTO_TCP, getattr(socket, "TCP_USER_TIMEOUT", 18)),
+    "IPV6_V6ONLY": (socket.IPPROTO_IPV6, socket.IPV6_V6ONLY),
 }
 # Options whose value is a number, not on/off.
-COUNTED = {"SO_RCVBUF", "SO_SNDBUF", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"}
+COUNTED = {
+    "SO_RCVBUF",
+    "SO_SNDBUF",
+    "TCP_KEEPIDLE",
+    "TCP_KEEPINTVL",
+    "TCP_KEEPCNT",
+    "SO_RCVLOWAT",
+    "TCP_MAXSEG",
+    "TCP_USER_TIMEOUT",
+}
+# Options in milliseconds that the kernel takes as a struct timeval.
+TIMEVALS = {"SO_RCVTIMEO", "SO_SNDTIMEO"}
 POLL_BITS = [
     ("in", select.POLLIN),
     ("out", select.POLLOUT),
@@ -252,6 +271,9 @@ class Adapter:
         level, name = OPTIONS[opt]
         if opt == "SO_LINGER":
             sock.setsockopt(level, name, struct.pack("ii", value is not None, value or 0))
+        elif opt in TIMEVALS:
+            ms = int(value)
+            sock.setsockopt(level, name, struct.pack("ll", ms // 1000, ms % 1000 * 1000))
         else:
             sock.setsockopt(level, name, int(value))
         return {}
@@ -264,6 +286,15 @@ class Adapter:
         if opt == "SO_LINGER":
             on, secs = struct.unpack("ii", sock.getsockopt(level, name, 8))
             return {"value": secs if on else None}
+        if opt in TIMEVALS:
+            secs, usecs = struct.unpack("ll", sock.getsockopt(level, name, struct.calcsize("ll")))
+            return {"value": secs * 1000 + usecs // 1000}
+        if opt == "SO_ERROR":
+            # Reading it clears it; a pending error is answered by its name.
+            err = sock.getsockopt(level, name)
+            if err:
+                return {"value": err, "errno": errno.errorcode.get(err, "EIO")}
+            return {"value": 0}
         value = sock.getsockopt(level, name)
         return {"value": value if opt in COUNTED else int(bool(value))}
 

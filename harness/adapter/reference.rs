@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -285,6 +286,19 @@ impl ReferenceAdapter {
                 set_option(&s, &opt, value)?;
                 Ok(done)
             }
+            Call::Getsockopt { sock, opt } if opt == "SO_ERROR" => {
+                // Reading SO_ERROR clears it (socket(7)): one read, answered by name.
+                let pending = self.get(sock)?.take_error().map_err(os)?;
+                Ok(Done {
+                    value: Some(Some(
+                        pending
+                            .as_ref()
+                            .map_or(0, |e| i64::from(e.raw_os_error().unwrap_or(libc::EIO))),
+                    )),
+                    errno: pending.map(|e| errno::describe(&e).0),
+                    ..done
+                })
+            }
             Call::Getsockopt { sock, opt } => {
                 let s = self.get(sock)?;
                 Ok(Done {
@@ -319,7 +333,7 @@ impl ReferenceAdapter {
                 let s = self.get(sock)?;
                 let bytes = recv_bytes(&s, max, 0).map_err(os)?;
                 let mismatch = protocol::pattern::first_mismatch(seed, offset, &bytes)
-                    .map(|i| protocol::Mismatch::found(offset, &bytes, i));
+                    .map(|i| Box::new(protocol::Mismatch::found(offset, &bytes, i)));
                 Ok(Done {
                     received: Some(bytes.len() as u64),
                     mismatch,
@@ -432,9 +446,79 @@ fn set_option(s: &Socket, opt: &str, value: Option<i64>) -> Result<(), (String, 
         }
         "SO_RCVBUF" => s.set_recv_buffer_size(size(value)?),
         "SO_SNDBUF" => s.set_send_buffer_size(size(value)?),
+        "SO_RCVTIMEO" => s.set_read_timeout(millis(value)?),
+        "SO_SNDTIMEO" => s.set_write_timeout(millis(value)?),
+        "TCP_USER_TIMEOUT" => s.set_tcp_user_timeout(millis(value)?),
+        "IPV6_V6ONLY" => s.set_only_v6(bool_value(value)?),
+        // Passed on as given, so that the kernel judges the range (TCP_MAXSEG below 88
+        // is EINVAL).
+        "TCP_MAXSEG" => set_int(s, libc::IPPROTO_TCP, libc::TCP_MAXSEG, value),
+        "SO_RCVLOWAT" => set_int(s, libc::SOL_SOCKET, libc::SO_RCVLOWAT, value),
+        // Read-only options: the kernel's own answer.
+        "SO_ACCEPTCONN" => set_int(s, libc::SOL_SOCKET, libc::SO_ACCEPTCONN, value),
+        "SO_ERROR" => set_int(s, libc::SOL_SOCKET, libc::SO_ERROR, value),
         other => return Err(("ENOPROTOOPT".into(), format!("unknown option {other}"))),
     }
     .map_err(os)
+}
+
+/// A timeout in milliseconds; 0 is none, as a zero `timeval` is for the kernel.
+fn millis(value: Option<i64>) -> Result<Option<Duration>, (String, String)> {
+    let ms = value.and_then(|v| u64::try_from(v).ok()).ok_or_else(|| {
+        (
+            "EINVAL".to_string(),
+            "timeouts are milliseconds >= 0".to_string(),
+        )
+    })?;
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+/// An integer option the libraries have no call for, set as the kernel takes it.
+fn set_int(
+    s: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: Option<i64>,
+) -> io::Result<()> {
+    let v = value
+        .and_then(|v| libc::c_int::try_from(v).ok())
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: the pointer and length describe `v`, which outlives the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            level,
+            name,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// An integer option the libraries have no call for, read as the kernel gives it.
+fn get_int(s: &Socket, level: libc::c_int, name: libc::c_int) -> io::Result<i64> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the pointer and length describe `v`, which outlives the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            level,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(i64::from(v))
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// A keepalive timer in whole seconds, as tcp(7) takes it.
@@ -455,6 +539,11 @@ fn secs(r: rustix::io::Result<Duration>) -> Result<Option<i64>, (String, String)
 fn get_option(s: &Socket, opt: &str) -> Result<Option<i64>, (String, String)> {
     let b = |r: io::Result<bool>| r.map(|v| Some(i64::from(v))).map_err(os);
     let n = |r: io::Result<usize>| r.map(|v| Some(v as i64)).map_err(os);
+    let int = |r: io::Result<i64>| r.map(Some).map_err(os);
+    let ms = |r: io::Result<Option<Duration>>| {
+        r.map(|d| Some(d.map_or(0, |d| d.as_millis() as i64)))
+            .map_err(os)
+    };
     match opt {
         "SO_REUSEADDR" => b(s.reuse_address()),
         "SO_REUSEPORT" => b(s.reuse_port()),
@@ -472,6 +561,13 @@ fn get_option(s: &Socket, opt: &str) -> Result<Option<i64>, (String, String)> {
             .map_err(os),
         "SO_RCVBUF" => n(s.recv_buffer_size()),
         "SO_SNDBUF" => n(s.send_buffer_size()),
+        "SO_RCVTIMEO" => ms(s.read_timeout()),
+        "SO_SNDTIMEO" => ms(s.write_timeout()),
+        "TCP_USER_TIMEOUT" => ms(s.tcp_user_timeout()),
+        "IPV6_V6ONLY" => b(s.only_v6()),
+        "SO_ACCEPTCONN" => b(s.is_listener()),
+        "TCP_MAXSEG" => int(get_int(s, libc::IPPROTO_TCP, libc::TCP_MAXSEG)),
+        "SO_RCVLOWAT" => int(get_int(s, libc::SOL_SOCKET, libc::SO_RCVLOWAT)),
         other => Err(("ENOPROTOOPT".into(), format!("unknown option {other}"))),
     }
 }

@@ -282,7 +282,7 @@ impl End<'_> {
                 (
                     d.received
                         .ok_or(self.link.missing("recv_pattern", "`received`"))?,
-                    d.mismatch,
+                    d.mismatch.map(|m| *m),
                 )
             } else {
                 let d = self.link.call(Call::Recv {

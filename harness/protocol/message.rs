@@ -204,12 +204,16 @@ pub struct Done {
         deserialize_with = "present_nullable"
     )]
     pub value: Option<Option<i64>>,
+    /// getsockopt of SO_ERROR: the pending error's name, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<String>,
     /// recv_pattern: bytes received (0 is end of stream).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received: Option<u64>,
     /// recv_pattern: the first received byte that differs from the pattern, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mismatch: Option<Mismatch>,
+    /// Boxed: rare, and it would make every answer in flight larger.
+    pub mismatch: Option<Box<Mismatch>>,
     /// poll: the events that are ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revents: Option<Vec<String>>,

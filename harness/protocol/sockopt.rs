@@ -19,10 +19,28 @@ pub enum SockOpt {
     KeepIntvl,
     /// Unanswered probes before the connection is dropped.
     KeepCnt,
+    /// Read only: the pending error, cleared by reading it (socket(7)). Answered as
+    /// `value` 0, or with `errno` naming the error.
+    Error,
+    /// Read only: whether the socket is listening.
+    AcceptConn,
+    /// Milliseconds a blocking receive waits before `EAGAIN` (0: forever).
+    RcvTimeo,
+    /// Milliseconds a blocking send (and, on Linux, connect) waits.
+    SndTimeo,
+    /// Bytes a receive (and poll's `in`) waits for.
+    RcvLowat,
+    /// The maximum segment size: the user's clamp before connecting, the MSS in use after.
+    MaxSeg,
+    /// Milliseconds transmitted data may stay unacknowledged before the connection is
+    /// dropped with `ETIMEDOUT` (RFC 5482; tcp(7)).
+    UserTimeout,
+    /// An IPv6 socket that takes IPv6 peers only, no IPv4-mapped ones (ipv6(7)).
+    V6Only,
 }
 
 impl SockOpt {
-    pub const ALL: [SockOpt; 11] = [
+    pub const ALL: [SockOpt; 19] = [
         SockOpt::ReuseAddr,
         SockOpt::ReusePort,
         SockOpt::NoDelay,
@@ -34,6 +52,14 @@ impl SockOpt {
         SockOpt::KeepIdle,
         SockOpt::KeepIntvl,
         SockOpt::KeepCnt,
+        SockOpt::Error,
+        SockOpt::AcceptConn,
+        SockOpt::RcvTimeo,
+        SockOpt::SndTimeo,
+        SockOpt::RcvLowat,
+        SockOpt::MaxSeg,
+        SockOpt::UserTimeout,
+        SockOpt::V6Only,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -48,6 +74,14 @@ impl SockOpt {
             SockOpt::KeepIdle => "TCP_KEEPIDLE",
             SockOpt::KeepIntvl => "TCP_KEEPINTVL",
             SockOpt::KeepCnt => "TCP_KEEPCNT",
+            SockOpt::Error => "SO_ERROR",
+            SockOpt::AcceptConn => "SO_ACCEPTCONN",
+            SockOpt::RcvTimeo => "SO_RCVTIMEO",
+            SockOpt::SndTimeo => "SO_SNDTIMEO",
+            SockOpt::RcvLowat => "SO_RCVLOWAT",
+            SockOpt::MaxSeg => "TCP_MAXSEG",
+            SockOpt::UserTimeout => "TCP_USER_TIMEOUT",
+            SockOpt::V6Only => "IPV6_V6ONLY",
         }
     }
     pub fn from_name(name: &str) -> Option<SockOpt> {

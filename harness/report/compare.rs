@@ -169,7 +169,7 @@ pub fn human(runs: &[TargetRun], all: bool) -> String {
     for t in runs {
         let _ = writeln!(
             out,
-            "{}: {} [{}]: {} passed, {} failed, {} skipped, {} errors",
+            "{}: {} [{}]: {} passed, {} failed, {} skipped, {} errors in {:.2} s",
             t.name,
             t.report.target,
             t.report
@@ -180,6 +180,7 @@ pub fn human(runs: &[TargetRun], all: bool) -> String {
             t.report.count(Status::Failed),
             t.report.count(Status::Skipped),
             t.report.count(Status::Error),
+            t.report.duration.as_secs_f64(),
         );
     }
     let shown: Vec<&Row> = rows.iter().filter(|r| all || r.differs()).collect();
@@ -258,6 +259,9 @@ struct JsonTarget<'a> {
     failed: usize,
     skipped: usize,
     errors: usize,
+    /// The target's run's wall time: each target runs the corpus alone, one after the
+    /// other, so these compare the stacks' speed.
+    duration_ms: f64,
 }
 
 #[derive(Serialize)]
@@ -288,6 +292,7 @@ pub fn json(runs: &[TargetRun]) -> String {
             failed: t.report.count(Status::Failed),
             skipped: t.report.count(Status::Skipped),
             errors: t.report.count(Status::Error),
+            duration_ms: t.report.duration.as_secs_f64() * 1000.0,
         })
         .collect();
     let rows = rows(runs);

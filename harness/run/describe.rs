@@ -28,6 +28,8 @@ pub enum Value {
     Data(Vec<u8>),
     Addr(SocketAddr),
     Opt(crate::script::OptValue),
+    /// SO_ERROR read with an error pending: its errno name.
+    PendingError(String),
     Events(Vec<PollEvent>),
     /// Connections that completed before one stalled.
     Backlog(u32),
@@ -141,6 +143,7 @@ pub fn actual(a: &Actual) -> String {
             Value::Data(d) => bytes(d),
             Value::Addr(a) => a.to_string(),
             Value::Opt(o) => format!("value {o}"),
+            Value::PendingError(name) => format!("pending error {name}"),
             Value::Events(e) => events(e),
             Value::Backlog(n) => format!("{n} connections completed, then one stalled"),
             Value::Exit(s) => crate::signals::describe_status(*s),

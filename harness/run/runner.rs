@@ -284,6 +284,14 @@ impl Runner<'_> {
         let (found, expected, why) = match expr {
             AddrExpr::Literal(a) => return Ok(*a),
             AddrExpr::Host(h, port) => return Ok(SocketAddr::new(self.hosts.ip(*h), *port)),
+            AddrExpr::HostWithPortOf(h, id) => {
+                let source = match self.names.get(&id.name) {
+                    Some(Slot::Addr(_)) => AddrExpr::Saved(id.clone()),
+                    _ => AddrExpr::LocalOf(id.clone()),
+                };
+                let port = self.addr(step, &source)?.port();
+                return Ok(SocketAddr::new(self.hosts.ip(*h), port));
+            }
             AddrExpr::LocalOf(id) => return self.socket_addr(step, id, true),
             AddrExpr::RemoteOf(id) => return self.socket_addr(step, id, false),
             AddrExpr::Saved(id) => (
@@ -399,9 +407,10 @@ impl Runner<'_> {
                 let a = done.addr.ok_or_else(|| missing("addr"))?;
                 Value::Addr(a.parse().map_err(|_| invalid("addr", a.clone()))?)
             }
-            Yield::OptValue => match done.value.ok_or_else(|| missing("value"))? {
-                None => Value::Opt(OptValue::Off),
-                Some(v) => Value::Opt(OptValue::Int(v)),
+            Yield::OptValue => match (done.errno, done.value.ok_or_else(|| missing("value"))?) {
+                (Some(name), _) => Value::PendingError(name),
+                (None, None) => Value::Opt(OptValue::Off),
+                (None, Some(v)) => Value::Opt(OptValue::Int(v)),
             },
             Yield::Events => {
                 let names = done.revents.ok_or_else(|| missing("revents"))?;
@@ -492,6 +501,10 @@ pub(super) fn matches(outcome: &Outcome, actual: &Actual, addr: Option<SocketAdd
             std::os::unix::process::ExitStatusExt::signal(s) == crate::signals::signal_number(name)
         }
         (Outcome::Ok, _) => true,
+        // `getsockopt(s, SO_ERROR) -> ECONNREFUSED`: the error pending, read as a value.
+        (Outcome::Errno(want), Value::PendingError(got)) => {
+            errno::canonical(want) == errno::canonical(got)
+        }
         (Outcome::Count(n), Value::Sent(m)) => n == m,
         (Outcome::Count(n), Value::Data(d)) => *n == d.len() as u64,
         (Outcome::Count(n), Value::Opt(OptValue::Int(v))) => i64::try_from(*n) == Ok(*v),

@@ -44,6 +44,10 @@ impl Hosts {
             Host::Target6 => self.target6.into(),
             Host::Peer => self.peer.into(),
             Host::Peer6 => self.peer6.into(),
+            Host::Any => Ipv4Addr::UNSPECIFIED.into(),
+            Host::Any6 => Ipv6Addr::UNSPECIFIED.into(),
+            Host::TargetMapped => self.target.to_ipv6_mapped().into(),
+            Host::PeerMapped => self.peer.to_ipv6_mapped().into(),
         }
     }
 }

@@ -222,6 +222,10 @@ pub enum AddrExpr {
     WireAddr(Ident),
     /// `target:0`, `peer6:8080`: a host named by its role, and a port.
     Host(Host, u16),
+    /// `any:l.port`, `peer_mapped:p.port`: a host named by its role, and the port of
+    /// the socket `l` (its local address) or of the saved address `p`: the same port at
+    /// another address (a wildcard, an IPv4-mapped form).
+    HostWithPortOf(Host, Ident),
 }
 
 /// A host named by its role rather than its address, so one scenario runs unchanged
@@ -237,10 +241,28 @@ pub enum Host {
     Peer,
     /// `peer6`: their IPv6 address.
     Peer6,
+    /// `any`: the IPv4 wildcard, 0.0.0.0.
+    Any,
+    /// `any6`: the IPv6 wildcard, `::`.
+    Any6,
+    /// `target_mapped`: the target's IPv4 address in IPv4-mapped IPv6 form
+    /// (`::ffff:a.b.c.d`, RFC 4291 2.5.5.2), for IPv6 sockets talking IPv4.
+    TargetMapped,
+    /// `peer_mapped`: the peer's IPv4 address in IPv4-mapped IPv6 form.
+    PeerMapped,
 }
 
 impl Host {
-    pub const ALL: [Host; 4] = [Host::Target, Host::Target6, Host::Peer, Host::Peer6];
+    pub const ALL: [Host; 8] = [
+        Host::Target,
+        Host::Target6,
+        Host::Peer,
+        Host::Peer6,
+        Host::Any,
+        Host::Any6,
+        Host::TargetMapped,
+        Host::PeerMapped,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -248,6 +270,10 @@ impl Host {
             Host::Target6 => "target6",
             Host::Peer => "peer",
             Host::Peer6 => "peer6",
+            Host::Any => "any",
+            Host::Any6 => "any6",
+            Host::TargetMapped => "target_mapped",
+            Host::PeerMapped => "peer_mapped",
         }
     }
 

@@ -14,6 +14,8 @@ pub enum Tok {
     Addr(SocketAddr),
     /// `target:0`: a host named by its role, and a port.
     HostAddr(Host, u16),
+    /// `any:l.port`: a host named by its role, and the port of what `l` names.
+    HostPortOf(Host, String, Span),
     LParen,
     RParen,
     LBracket,
@@ -39,6 +41,7 @@ impl Tok {
             Tok::Bytes(_) => "a data literal".into(),
             Tok::Addr(a) => format!("address {a}"),
             Tok::HostAddr(h, port) => format!("address {}:{port}", h.name()),
+            Tok::HostPortOf(h, name, _) => format!("address {}:{name}.port", h.name()),
             Tok::LParen => "`(`".into(),
             Tok::RParen => "`)`".into(),
             Tok::LBracket => "`[`".into(),
@@ -183,6 +186,36 @@ pub fn lex_line(line: &str, base: usize) -> Result<Vec<Token>, Diagnostic> {
                 })?;
                 out.push(Token {
                     tok: Tok::HostAddr(host, port),
+                    span: span(start, i),
+                });
+                continue;
+            }
+            // `any:l.port`: the port of a socket or a saved address, at a role's host.
+            if let Some(host) = Host::from_name(word).filter(|_| {
+                bytes.get(i) == Some(&b':')
+                    && bytes
+                        .get(i + 1)
+                        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            }) {
+                let name_start = i + 1;
+                i = name_start;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                let name = &line[name_start..i];
+                if !line[i..].starts_with(".port") {
+                    return Err(Diagnostic::new(
+                        span(start, i),
+                        format!("expected a port after `{word}:`"),
+                    )
+                    .with_hint(format!(
+                        "a port is a number or the port of a socket or saved address: {word}:0, {word}:{name}.port"
+                    )));
+                }
+                let name_span = span(name_start, i);
+                i += ".port".len();
+                out.push(Token {
+                    tok: Tok::HostPortOf(host, name.to_string(), name_span),
                     span: span(start, i),
                 });
                 continue;
@@ -511,6 +544,30 @@ mod tests {
         );
         let err = lex_line("bind(a, target:70000)", 0).unwrap_err();
         assert_eq!(err.message, "invalid port `70000`");
+    }
+
+    #[test]
+    fn lexes_a_host_with_the_port_of_a_name() {
+        assert_eq!(
+            toks("bind(b, any:a.port) peer_mapped:l_2.port"),
+            vec![
+                Tok::Ident("bind".into()),
+                Tok::LParen,
+                Tok::Ident("b".into()),
+                Tok::Comma,
+                Tok::HostPortOf(Host::Any, "a".into(), Span::new(12, 13)),
+                Tok::RParen,
+                Tok::HostPortOf(Host::PeerMapped, "l_2".into(), Span::new(32, 35)),
+            ]
+        );
+        let err = lex_line("bind(b, any:a)", 0).unwrap_err();
+        assert_eq!(err.message, "expected a port after `any:`");
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("a port is a number or the port of a socket or saved address: any:0, any:a.port")
+        );
+        let err = lex_line("bind(b, any6:a.local)", 0).unwrap_err();
+        assert_eq!(err.span, Span::new(8, 14));
     }
 
     #[test]

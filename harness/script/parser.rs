@@ -431,7 +431,9 @@ impl Parser<'_> {
                 call.span,
                 "`fill_backlog` always opens its connections from the peer",
             )
-            .with_hint("write `fill_backlog(listener)` on a target listener"));
+            .with_hint(
+                "write `fill_backlog(listener)` without `peer.`, for a listener of either side",
+            ));
         }
         let background = c.eat(&Tok::Amp);
         let expect = self.arrow_expect(&mut c, op.yields(), op.name())?;
@@ -685,6 +687,15 @@ impl Parser<'_> {
         }
     }
 
+    /// What `any:NAME.port` takes the port of: a socket (its local address) or a saved
+    /// address.
+    fn port_source(&self, id: &Ident) -> Result<Ident, Diagnostic> {
+        match self.names.get(&id.name) {
+            Some((Binding::Addr, _)) => Ok(id.clone()),
+            _ => self.any_socket(id),
+        }
+    }
+
     /// Any socket, whatever its side (addresses can be read across sides).
     fn any_socket(&self, id: &Ident) -> Result<Ident, Diagnostic> {
         match self.names.get(&id.name) {
@@ -697,6 +708,7 @@ impl Parser<'_> {
         match arg {
             Arg::Addr(a, _) => Ok(AddrExpr::Literal(*a)),
             Arg::HostAddr(h, port, _) => Ok(AddrExpr::Host(*h, *port)),
+            Arg::HostPortOf(h, id, _) => Ok(AddrExpr::HostWithPortOf(*h, self.port_source(id)?)),
             Arg::Name(id) if matches!(self.names.get(&id.name), Some((Binding::Addr, _))) => {
                 Ok(AddrExpr::Saved(id.clone()))
             }
@@ -744,7 +756,7 @@ impl Parser<'_> {
                 other.span(),
                 format!("expected an address, found {}", other.describe()),
             )
-            .with_hint("write 127.0.0.1:0, [::1]:0, or s.local for another socket's address")),
+            .with_hint("write target:0, peer6:0, any:s.port, 127.0.0.1:0, or s.local for another socket's address")),
         }
     }
 
@@ -1041,8 +1053,18 @@ impl Parser<'_> {
                     .ok_or_else(|| {
                         Diagnostic::new(args[1].span(), "limit must be between 1 and 2^32-1")
                     })?;
+                // The listener may be either side's: the connections always come from
+                // the peer (a full peer listener stalls a target client's handshake).
                 Op::FillBacklog {
-                    sock: sock(self, 0)?,
+                    sock: match &args[0] {
+                        Arg::Name(id) => self.any_socket(id)?,
+                        other => {
+                            return Err(Diagnostic::new(
+                                other.span(),
+                                format!("expected a socket name, found {}", other.describe()),
+                            ))
+                        }
+                    },
                     limit,
                 }
             }
@@ -1187,6 +1209,13 @@ impl Parser<'_> {
             Tok::Bytes(b) => Outcome::Data(b.clone()),
             Tok::Addr(a) => Outcome::Addr(AddrExpr::Literal(*a)),
             Tok::HostAddr(h, port) => Outcome::Addr(AddrExpr::Host(*h, *port)),
+            Tok::HostPortOf(h, name, name_span) => Outcome::Addr(AddrExpr::HostWithPortOf(
+                *h,
+                self.port_source(&Ident {
+                    name: name.clone(),
+                    span: *name_span,
+                })?,
+            )),
             Tok::LBracket => {
                 let items = c.ident_list(start)?;
                 Outcome::Events(self.events(&items)?)
@@ -1288,6 +1317,7 @@ enum Arg {
     Bytes(Vec<u8>, Span),
     Addr(std::net::SocketAddr, Span),
     HostAddr(Host, u16, Span),
+    HostPortOf(Host, Ident, Span),
     List(Vec<Ident>, Span),
 }
 
@@ -1300,6 +1330,7 @@ impl Arg {
             | Arg::Bytes(_, s)
             | Arg::Addr(_, s)
             | Arg::HostAddr(_, _, s)
+            | Arg::HostPortOf(_, _, s)
             | Arg::List(_, s) => *s,
         }
     }
@@ -1311,6 +1342,7 @@ impl Arg {
             Arg::Bytes(..) => "a data literal".into(),
             Arg::Addr(a, _) => format!("address {a}"),
             Arg::HostAddr(h, port, _) => format!("address {}:{port}", h.name()),
+            Arg::HostPortOf(h, id, _) => format!("address {}:{}.port", h.name(), id.name),
             Arg::List(..) => "a list".into(),
         }
     }
@@ -1437,6 +1469,14 @@ impl Cursor<'_> {
                 Tok::Bytes(b) => Arg::Bytes(b, t.span),
                 Tok::Addr(a) => Arg::Addr(a, t.span),
                 Tok::HostAddr(h, port) => Arg::HostAddr(h, port, t.span),
+                Tok::HostPortOf(h, name, name_span) => Arg::HostPortOf(
+                    h,
+                    Ident {
+                        name,
+                        span: name_span,
+                    },
+                    t.span,
+                ),
                 Tok::LBracket => {
                     let items = self.ident_list(t.span)?;
                     Arg::List(items, t.span.to(self.prev_span()))

@@ -64,6 +64,11 @@ struct Sock {
 }
 
 impl Sock {
+    /// (TCP_NODELAY, SO_KEEPALIVE), as set on this socket.
+    fn options(&self) -> (bool, bool) {
+        (self.nodelay, self.keepalive)
+    }
+
     fn new(family: Family, kind: Kind) -> Sock {
         Sock {
             closed: false,
@@ -99,6 +104,8 @@ struct Adapter {
     closing: Vec<SocketHandle>,
     v4: Option<IpAddress>,
     v6: Option<IpAddress>,
+    /// The data of blocking sends still in progress, by request id.
+    outgoing: HashMap<String, Vec<u8>>,
 }
 
 fn new_tcp() -> tcp::Socket<'static> {
@@ -192,7 +199,7 @@ impl Adapter {
     }
 
     /// One attempt at a request: done, failed, or to be tried again after a poll.
-    fn attempt(&mut self, req: &Value) -> Step {
+    fn attempt(&mut self, req: &mut Value) -> Step {
         match self.try_op(req) {
             Ok(Some(v)) => Step::Done(v),
             Ok(None) => Step::Wait,
@@ -200,7 +207,9 @@ impl Adapter {
         }
     }
 
-    fn try_op(&mut self, req: &Value) -> Result<Option<Value>, Errno> {
+    /// One attempt at a request. A blocking send that queued part of its data records
+    /// how much in the request (`_sent`), so the next attempt goes on from there.
+    fn try_op(&mut self, req: &mut Value) -> Result<Option<Value>, Errno> {
         let op = req["op"].as_str().unwrap_or("");
         match op {
             "hello" => {
@@ -256,17 +265,23 @@ impl Adapter {
             "listen" => {
                 let h = self.sock(req)?;
                 let backlog = req["backlog"].as_u64().unwrap_or(0).clamp(0, 127) as usize;
-                let (port, addr) = match &self.socks[&h].kind {
-                    Kind::Fresh => match self.socks[&h].bound {
-                        Some(b) => (b.port, b.addr),
-                        None => (self.ephemeral(), None),
-                    },
-                    Kind::Listening { .. } => return Ok(Some(json!({}))),
-                    Kind::Conn(_) => return Err(("EINVAL", "connected")),
-                };
-                let mut pool = Vec::new();
-                for _ in 0..=backlog {
-                    pool.push(self.listener(port, addr)?);
+                let options = self.socks[&h].options();
+                let (port, addr, mut pool) =
+                    match std::mem::replace(&mut self.socks.get_mut(&h).unwrap().kind, Kind::Fresh)
+                    {
+                        Kind::Fresh => match self.socks[&h].bound {
+                            Some(b) => (b.port, b.addr, Vec::new()),
+                            None => (self.ephemeral(), None, Vec::new()),
+                        },
+                        // listen again: a larger backlog gets more listening sockets.
+                        Kind::Listening { port, addr, pool } => (port, addr, pool),
+                        kind @ Kind::Conn(_) => {
+                            self.socks.get_mut(&h).unwrap().kind = kind;
+                            return Err(("EINVAL", "connected"));
+                        }
+                    };
+                while pool.len() <= backlog {
+                    pool.push(self.listener(port, addr, options)?);
                 }
                 self.socks.get_mut(&h).unwrap().kind = Kind::Listening { port, addr, pool };
                 Ok(Some(json!({})))
@@ -289,7 +304,8 @@ impl Adapter {
                         Ok(None)
                     };
                 };
-                let fresh = self.listener(port, addr)?;
+                let options = self.socks[&h].options();
+                let fresh = self.listener(port, addr, options)?;
                 let family = self.socks[&h].family;
                 let Kind::Listening { pool, .. } = &mut self.socks.get_mut(&h).unwrap().kind else {
                     unreachable!()
@@ -298,8 +314,10 @@ impl Adapter {
                 pool.push(fresh);
                 let remote = self.set.get::<tcp::Socket>(c).remote_endpoint();
                 self.next_handle += 1;
-                self.socks
-                    .insert(self.next_handle, Sock::new(family, Kind::Conn(c)));
+                // The accepted socket inherits the listener's options, as on Linux.
+                let mut accepted = Sock::new(family, Kind::Conn(c));
+                (accepted.nodelay, accepted.keepalive) = options;
+                self.socks.insert(self.next_handle, accepted);
                 Ok(Some(
                     json!({"sock": self.next_handle, "addr": remote.map(endpoint_text)}),
                 ))
@@ -319,7 +337,16 @@ impl Adapter {
                                     Ok(None)
                                 }
                             }
-                            State::Closed => Err(("ECONNREFUSED", "the connection was refused")),
+                            State::Closed if req["_retry"].as_bool() == Some(true) => {
+                                Err(("ECONNREFUSED", "the connection was refused"))
+                            }
+                            // A new connect after a failed one starts afresh, as Linux
+                            // allows.
+                            State::Closed => {
+                                self.set.remove(c);
+                                self.socks.get_mut(&h).unwrap().kind = Kind::Fresh;
+                                return self.try_op(req);
+                            }
                             _ if req["_retry"].as_bool() == Some(true) => Ok(Some(json!({}))),
                             _ => Err(("EISCONN", "already connected")),
                         };
@@ -353,14 +380,24 @@ impl Adapter {
             }
             "send" => {
                 let h = self.sock(req)?;
-                let data = req["data"]
-                    .as_str()
-                    .and_then(unhex)
-                    .ok_or(("EINVAL", "data is not hex"))?;
+                // Decoded once: a blocking send of a megabyte is attempted many times.
+                let id = req["id"].to_string();
+                let data = match self.outgoing.remove(&id) {
+                    Some(data) => data,
+                    None => req["data"]
+                        .as_str()
+                        .and_then(unhex)
+                        .ok_or(("EINVAL", "data is not hex"))?,
+                };
                 let c = self.conn(h)?;
                 let nonblocking = self.socks[&h].nonblocking;
                 let s = self.set.get_mut::<tcp::Socket>(c);
                 if !s.may_send() {
+                    // A connection that broke after part of a blocking send was queued:
+                    // that part is the answer.
+                    if let Some(sent) = req["_sent"].as_u64() {
+                        return Ok(Some(json!({"sent": sent})));
+                    }
                     return Err(match s.state() {
                         State::SynSent | State::SynReceived => ("ENOTCONN", "not connected yet"),
                         _ => ("EPIPE", "the connection is closed for sending"),
@@ -369,15 +406,27 @@ impl Adapter {
                 if data.is_empty() {
                     return Ok(Some(json!({"sent": 0})));
                 }
-                let n = s.send_slice(&data).map_err(|_| ("EPIPE", "cannot send"))?;
-                if n == 0 {
-                    return if nonblocking {
+                // A blocking send returns once all of its data is queued (POSIX), so it
+                // goes on from what earlier attempts queued; a non-blocking one takes
+                // what fits.
+                let before = req["_sent"].as_u64().unwrap_or(0) as usize;
+                let n = s
+                    .send_slice(&data[before..])
+                    .map_err(|_| ("EPIPE", "cannot send"))?;
+                let sent = before + n;
+                if nonblocking {
+                    return if n == 0 {
                         Err(("EAGAIN", "the send buffer is full"))
                     } else {
-                        Ok(None)
+                        Ok(Some(json!({"sent": n})))
                     };
                 }
-                Ok(Some(json!({"sent": n})))
+                if sent < data.len() {
+                    req["_sent"] = json!(sent);
+                    self.outgoing.insert(id, data);
+                    return Ok(None);
+                }
+                Ok(Some(json!({"sent": sent})))
             }
             "recv" => {
                 let h = self.sock(req)?;
@@ -396,7 +445,9 @@ impl Adapter {
                 let c = self.conn(h)?;
                 let read_shut = self.socks[&h].read_shut;
                 let s = self.set.get_mut::<tcp::Socket>(c);
-                if read_shut {
+                // After shutdown(rd), what was queued is still read (as on Linux); then
+                // end of stream.
+                if read_shut && s.recv_queue() == 0 {
                     return Ok(Some(json!({"data": ""})));
                 }
                 if matches!(s.state(), State::SynSent | State::SynReceived) {
@@ -407,7 +458,7 @@ impl Adapter {
                     };
                 }
                 let queued = s.recv_queue();
-                let ended = !s.may_recv();
+                let ended = read_shut || remote_finished(s.state());
                 if queued == 0 && ended {
                     if s.state() == State::Closed {
                         return Err(("ECONNRESET", "the connection was reset"));
@@ -522,11 +573,14 @@ impl Adapter {
                     }
                     _ => return Err(("ENOPROTOOPT", "smoltcp has no such option")),
                 };
-                let (nodelay, keepalive) = (sock.nodelay, sock.keepalive);
-                if let Kind::Conn(c) = sock.kind {
-                    let s = self.set.get_mut::<tcp::Socket>(c);
-                    s.set_nagle_enabled(!nodelay);
-                    s.set_keep_alive(keepalive.then(|| smoltcp::time::Duration::from_secs(75)));
+                let options = sock.options();
+                let handles = match &sock.kind {
+                    Kind::Conn(c) => vec![*c],
+                    Kind::Listening { pool, .. } => pool.clone(),
+                    Kind::Fresh => vec![],
+                };
+                for c in handles {
+                    apply(self.set.get_mut::<tcp::Socket>(c), options);
                 }
                 Ok(Some(if set {
                     json!({})
@@ -572,8 +626,14 @@ impl Adapter {
         }
     }
 
-    fn listener(&mut self, port: u16, addr: Option<IpAddress>) -> Result<SocketHandle, Errno> {
+    fn listener(
+        &mut self,
+        port: u16,
+        addr: Option<IpAddress>,
+        options: (bool, bool),
+    ) -> Result<SocketHandle, Errno> {
         let mut s = new_tcp();
+        apply(&mut s, options);
         s.listen(IpListenEndpoint { addr, port })
             .map_err(|_| ("EADDRINUSE", "cannot listen"))?;
         Ok(self.set.add(s))
@@ -597,10 +657,21 @@ impl Adapter {
             }
             Kind::Conn(c) => {
                 let s = self.set.get::<tcp::Socket>(*c);
-                if s.can_recv() || !s.may_recv() || sock.read_shut {
+                let state = s.state();
+                if s.can_recv() || sock.read_shut || remote_finished(state) {
                     out.push("in");
                 }
-                if s.can_send() {
+                // Writable when a send would not block: room in the buffer, or a send
+                // that fails at once (the write side is shut, the connection is gone).
+                let write_shut = matches!(
+                    state,
+                    State::FinWait1
+                        | State::FinWait2
+                        | State::Closing
+                        | State::TimeWait
+                        | State::LastAck
+                );
+                if s.can_send() || write_shut || state == State::Closed {
                     out.push("out");
                 }
                 if s.state() == State::Closed {
@@ -612,13 +683,28 @@ impl Adapter {
                 ) {
                     out.push("hup");
                 }
-                if !s.may_recv() && !matches!(s.state(), State::SynSent | State::SynReceived) {
+                if remote_finished(state) {
                     out.push("rdhup");
                 }
             }
         }
         out
     }
+}
+
+/// The peer has finished sending (its FIN came, or the connection is gone): what is
+/// queued is all there will be.
+fn remote_finished(state: State) -> bool {
+    matches!(
+        state,
+        State::CloseWait | State::LastAck | State::Closing | State::TimeWait | State::Closed
+    )
+}
+
+/// TCP_NODELAY and SO_KEEPALIVE onto a smoltcp socket.
+fn apply(s: &mut tcp::Socket, (nodelay, keepalive): (bool, bool)) {
+    s.set_nagle_enabled(!nodelay);
+    s.set_keep_alive(keepalive.then(|| smoltcp::time::Duration::from_secs(75)));
 }
 
 fn respond(id: &Value, step: Result<Value, Errno>) {
@@ -672,6 +758,7 @@ fn main() {
         closing: Vec::new(),
         v4: Some(v4.address()),
         v6: v6.map(|c| c.address()),
+        outgoing: HashMap::new(),
     };
     // stdin without blocking: the loop waits on it and on the device together.
     // SAFETY: fcntl on our own stdin.
@@ -727,7 +814,7 @@ fn main() {
                 if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                     req["_deadline_passed"] = json!(true);
                 }
-                match adapter.attempt(&req) {
+                match adapter.attempt(&mut req) {
                     Step::Done(v) => {
                         respond(&req["id"], Ok(v));
                         progressed = true;
