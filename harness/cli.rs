@@ -44,6 +44,9 @@ pub enum Command {
     /// Run the same scenarios against several targets and show where they differ: one
     /// table of scenario by target, each difference in one line
     Compare(CompareArgs),
+    /// List RFC 9293's MUST requirements with the scenarios that check each, the ones
+    /// no scenario can observe, and the gaps
+    Coverage(CoverageArgs),
     /// Check scenario files and report every error, without running anything
     Check {
         /// Scenario files or directories [default: scenarios]
@@ -97,6 +100,27 @@ pub struct CompareArgs {
     pub all: bool,
     #[command(flatten)]
     pub contain: ContainArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CoverageArgs {
+    /// Scenario files or directories [default: scenarios]
+    pub paths: Vec<PathBuf>,
+    /// A `sockspec compare --format json` report: show each scenario's verdict per target
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = CoverageFormat::Human)]
+    pub format: CoverageFormat,
+    /// Write the report to FILE instead of stdout
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoverageFormat {
+    Human,
+    Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -534,8 +558,51 @@ pub fn main() -> i32 {
         },
         Command::Run(args) => run_command(args),
         Command::Compare(args) => compare_command(args),
+        Command::Coverage(args) => coverage_command(args),
         Command::Grade(args) => grade_command(args),
         Command::Prop(PropCommand::Stream(args)) => prop_stream(args),
+    }
+}
+
+/// `sockspec coverage`: exits 1 when a scenario names a requirement the catalogue
+/// does not have (a typo would otherwise pass for coverage).
+fn coverage_command(args: CoverageArgs) -> i32 {
+    use crate::report::coverage;
+    let scenarios = match load(&default_paths(args.paths), false) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let verdicts = match &args.results {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| coverage::verdicts_from_compare(&text))
+        {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!("error: --results {}: {e}", path.display());
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let cov = coverage::coverage(&scenarios);
+    let text = match args.format {
+        CoverageFormat::Human => coverage::human(&cov, verdicts.as_ref()),
+        CoverageFormat::Json => coverage::json(&cov, verdicts.as_ref()),
+    };
+    match &args.output {
+        None => print!("{text}"),
+        Some(path) => {
+            if let Err(e) = crate::report::write_atomically(path, &text) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return EXIT_FAILED;
+            }
+        }
+    }
+    if cov.unknown.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
     }
 }
 

@@ -8,6 +8,7 @@
 //! - tap: TAP version 13 with YAML diagnostics.
 
 pub mod compare;
+pub mod coverage;
 mod human;
 mod json;
 mod junit;

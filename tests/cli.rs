@@ -56,7 +56,14 @@ fn passing_run_exits_0_and_writes_the_report_file() {
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("report.xml");
     let out = sockspec()
-        .args(["run", "-f", "bind-twice", "--format", "junit", "--output"])
+        .args([
+            "run",
+            "-f",
+            "bind/bind-twice",
+            "--format",
+            "junit",
+            "--output",
+        ])
         .arg(&xml)
         .assert()
         .success();
@@ -77,7 +84,7 @@ fn passing_run_exits_0_and_writes_the_report_file() {
 
 #[test]
 fn machine_formats_go_alone_to_stdout() {
-    let text = stdout(sockspec().args(["run", "-f", "bind-twice", "--format", "tap"]));
+    let text = stdout(sockspec().args(["run", "-f", "bind/bind-twice", "--format", "tap"]));
     assert!(
         text.starts_with("TAP version 13\n1..1\nok 1 - bind/bind-twice-expects-error\n"),
         "{text}"
@@ -85,7 +92,7 @@ fn machine_formats_go_alone_to_stdout() {
     let json: serde_json::Value = serde_json::from_str(&stdout(sockspec().args([
         "run",
         "-f",
-        "bind-twice",
+        "bind/bind-twice",
         "--format",
         "json",
     ])))
@@ -97,13 +104,13 @@ fn machine_formats_go_alone_to_stdout() {
 fn colour_follows_the_choice() {
     let always = stdout(
         sockspec()
-            .args(["run", "-f", "bind-twice", "--color", "always"])
+            .args(["run", "-f", "bind/bind-twice", "--color", "always"])
             .env_remove("NO_COLOR"),
     );
     assert!(always.contains("\x1b[32m"), "{always:?}");
     let never = stdout(
         sockspec()
-            .args(["run", "-f", "bind-twice", "--color", "never"])
+            .args(["run", "-f", "bind/bind-twice", "--color", "never"])
             .env_remove("NO_COLOR"),
     );
     assert!(!never.contains('\x1b'));
@@ -116,14 +123,18 @@ fn filters_tags_and_shards_select_scenarios() {
     let bind = listed(&["--filter", "bind/"]);
     assert!(!bind.is_empty() && bind.iter().all(|n| n.starts_with("bind/")));
     let ipv6 = listed(&["--tag", "ipv6"]);
+    let outside_the_topic: Vec<&String> = ipv6.iter().filter(|n| !n.starts_with("ipv6/")).collect();
     assert_eq!(
-        ipv6,
+        outside_the_topic,
         [
             "bind/bind-ipv4-address-on-ipv6-socket-fails",
+            "bind/bind-ipv6-address-on-ipv4-socket-fails",
             "connect/connect-over-ipv6-loopback",
             "wire/handshake-over-ipv6"
         ]
     );
+    let topic = listed(&["--filter", "ipv6/"]);
+    assert!(topic.len() >= 10 && topic.iter().all(|n| ipv6.contains(n)));
     let both = listed(&["--filter", "bind/", "--filter", "listen/"]);
     assert!(both.len() > bind.len());
     // Shards are disjoint and together cover everything.

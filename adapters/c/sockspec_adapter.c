@@ -576,12 +576,15 @@ static int op_recv(const struct request *r, int fd) {
         if (!strcmp(r->flags[i], "peek")) flags |= MSG_PEEK;
         else if (!strcmp(r->flags[i], "waitall")) flags |= MSG_WAITALL;
         else if (!strcmp(r->flags[i], "dontwait")) flags |= MSG_DONTWAIT;
+        else if (!strcmp(r->flags[i], "trunc")) flags |= MSG_TRUNC;
         else return respond_error(r->id, "ENOSYS", "unknown recv flag");
     }
     size_t max = r->max < 0 ? 0 : r->max > MAX_RECV ? MAX_RECV : (size_t)r->max;
-    unsigned char *buf = malloc(max ? max : 1);
+    /* Zeroed: with MSG_TRUNC the stack counts bytes it never copies. */
+    unsigned char *buf = calloc(max ? max : 1, 1);
     if (!buf) return respond_errno(r->id, ENOMEM);
     ssize_t n = stack_recv(fd, buf, max, flags);
+    if (n > (ssize_t)max) n = (ssize_t)max;
     if (n < 0) {
         int e = errno;
         free(buf);

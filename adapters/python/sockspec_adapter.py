@@ -63,7 +63,12 @@ POLL_BITS = [
     ("hup", select.POLLHUP),
     ("rdhup", getattr(select, "POLLRDHUP", 0x2000)),
 ]
-RECV_FLAGS = {"peek": socket.MSG_PEEK, "waitall": socket.MSG_WAITALL, "dontwait": socket.MSG_DONTWAIT}
+RECV_FLAGS = {
+    "peek": socket.MSG_PEEK,
+    "waitall": socket.MSG_WAITALL,
+    "dontwait": socket.MSG_DONTWAIT,
+    "trunc": socket.MSG_TRUNC,
+}
 MAX_RECV = 16 << 20
 
 

@@ -240,6 +240,7 @@ impl ReferenceAdapter {
                         RecvFlag::Peek => libc::MSG_PEEK,
                         RecvFlag::Waitall => libc::MSG_WAITALL,
                         RecvFlag::Dontwait => libc::MSG_DONTWAIT,
+                        RecvFlag::Trunc => libc::MSG_TRUNC,
                         RecvFlag::Unknown => return Err(unknown_word("recv flag")),
                     };
                 }
@@ -366,15 +367,17 @@ fn os(e: io::Error) -> (String, String) {
     errno::describe(&e)
 }
 
-/// One recv of at most `max` bytes (capped at [`MAX_RECV`]).
+/// One recv of at most `max` bytes (capped at [`MAX_RECV`]). With MSG_TRUNC a TCP
+/// socket discards what it counts without copying: those bytes are answered as zeros.
 fn recv_bytes(s: &Socket, max: u64, flags: libc::c_int) -> io::Result<Vec<u8>> {
-    let mut buf = vec![MaybeUninit::<u8>::uninit(); max.min(MAX_RECV) as usize];
-    let n = s.recv_with_flags(&mut buf, flags)?;
-    // SAFETY: recv initialised the first n bytes.
-    Ok(buf[..n]
-        .iter()
-        .map(|b| unsafe { b.assume_init() })
-        .collect())
+    // Zeroed by the allocator (fresh pages for large buffers), so every byte is
+    // initialised whatever recv copies.
+    let mut buf = vec![0u8; max.min(MAX_RECV) as usize];
+    // SAFETY: u8 and MaybeUninit<u8> have the same layout, and recv only writes bytes.
+    let uninit = unsafe { &mut *(buf.as_mut_slice() as *mut [u8] as *mut [MaybeUninit<u8>]) };
+    let n = s.recv_with_flags(uninit, flags)?.min(buf.len());
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// A word this adapter does not know in a field of fixed words: `ENOSYS`, as the

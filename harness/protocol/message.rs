@@ -149,6 +149,9 @@ pub enum RecvFlag {
     Peek,
     Waitall,
     Dontwait,
+    /// MSG_TRUNC: the bytes are discarded, not copied; `data` is that many bytes of
+    /// any value.
+    Trunc,
     /// A word this side does not know (read only: the harness never sends it); an
     /// adapter answers `ENOSYS`.
     #[serde(other)]

@@ -13,7 +13,7 @@
 //! record and never match.
 
 use super::link::{Arrival, Link, LinkError};
-use crate::wire::notation::{Field, OptionsSpec, SegmentSpec};
+use crate::wire::notation::{Field, OptionSpec, OptionsSpec, SegmentSpec};
 use crate::wire::reassembly::Reassembler;
 use crate::wire::segment::{Checksum, Flags, Packet, Segment, TcpOption};
 use std::collections::{HashMap, VecDeque};
@@ -347,8 +347,12 @@ impl Connection {
         segment: &Segment,
     ) -> Result<(), (&'static str, String, String)> {
         let irs = self.irs.unwrap_or(segment.seq);
-        if segment.flags != spec.flags {
-            return Err(("flags", spec.flags.to_string(), segment.flags.to_string()));
+        if Flags(segment.flags.0 & !spec.maybe.0) != spec.flags {
+            return Err((
+                "flags",
+                crate::wire::notation::flags_text(spec.flags, spec.maybe),
+                segment.flags.to_string(),
+            ));
         }
         let rel_seq = segment.seq.wrapping_sub(irs);
         if !spec.start.matches(rel_seq) {
@@ -381,6 +385,10 @@ impl Connection {
             .map(|o| sack_moved(o, self.iss.wrapping_neg()))
             .collect();
         let got: Vec<&TcpOption> = relative.iter().collect();
+        // Compared as a set: a sender lays its options out as it likes, in any order
+        // and aligned with No-Operations or not (RFC 9293 3.1; Linux pads with NOPs to
+        // word boundaries, smoltcp does not), so only the options themselves count.
+        let laid_out = |o: &&TcpOption| !matches!(o, TcpOption::Nop | TcpOption::Eol);
         let listed = |o: &[&TcpOption]| {
             let words: Vec<String> = o.iter().map(|x| x.to_string()).collect();
             format!("<{}>", words.join(","))
@@ -389,7 +397,18 @@ impl Connection {
             OptionsSpec::Any => true,
             OptionsSpec::None => got.is_empty(),
             OptionsSpec::Exact(want) => {
-                want.len() == got.len() && want.iter().zip(&got).all(|(w, g)| w.matches(g))
+                let mut left: Vec<&TcpOption> = got.iter().copied().filter(laid_out).collect();
+                let padding = |w: &&OptionSpec| matches!(w, OptionSpec::Nop | OptionSpec::Eol);
+                let all_found = want.iter().filter(|w| !padding(w)).all(|w| {
+                    match left.iter().position(|g| w.matches(g)) {
+                        Some(i) => {
+                            left.remove(i);
+                            true
+                        }
+                        None => false,
+                    }
+                });
+                all_found && left.is_empty()
             }
         };
         if !ok {
@@ -638,6 +657,7 @@ impl Wire {
         // Flags 0 matches no real segment: whatever arrives breaks the silence.
         let nothing = SegmentSpec {
             flags: Flags(0),
+            maybe: Flags(0),
             start: Field::Any,
             len: Field::Any,
             ack: None,

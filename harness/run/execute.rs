@@ -4,16 +4,15 @@
 
 use super::describe::{self, Actual, Value};
 use super::outcome::{Failure, FailureKind, ScenarioResult, Status};
-use super::runner::{Conn, Runner, Slot, Stop};
+use super::runner::{Conn, Runner, Slot, Stop, WireEnds};
 use super::sessions::{close_sandbox, Sessions};
 use super::settings::Hosts;
 use super::settings::Settings;
 use crate::adapter::Fault;
 use crate::program::Program;
 use crate::protocol::{self, Call, Reply, Response};
-use crate::remote::loopback::LoopbackCapture;
+use crate::remote::capture::Capture;
 use crate::remote::{plain, Connection, Direction, ExpectError, Link, Outgoing, Wire};
-use crate::sandbox::wire_link;
 use crate::script::{
     AddrExpr, Family, Ident, Op, OptValue, Scenario, ShutdownHow, Side, Step, StepKind, Yield,
 };
@@ -111,16 +110,11 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         },
         connections: HashMap::new(),
         hosts: settings.hosts,
+        wire_ends: WireEnds::KERNEL,
     };
-    // A scenario without a wire gets its loopback traffic recorded instead.
-    let capture = match (&runner.wire, &sandbox) {
-        (Ok(None), Some(sb)) if settings.loopback_capture => sb
-            .loopback_tap()
-            .ok()
-            .and_then(|tap| tap.try_clone().ok())
-            .and_then(|tap| LoopbackCapture::start(tap).ok()),
-        _ => None,
-    };
+    // A scenario without a wire gets its traffic recorded instead, from the loopback or,
+    // for a stack on a link of its own, from the link (once `hello` said which).
+    let mut capture = None;
     let mut implementation = None;
     match runner.hello() {
         Err(f) => {
@@ -140,15 +134,16 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                 .filter(|r| !caps.contains(r))
                 .collect();
             // A user-space stack brings its own TCP on the sandbox's link: the scenario's
-            // hosts are the link's.
-            let link = if caps.iter().any(|c| c == "link") {
+            // hosts are the link's, and a wire scenario's remote is a host on its LAN.
+            let on_a_link = caps.iter().any(|c| c == "link");
+            let link = if on_a_link {
                 match sandbox.as_ref().map(|sb| sb.stack_link()) {
-                    // The wire reaches the namespace kernel, not a stack on its link.
-                    _ if scenario.uses_wire() => Err(
-                        "this scenario's wire reaches the namespace kernel, not a stack's link (not supported yet)".to_string(),
-                    ),
-                    Some(Ok(())) => {
+                    Some(Ok(tap)) => {
                         runner.hosts = Hosts::STACK_LINK;
+                        if scenario.uses_wire() {
+                            runner.wire = lan_wire(tap);
+                            runner.wire_ends = WireEnds::STACK;
+                        }
                         Ok(())
                     }
                     Some(Err(why)) => Err(format!("the sandbox has no link for it ({why})")),
@@ -156,6 +151,19 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                 }
             } else {
                 Ok(())
+            };
+            capture = match (&runner.wire, &sandbox) {
+                (Ok(None), Some(sb)) if settings.loopback_capture => {
+                    let (tap, start): (_, fn(_) -> _) = if on_a_link {
+                        (sb.stack_link(), Capture::lan)
+                    } else {
+                        (sb.loopback_tap(), Capture::loopback)
+                    };
+                    tap.ok()
+                        .and_then(|tap| tap.try_clone().ok())
+                        .and_then(|tap| start(tap).ok())
+                }
+                _ => None,
             };
             if let Err(why) = &runner.wire {
                 result.status = Status::Skipped;
@@ -291,6 +299,21 @@ fn wire_of(sandbox: Option<&crate::sandbox::Sandbox>) -> Result<Option<Wire>, St
         .try_clone()
         .map_err(|e| format!("the wire device could not be shared ({e})"))?;
     Ok(Some(Wire::new(Link::new(fd))))
+}
+
+/// A wire scenario's wire on a stack's link: the harness as a third host on the LAN,
+/// through a copy of the link's tap.
+fn lan_wire(tap: &std::os::fd::OwnedFd) -> Result<Option<Wire>, String> {
+    use crate::sandbox::stack_link;
+    let tap = tap
+        .try_clone()
+        .map_err(|e| format!("the link's tap could not be shared ({e})"))?;
+    let lan = crate::remote::Lan::new(
+        stack_link::REMOTE_MAC,
+        (stack_link::REMOTE_V4, stack_link::REMOTE_V6),
+        (stack_link::TARGET_V4, stack_link::TARGET_V6),
+    );
+    Ok(Some(Wire::new(Link::ethernet(tap, lan))))
 }
 
 /// The adapter's name and capabilities from its answer to `hello`, or why the answer
@@ -522,21 +545,22 @@ impl Runner<'_> {
                     }
                     None => self.addr(step, &AddrExpr::LocalOf(l.clone()))?,
                 };
+                let ends = self.wire_ends;
                 if at.is_ipv6() {
                     (
-                        SocketAddr::from((wire_link::REMOTE_V6, port)),
-                        SocketAddr::from((wire_link::TARGET_V6, at.port())),
+                        SocketAddr::from((ends.remote_v6, port)),
+                        SocketAddr::from((ends.target_v6, at.port())),
                     )
                 } else {
                     (
-                        SocketAddr::from((wire_link::REMOTE_V4, port)),
-                        SocketAddr::from((wire_link::TARGET_V4, at.port())),
+                        SocketAddr::from((ends.remote_v4, port)),
+                        SocketAddr::from((ends.target_v4, at.port())),
                     )
                 }
             }
             None => (
-                SocketAddr::from((wire_link::REMOTE_V4, port)),
-                SocketAddr::from((wire_link::TARGET_V4, 0)),
+                SocketAddr::from((self.wire_ends.remote_v4, port)),
+                SocketAddr::from((self.wire_ends.target_v4, 0)),
             ),
         };
         self.connections
@@ -586,7 +610,7 @@ impl Runner<'_> {
             format!("it listens on {} only", only.join(", ")),
             Some(format!(
                 "this scenario's client connects from another machine's address ({}): bind the listening socket to INADDR_ANY (0.0.0.0) or in6addr_any, not to 127.0.0.1",
-                wire_link::REMOTE_V4
+                self.wire_ends.remote_v4
             )),
         ))
     }
@@ -768,6 +792,9 @@ impl Runner<'_> {
                 }
                 if flags.dontwait {
                     f.push(protocol::RecvFlag::Dontwait);
+                }
+                if flags.trunc {
+                    f.push(protocol::RecvFlag::Trunc);
                 }
                 Call::Recv {
                     sock: self.bound(step, sock)?.1,

@@ -82,7 +82,7 @@ pub struct Settings {
     /// folder of the run's own in the temporary folder.
     pub failed_pcap_dir: Option<PathBuf>,
     /// Whether a scenario without a wire records its namespace's loopback traffic
-    /// (see `remote::loopback`); on by default, off only to measure what it costs.
+    /// (see `remote::capture`); on by default, off only to measure what it costs.
     pub loopback_capture: bool,
     /// How much wider timing windows are made (`--time-scale`): a wire line's
     /// `after A..B` becomes `A/scale..B*scale`, so a loaded machine never flips a verdict.

@@ -2,7 +2,8 @@
 
 use super::cgroup::MemoryCgroup;
 use super::mounts;
-use super::{loopback_tap, stack_link, wire_link};
+use super::packet_tap::{self, Framing};
+use super::{stack_link, wire_link};
 use super::{Join, Limits};
 use crate::process::wait_exit;
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -172,18 +173,14 @@ impl Sandbox {
         self.inside.wire.as_ref().map_err(String::as_str)
     }
 
-    /// Whether the namespace has a link for a user-space stack (see [`stack_link`]), or
-    /// why not.
-    pub fn stack_link(&self) -> Result<(), &str> {
-        self.inside
-            .link
-            .as_ref()
-            .map(|_| ())
-            .map_err(String::as_str)
+    /// The tap on the link for a user-space stack (see [`stack_link`]; whole Ethernet
+    /// frames, see [`packet_tap`]), or why the namespace has no such link.
+    pub fn stack_link(&self) -> Result<&OwnedFd, &str> {
+        self.inside.link.as_ref().map_err(String::as_str)
     }
 
     /// The loopback tap's descriptor (IP packets between the namespace's sockets, see
-    /// [`loopback_tap`]), or why there is none.
+    /// [`packet_tap`]), or why there is none.
     pub fn loopback_tap(&self) -> Result<&OwnedFd, &str> {
         self.inside.tap.as_ref().map_err(String::as_str)
     }
@@ -282,11 +279,15 @@ impl Sandbox {
         // The last close of a packet socket waits for an RCU grace period (packet(7)'s
         // release calls synchronize_net: 30 to 40 ms here). The holder is gone, so this
         // copy is the last: let a thread of its own pay that, not the scenario.
-        let tap = std::mem::replace(&mut self.inside.tap, Err(String::new()));
-        if let Ok(fd) = tap {
+        let taps = [
+            std::mem::replace(&mut self.inside.tap, Err(String::new())),
+            std::mem::replace(&mut self.inside.link, Err(String::new())),
+        ];
+        let taps: Vec<OwnedFd> = taps.into_iter().filter_map(Result::ok).collect();
+        if !taps.is_empty() {
             let _ = std::thread::Builder::new()
                 .name("tap close".into())
-                .spawn(move || drop(fd));
+                .spawn(move || drop(taps));
         }
         if let Some(dir) = self.inside.workdir.take() {
             let path = dir.path().display().to_string();
@@ -322,9 +323,9 @@ struct Inside {
     workdir: Option<tempfile::TempDir>,
     /// The wire device's descriptor (see [`wire_link`]), or why there is none.
     wire: Result<OwnedFd, String>,
-    /// Whether the stack's link exists (see [`stack_link`]), or why not.
-    link: Result<(), String>,
-    /// The loopback tap (see [`loopback_tap`]), or why there is none.
+    /// The tap on the stack's link (see [`stack_link`]), or why there is none.
+    link: Result<OwnedFd, String>,
+    /// The loopback tap (see [`packet_tap`]), or why there is none.
     tap: Result<OwnedFd, String>,
 }
 
@@ -372,7 +373,8 @@ impl Inside {
         }
         let wire = outcome(&line, "wire", "the wire")?.and_then(|fd| take_fd(holder_pid, &fd));
         let line = report_line(stdout, deadline, timeout)?;
-        let link = outcome(&line, "link", "the stack's link")?.map(|_| ());
+        let link =
+            outcome(&line, "link", "the stack's link")?.and_then(|fd| take_fd(holder_pid, &fd));
         let line = report_line(stdout, deadline, timeout)?;
         let tap =
             outcome(&line, "tap", "the loopback tap")?.and_then(|fd| take_fd(holder_pid, &fd));
@@ -640,15 +642,17 @@ fn hold(disk: u64, folder: Option<&Path>) -> Result<(), String> {
     // A link for a user-space stack, owned by the user adapters run as in here: the
     // namespace's root where we map ourselves, else root's own mapping, uid 1.
     let adapters = if maps_itself { 0 } else { 1 };
+    // With a tap on it: the harness plays another host on the stack's LAN.
     let link = match &wire {
-        Ok(_) => stack_link::create(adapters, adapters),
+        Ok(_) => stack_link::create(adapters, adapters)
+            .and_then(|()| packet_tap::create(stack_link::DEVICE, Framing::Ethernet)),
         Err(why) => Err(why.clone()),
     };
-    report(&mut out, "link", &link, |()| String::new())?;
+    report(&mut out, "link", &link, |fd| fd.as_raw_fd().to_string())?;
     let mount_problem = mount_ns.and_then(|()| mounts::set_up(disk, folder)).err();
     loopback_up()?;
     // The tap on loopback: a pcap for scenarios that never touch the wire.
-    let tap = loopback_tap::create();
+    let tap = packet_tap::create(c"lo", Framing::Ip);
     report(&mut out, "tap", &tap, |fd| fd.as_raw_fd().to_string())?;
     // SAFETY: single-threaded, so fork is safe and the child may run Rust code.
     let init = unsafe { libc::fork() };
@@ -732,8 +736,8 @@ mod tests {
             Ok("7".into())
         );
         assert_eq!(
-            outcome("link", "link", "the link").unwrap(),
-            Ok(String::new())
+            outcome("link 9", "link", "the link").unwrap(),
+            Ok("9".into())
         );
         assert_eq!(
             outcome("notap no AF_PACKET: EPERM", "tap", "the tap").unwrap(),

@@ -37,6 +37,13 @@ pub const TARGET_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
 /// The namespace kernel's addresses on the link: the peer's.
 pub const PEER_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
 pub const PEER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+/// A third host on the link that nobody in the namespace is: the harness, when a wire
+/// scenario runs against the stack (it answers ARP and neighbour solicitations for these
+/// addresses itself, from [`REMOTE_MAC`], through the link's tap).
+pub const REMOTE_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 3);
+pub const REMOTE_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 3);
+/// Locally administered (the 0x02 bit), in the documentation range of RFC 7042 2.1.
+pub const REMOTE_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x10, 0x00, 0x03];
 pub const PREFIX_V4: u8 = 24;
 pub const MTU: i32 = 1500;
 

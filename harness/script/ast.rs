@@ -310,6 +310,8 @@ pub struct RecvFlags {
     pub peek: bool,
     pub waitall: bool,
     pub dontwait: bool,
+    /// MSG_TRUNC: on a Linux TCP socket, discard up to `max` bytes without copying them.
+    pub trunc: bool,
 }
 
 /// A socket option value. `SO_LINGER` takes `off` or a timeout in seconds; the rest

@@ -135,12 +135,12 @@ pub const OPS: [OpSpec; 30] = [
         can_block: true,
         background: true,
         yields_doc: "data",
-        doc: "may return fewer than `max` bytes",
+        doc: "may return fewer than `max` bytes; `trunc` (Linux) discards them: expect a count",
         example: "recv(s, 5, peek, waitall)",
         ..adapter(
             "recv",
-            "recv(sock, max [, peek] [, waitall] [, dontwait])",
-            (2, 5),
+            "recv(sock, max [, peek] [, waitall] [, dontwait] [, trunc])",
+            (2, 6),
         )
     },
     OpSpec {

@@ -867,9 +867,10 @@ impl Parser<'_> {
             "recv" => {
                 let mut flags = RecvFlags::default();
                 for i in 2..args.len() {
-                    match word(i, &["peek", "waitall", "dontwait"])?.as_str() {
+                    match word(i, &["peek", "waitall", "dontwait", "trunc"])?.as_str() {
                         "peek" => flags.peek = true,
                         "waitall" => flags.waitall = true,
+                        "trunc" => flags.trunc = true,
                         _ => flags.dontwait = true,
                     }
                 }

@@ -101,6 +101,9 @@ impl OptionSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentSpec {
     pub flags: Flags,
+    /// Flags an expected segment may or may not carry (`P?.`: PSH optional; `R.?`: an
+    /// RST with or without ACK), for what the RFC leaves to the sender.
+    pub maybe: Flags,
     /// Relative sequence number of the first byte (or of the SYN/FIN).
     pub start: Field<u32>,
     pub len: Field<u32>,
@@ -116,6 +119,9 @@ impl SegmentSpec {
     pub fn unsendable(&self) -> Option<&'static str> {
         if self.start.value().is_none() || self.len.value().is_none() {
             return Some("the sequence numbers and length must be numbers");
+        }
+        if self.maybe.0 != 0 {
+            return Some("a flag marked `?` may or may not be set: a sent segment says which");
         }
         if self.ack.is_some_and(|f| f.value().is_none()) {
             return Some("`ack *` has no value");
@@ -214,14 +220,13 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn flags(word: &str) -> Option<Flags> {
-    let (letters, ack) = match word.strip_suffix('.') {
-        Some(l) => (l, true),
-        None => (word, false),
-    };
+/// The flags of a segment line, and those marked optional with `?`.
+fn flags(word: &str) -> Option<(Flags, Flags)> {
     let mut f = Flags(0);
-    for c in letters.chars() {
-        f = f | match c {
+    let mut maybe = Flags(0);
+    let mut last = None;
+    for c in word.chars() {
+        let flag = match c {
             'S' => Flags::SYN,
             'F' => Flags::FIN,
             'R' => Flags::RST,
@@ -229,13 +234,44 @@ fn flags(word: &str) -> Option<Flags> {
             'U' => Flags::URG,
             'E' => Flags::ECE,
             'W' => Flags::CWR,
+            '.' => Flags::ACK,
+            '?' => {
+                maybe = maybe | last.take()?;
+                continue;
+            }
             _ => return None,
         };
+        // `.` (ACK) comes last, or last but for its `?`.
+        if last == Some(Flags::ACK) || (f.contains(Flags::ACK) && flag != Flags::ACK) {
+            return None;
+        }
+        f = f | flag;
+        last = Some(flag);
     }
-    if ack {
-        f = f | Flags::ACK;
+    (f.0 != 0).then_some((Flags(f.0 & !maybe.0), maybe))
+}
+
+/// Flags as a segment line writes them, with `?` after the optional ones.
+pub fn flags_text(flags: Flags, maybe: Flags) -> String {
+    let mut out = String::new();
+    for (flag, c) in [
+        (Flags::SYN, 'S'),
+        (Flags::FIN, 'F'),
+        (Flags::RST, 'R'),
+        (Flags::PSH, 'P'),
+        (Flags::URG, 'U'),
+        (Flags::ECE, 'E'),
+        (Flags::CWR, 'W'),
+        (Flags::ACK, '.'),
+    ] {
+        if flags.contains(flag) {
+            out.push(c);
+        } else if maybe.contains(flag) {
+            out.push(c);
+            out.push('?');
+        }
     }
-    (f.0 != 0).then_some(f)
+    out
 }
 
 /// Parses one segment line (what follows `<` or `>` in a scenario).
@@ -243,11 +279,17 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
     let mut c = Cursor { text: line, pos: 0 };
     c.skip_spaces();
     let at = c.pos;
-    let word = c.word();
-    let flags = flags(word).ok_or_else(|| NotationError {
+    // The flags run to the first space: `?` marks an optional flag.
+    let rest = c.rest();
+    let word = &rest[..rest.find(char::is_whitespace).unwrap_or(rest.len())];
+    c.pos += word.len();
+    let (flags, maybe) = flags(word).ok_or_else(|| NotationError {
         at,
         message: format!("unknown flags `{word}`"),
-        hint: Some("flags are S F R P U E W, then `.` for ACK: S, S., P., F., R, .".into()),
+        hint: Some(
+            "flags are S F R P U E W, then `.` for ACK, each optionally followed by `?` (may be set): S, S., P., P?., R.?"
+                .into(),
+        ),
     })?;
     c.skip_spaces();
     let seq_at = c.pos;
@@ -268,6 +310,7 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
     }
     let mut spec = SegmentSpec {
         flags,
+        maybe,
         start,
         len,
         ack: None,
@@ -471,6 +514,19 @@ impl<T: fmt::Display> fmt::Display for Field<T> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_question_mark_makes_a_flag_optional() {
+        let spec = parse("P?. 1:4(3) ack 1 win *").unwrap();
+        assert_eq!((spec.flags, spec.maybe), (Flags::ACK, Flags::PSH));
+        let rst = parse("R.? 5:5(0) win *").unwrap();
+        assert_eq!((rst.flags, rst.maybe), (Flags::RST, Flags::ACK));
+        assert_eq!(flags_text(rst.flags, rst.maybe), "R.?");
+        assert!(rst.unsendable().is_some(), "a sent segment says which");
+        for bad in ["?P.", ".P", "P??."] {
+            assert!(parse(&format!("{bad} 1:1(0)")).is_err(), "{bad}");
+        }
+    }
     use super::*;
 
     #[test]

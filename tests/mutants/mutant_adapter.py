@@ -644,6 +644,27 @@ class FamilyMismatchBindsWildcard(base.Adapter):
         return super().op_bind(req)
 
 
+class TruncUnsupported(base.Adapter):
+    """recv refuses MSG_TRUNC, as stacks without it do."""
+
+    def op_recv(self, req):
+        if "trunc" in req.get("flags", []):
+            self.get(req["sock"])
+            raise base.Error("EOPNOTSUPP", "MSG_TRUNC is not supported")
+        return super().op_recv(req)
+
+
+class MulticastConnectSucceeds(base.Adapter):
+    """connect to a multicast or broadcast address answers success (and sends nothing)."""
+
+    def op_connect(self, req):
+        host = base.parse_addr(req["addr"])[1][0]
+        if host == "255.255.255.255" or 224 <= int(host.split(".")[0] if "." in host else 0) < 240:
+            self.get(req["sock"])
+            return {}
+        return super().op_connect(req)
+
+
 class V6OnlyIgnored(base.Adapter):
     def op_setsockopt(self, req):
         if req["opt"] == "IPV6_V6ONLY":
@@ -827,6 +848,8 @@ MUTANTS = {
     "send-errors-hidden": SendErrorsHidden,
     "close-resets": CloseResets,
     "family-mismatch-binds-wildcard": FamilyMismatchBindsWildcard,
+    "trunc-unsupported": TruncUnsupported,
+    "multicast-connect-succeeds": MulticastConnectSucceeds,
 }
 
 if __name__ == "__main__":

@@ -433,12 +433,14 @@ impl Adapter {
                 let max = req["max"].as_u64().unwrap_or(0).min(16 << 20) as usize;
                 let mut peek = false;
                 let mut waitall = false;
+                let mut trunc = false;
                 let mut dontwait = self.socks[&h].nonblocking;
                 for f in req["flags"].as_array().into_iter().flatten() {
                     match f.as_str() {
                         Some("peek") => peek = true,
                         Some("waitall") => waitall = true,
                         Some("dontwait") => dontwait = true,
+                        Some("trunc") => trunc = true,
                         _ => return Err(("ENOSYS", "unknown recv flag")),
                     }
                 }
@@ -484,6 +486,10 @@ impl Adapter {
                     s.recv_slice(&mut buf)
                 }
                 .map_err(|_| ("ECONNRESET", "cannot read"))?;
+                if trunc {
+                    // MSG_TRUNC as Linux has it for TCP: the bytes are discarded.
+                    buf.fill(0);
+                }
                 Ok(Some(json!({"data": hex(&buf[..n])})))
             }
             "shutdown" => {
@@ -509,7 +515,14 @@ impl Adapter {
                     Kind::Conn(c) => {
                         // Kept in the handle for a call still waiting on it.
                         sock.kind = Kind::Conn(c);
-                        self.set.get_mut::<tcp::Socket>(c).close();
+                        // Unread data makes it an abort (RFC 9293 3.6, SHLD-3): the peer
+                        // learns at once that it was not read.
+                        let s = self.set.get_mut::<tcp::Socket>(c);
+                        if s.recv_queue() > 0 {
+                            s.abort();
+                        } else {
+                            s.close();
+                        }
                         self.closing.push(c);
                     }
                     Kind::Listening { pool, .. } => {
@@ -836,14 +849,21 @@ fn main() {
                     .poll(Instant::now(), &mut adapter.device, &mut adapter.set);
             }
         }
-        // Sockets the application closed leave the set once smoltcp is done.
+        // Sockets the application closed leave the set once smoltcp is done with them,
+        // TIME-WAIT included (RFC 9293 3.6.1: it is what keeps an old duplicate from
+        // opening the connection again). Data that arrives for a socket the
+        // application closed can never be read: it is answered with a reset (RFC 9293
+        // 3.6, SHLD-3), as a kernel does.
         let set = &mut adapter.set;
         let socks = &mut adapter.socks;
         adapter.closing.retain(|c| {
-            let done = matches!(
-                set.get::<tcp::Socket>(*c).state(),
-                State::Closed | State::TimeWait
-            );
+            let s = set.get_mut::<tcp::Socket>(*c);
+            // Judged before an abort, so that the reset goes out on the next poll
+            // before the socket leaves the set.
+            let done = s.state() == State::Closed;
+            if !done && s.recv_queue() > 0 {
+                s.abort();
+            }
             if done {
                 // The closed handle that kept it for a waiting call goes with it.
                 socks.retain(|_, s| !(s.closed && matches!(s.kind, Kind::Conn(x) if x == *c)));

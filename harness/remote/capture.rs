@@ -1,9 +1,12 @@
-//! A capture of the namespace's loopback traffic for scenarios that never touch the
-//! wire: a thread drains the sandbox's loopback tap (an AF_PACKET socket, see
-//! `sandbox::loopback_tap`) into a pcap in memory while the scenario runs.
+//! A capture of what a scenario that never touches the wire sends and receives: a
+//! thread drains one of the sandbox's taps (AF_PACKET sockets, see
+//! `sandbox::packet_tap`) into a pcap in memory while the scenario runs.
 //!
-//! Loopback shows each packet twice to a tap, once leaving and once arriving; only the
-//! arrival is kept. Each packet is cut at [`SNAP`] bytes (headers and the start of the
+//! On loopback ([`Capture::loopback`]), where the target and the peer are the
+//! namespace's own sockets, each packet shows twice to a tap, once leaving and once
+//! arriving; only the arrival is kept. On a user-space stack's link ([`Capture::lan`])
+//! each frame shows once, either way; its Ethernet header is taken off, and what is not
+//! IP (ARP) is left out, so both pcaps are LINKTYPE_RAW. Each packet is cut at [`SNAP`] bytes (headers and the start of the
 //! payload, which is what a reader of a failure needs), and the whole capture at
 //! [`super::link::PCAP_LIMIT`], so a bulk transfer costs little and a flood is bounded.
 
@@ -18,8 +21,15 @@ use std::thread::JoinHandle;
 /// The bytes kept of each packet.
 pub const SNAP: usize = 1024;
 
-/// A running capture; [`LoopbackCapture::finish`] stops it and returns the pcap.
-pub struct LoopbackCapture {
+/// Which tap, and so how its packets come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tap {
+    Loopback,
+    Lan,
+}
+
+/// A running capture; [`Capture::finish`] stops it and returns the pcap.
+pub struct Capture {
     stop: Arc<AtomicBool>,
     /// Dropped to wake the thread at once when the scenario ends.
     wake: Option<OwnedFd>,
@@ -27,15 +37,25 @@ pub struct LoopbackCapture {
     thread: Option<JoinHandle<Vec<u8>>>,
 }
 
-impl LoopbackCapture {
-    pub fn start(tap: OwnedFd) -> std::io::Result<LoopbackCapture> {
+impl Capture {
+    /// Records the namespace's loopback (a tap that reads IP packets).
+    pub fn loopback(tap: OwnedFd) -> std::io::Result<Capture> {
+        Capture::start(tap, Tap::Loopback)
+    }
+
+    /// Records a user-space stack's link (a tap that reads Ethernet frames).
+    pub fn lan(tap: OwnedFd) -> std::io::Result<Capture> {
+        Capture::start(tap, Tap::Lan)
+    }
+
+    fn start(tap: OwnedFd, kind: Tap) -> std::io::Result<Capture> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let (woken, wake) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let thread = std::thread::Builder::new()
-            .name("loopback capture".into())
-            .spawn(move || drain(&tap, &woken, &flag))?;
-        Ok(LoopbackCapture {
+            .name("capture".into())
+            .spawn(move || drain(&tap, kind, &woken, &flag))?;
+        Ok(Capture {
             stop,
             wake: Some(wake),
             thread: Some(thread),
@@ -53,7 +73,7 @@ impl LoopbackCapture {
     }
 }
 
-impl Drop for LoopbackCapture {
+impl Drop for Capture {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         drop(self.wake.take());
@@ -63,9 +83,10 @@ impl Drop for LoopbackCapture {
     }
 }
 
-fn drain(tap: &OwnedFd, woken: &OwnedFd, stop: &AtomicBool) -> Vec<u8> {
+fn drain(tap: &OwnedFd, kind: Tap, woken: &OwnedFd, stop: &AtomicBool) -> Vec<u8> {
     let mut pcap = PcapWriter::new(Vec::new()).expect("writing to memory");
-    let mut buf = vec![0u8; SNAP];
+    // Room for the Ethernet header a LAN's frames carry before the packet.
+    let mut buf = vec![0u8; SNAP + ETHERNET_HEADER];
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         if !stopping {
@@ -83,9 +104,16 @@ fn drain(tap: &OwnedFd, woken: &OwnedFd, stop: &AtomicBool) -> Vec<u8> {
         let mut got_any = false;
         while let Some((len, outgoing)) = read(tap, &mut buf) {
             got_any = true;
-            let kept = len.min(SNAP);
-            if !outgoing && pcap.get_ref().len() + kept + 16 <= PCAP_LIMIT {
-                let _ = pcap.truncated_packet(&buf[..kept], len);
+            let (packet, len) = match kind {
+                Tap::Loopback if outgoing => continue,
+                Tap::Loopback => (&buf[..len.min(SNAP)], len),
+                Tap::Lan => match ip_in_frame(&buf[..len.min(buf.len())]) {
+                    Some(p) => (&p[..p.len().min(SNAP)], len - ETHERNET_HEADER),
+                    None => continue,
+                },
+            };
+            if pcap.get_ref().len() + packet.len() + 16 <= PCAP_LIMIT {
+                let _ = pcap.truncated_packet(packet, len);
             }
         }
         if stopping && !got_any {
@@ -117,4 +145,16 @@ fn read(tap: &OwnedFd, buf: &mut [u8]) -> Option<(usize, bool)> {
         return None;
     }
     Some((n as usize, from.sll_pkttype == libc::PACKET_OUTGOING))
+}
+
+const ETHERNET_HEADER: usize = 14;
+
+/// The IP packet in an Ethernet frame, if it carries one.
+fn ip_in_frame(frame: &[u8]) -> Option<&[u8]> {
+    let f = crate::wire::ethernet::parse(frame)?;
+    matches!(
+        f.ethertype,
+        crate::wire::ethernet::ETHERTYPE_IPV4 | crate::wire::ethernet::ETHERTYPE_IPV6
+    )
+    .then_some(f.payload)
 }
