@@ -227,19 +227,12 @@ fn flags(word: &str) -> Option<(Flags, Flags)> {
     let mut last = None;
     for c in word.chars() {
         let flag = match c {
-            'S' => Flags::SYN,
-            'F' => Flags::FIN,
-            'R' => Flags::RST,
-            'P' => Flags::PSH,
-            'U' => Flags::URG,
-            'E' => Flags::ECE,
-            'W' => Flags::CWR,
             '.' => Flags::ACK,
             '?' => {
                 maybe = maybe | last.take()?;
                 continue;
             }
-            _ => return None,
+            _ => Flags::LETTERS.into_iter().find(|(_, l)| *l == c)?.0,
         };
         // `.` (ACK) comes last, or last but for its `?`.
         if last == Some(Flags::ACK) || (f.contains(Flags::ACK) && flag != Flags::ACK) {
@@ -254,16 +247,7 @@ fn flags(word: &str) -> Option<(Flags, Flags)> {
 /// Flags as a segment line writes them, with `?` after the optional ones.
 pub fn flags_text(flags: Flags, maybe: Flags) -> String {
     let mut out = String::new();
-    for (flag, c) in [
-        (Flags::SYN, 'S'),
-        (Flags::FIN, 'F'),
-        (Flags::RST, 'R'),
-        (Flags::PSH, 'P'),
-        (Flags::URG, 'U'),
-        (Flags::ECE, 'E'),
-        (Flags::CWR, 'W'),
-        (Flags::ACK, '.'),
-    ] {
+    for (flag, c) in Flags::LETTERS.into_iter().chain([(Flags::ACK, '.')]) {
         if flags.contains(flag) {
             out.push(c);
         } else if maybe.contains(flag) {

@@ -30,6 +30,17 @@ impl Flags {
     pub const ECE: Flags = Flags(0x40);
     pub const CWR: Flags = Flags(0x80);
 
+    /// packetdrill's letter for each flag but ACK (written `.` after the letters).
+    pub const LETTERS: [(Flags, char); 7] = [
+        (Flags::SYN, 'S'),
+        (Flags::FIN, 'F'),
+        (Flags::RST, 'R'),
+        (Flags::PSH, 'P'),
+        (Flags::URG, 'U'),
+        (Flags::ECE, 'E'),
+        (Flags::CWR, 'W'),
+    ];
+
     pub fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
     }
@@ -396,16 +407,7 @@ fn fold(mut sum: u32) -> u16 {
 impl fmt::Display for Flags {
     /// packetdrill's letters: `S`, `S.`, `P.`, `F.`, `R`, `.` (the dot is ACK).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let letters = [
-            (Flags::SYN, 'S'),
-            (Flags::FIN, 'F'),
-            (Flags::RST, 'R'),
-            (Flags::PSH, 'P'),
-            (Flags::URG, 'U'),
-            (Flags::ECE, 'E'),
-            (Flags::CWR, 'W'),
-        ];
-        for (flag, letter) in letters {
+        for (flag, letter) in Flags::LETTERS {
             if self.contains(flag) {
                 write!(f, "{letter}")?;
             }

@@ -153,7 +153,8 @@ class ReuseAddrIgnored(base.Adapter):
 
 
 class CloseSendsNoFin(base.Adapter):
-    """Forgets the handle but never closes the socket: the peer never sees EOF."""
+    """Forgets the handle but never closes the socket: the peer never sees EOF, and the
+    socket stays bound (and listening)."""
 
     leaked = []
 
@@ -282,19 +283,6 @@ class PollAlwaysReady(base.Adapter):
     def op_poll(self, req):
         self.get(req["sock"])
         return {"revents": list(req["events"])}
-
-
-class CloseLeaksTheSocket(base.Adapter):
-    """close forgets the handle; the socket stays open (and bound, and listening)."""
-
-    leaked = []
-
-    def op_close(self, req):
-        sock = self.get(req["sock"])
-        with self.lock:
-            del self.socks[req["sock"]]
-        self.leaked.append(sock)
-        return {}
 
 
 class PortZeroReusesLastPort(base.Adapter):
@@ -805,7 +793,6 @@ MUTANTS = {
     "accept-newest-first": AcceptNewestFirst,
     "accept-inherits-nonblocking": AcceptInheritsNonblocking,
     "poll-always-ready": PollAlwaysReady,
-    "close-leaks-the-socket": CloseLeaksTheSocket,
     "port-zero-reuses-last-port": PortZeroReusesLastPort,
     "reuseport-ignored": option_ignored("SO_REUSEPORT"),
     "close-listener-closes-connections": CloseListenerClosesConnections,
