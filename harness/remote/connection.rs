@@ -460,7 +460,11 @@ impl Outgoing {
                 .payload
                 .clone()
                 .unwrap_or_else(|| vec![b'x'; len as usize]),
-            checksum: Checksum::Correct,
+            checksum: if spec.bad_checksum {
+                Checksum::Wrong
+            } else {
+                Checksum::Correct
+            },
         })
     }
 }
@@ -656,6 +660,7 @@ impl Wire {
         };
         // Flags 0 matches no real segment: whatever arrives breaks the silence.
         let nothing = SegmentSpec {
+            bad_checksum: false,
             flags: Flags(0),
             maybe: Flags(0),
             start: Field::Any,

@@ -105,6 +105,17 @@ pub(super) fn action(
             None => d,
         }
     })?;
+    if direction == WireDirection::Expect {
+        if let Some(why) = spec.unexpectable() {
+            return Err(Diagnostic::new(
+                at(0, text.len()),
+                format!("the harness cannot expect this segment: {why}"),
+            )
+            .with_hint(
+                "`checksum bad` and `raw` options are for segments the harness sends (`<`)",
+            ));
+        }
+    }
     if direction == WireDirection::Inject {
         if let Some(why) = spec.unsendable() {
             return Err(Diagnostic::new(

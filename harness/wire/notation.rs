@@ -60,7 +60,18 @@ pub enum OptionSpec {
     WindowScale(Field<u8>),
     SackPermitted,
     Sack(Vec<(u32, u32)>),
-    Timestamps { val: Field<u32>, ecr: Field<u32> },
+    Timestamps {
+        val: Field<u32>,
+        ecr: Field<u32>,
+    },
+    /// `opt 253 hex"abcd"`: an option of any kind, with its length field.
+    Other {
+        kind: u8,
+        data: Vec<u8>,
+    },
+    /// `raw hex"fd00"`: bytes put in the options area as they are, to send what no
+    /// correct sender would (an illegal length).
+    Raw(Vec<u8>),
 }
 
 impl OptionSpec {
@@ -75,6 +86,9 @@ impl OptionSpec {
             (OptionSpec::Sack(want), TcpOption::Sack(got)) => want == got,
             (OptionSpec::Timestamps { val, ecr }, TcpOption::Timestamps { val: v, ecr: e }) => {
                 val.matches(*v) && ecr.matches(*e)
+            }
+            (OptionSpec::Other { kind, data }, TcpOption::Unknown { kind: k, data: d }) => {
+                kind == k && data == d
             }
             _ => false,
         }
@@ -93,6 +107,11 @@ impl OptionSpec {
                 val: val.value()?,
                 ecr: ecr.value()?,
             },
+            OptionSpec::Other { kind, data } => TcpOption::Unknown {
+                kind: *kind,
+                data: data.clone(),
+            },
+            OptionSpec::Raw(bytes) => TcpOption::Raw(bytes.clone()),
         })
     }
 }
@@ -111,9 +130,26 @@ pub struct SegmentSpec {
     pub win: Option<Field<u16>>,
     pub options: OptionsSpec,
     pub payload: Option<Vec<u8>>,
+    /// `checksum bad`: a segment sent with a wrong checksum, which a receiver must drop
+    /// (RFC 9293 3.1, MUST-3).
+    pub bad_checksum: bool,
 }
 
 impl SegmentSpec {
+    /// Why a received segment cannot be checked against this line (what only a sender
+    /// can do: a wrong checksum, raw option bytes), or `None` when it can.
+    pub fn unexpectable(&self) -> Option<&'static str> {
+        if self.bad_checksum {
+            return Some("a segment with a bad checksum never reaches a check: it is dropped");
+        }
+        match &self.options {
+            OptionsSpec::Exact(list) if list.iter().any(|o| matches!(o, OptionSpec::Raw(_))) => {
+                Some("raw option bytes are sent as they are, never read back")
+            }
+            _ => None,
+        }
+    }
+
     /// Why the harness cannot send this segment (a `*` or `<...>` where a value is
     /// needed), or `None` when it can.
     pub fn unsendable(&self) -> Option<&'static str> {
@@ -301,6 +337,7 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
         win: None,
         options: OptionsSpec::None,
         payload: None,
+        bad_checksum: false,
     };
     loop {
         c.skip_spaces();
@@ -322,6 +359,11 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
                     c.skip_spaces();
                     spec.win = Some(c.number("a window")?);
                 }
+                "checksum" => {
+                    c.skip_spaces();
+                    c.expect("bad", "`bad`: `checksum bad` sends a wrong checksum")?;
+                    spec.bad_checksum = true;
+                }
                 other => {
                     return Err(NotationError {
                         at,
@@ -332,7 +374,7 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
                             word => format!("unexpected `{word}`"),
                         },
                         hint: Some(
-                            "after start:end(len) come `ack N`, `win N`, <options> and \"payload\""
+                            "after start:end(len) come `ack N`, `win N`, <options>, \"payload\" and `checksum bad`"
                                 .into(),
                         ),
                     })
@@ -402,11 +444,27 @@ fn options(c: &mut Cursor) -> Result<OptionsSpec, NotationError> {
                 }
                 OptionSpec::Sack(blocks)
             }
+            "opt" => {
+                c.skip_spaces();
+                let kind = c
+                    .number::<u8>("an option kind")?
+                    .value()
+                    .ok_or_else(|| c.err("an option's kind is a number"))?;
+                c.skip_spaces();
+                OptionSpec::Other {
+                    kind,
+                    data: payload(c)?,
+                }
+            }
+            "raw" => {
+                c.skip_spaces();
+                OptionSpec::Raw(payload(c)?)
+            }
             other => {
                 return Err(NotationError {
                     at,
                     message: format!("unknown option `{other}`"),
-                    hint: Some("options are mss N, sackOK, sack L:R, wscale N, TS val N ecr N, nop, eol, or <...> for any".into()),
+                    hint: Some("options are mss N, sackOK, sack L:R, wscale N, TS val N ecr N, nop, eol, opt KIND hex\"..\", raw hex\"..\", or <...> for any".into()),
                 })
             }
         };
@@ -483,8 +541,14 @@ impl fmt::Display for OptionSpec {
                 Ok(())
             }
             OptionSpec::Timestamps { val, ecr } => write!(f, "TS val {val} ecr {ecr}"),
+            OptionSpec::Other { kind, data } => write!(f, "opt {kind} hex\"{}\"", hex(data)),
+            OptionSpec::Raw(bytes) => write!(f, "raw hex\"{}\"", hex(bytes)),
         }
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl<T: fmt::Display> fmt::Display for Field<T> {
@@ -498,6 +562,36 @@ impl<T: fmt::Display> fmt::Display for Field<T> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn what_no_correct_sender_sends_can_be_written() {
+        let spec = parse("P. 1:6(5) ack 1 win 65535 <opt 253 hex\"cafe\",raw hex\"fd00\"> \"hello\" checksum bad").unwrap();
+        assert!(spec.bad_checksum);
+        assert_eq!(
+            spec.options,
+            OptionsSpec::Exact(vec![
+                OptionSpec::Other {
+                    kind: 253,
+                    data: vec![0xca, 0xfe]
+                },
+                OptionSpec::Raw(vec![0xfd, 0]),
+            ])
+        );
+        assert!(spec.unsendable().is_none());
+        assert!(
+            spec.unexpectable().is_some(),
+            "only the harness sends such segments"
+        );
+        assert_eq!(
+            OptionSpec::Other {
+                kind: 253,
+                data: vec![0xca, 0xfe]
+            }
+            .to_string(),
+            "opt 253 hex\"cafe\""
+        );
+        assert!(parse("P. 1:6(5) checksum good").is_err());
+    }
 
     #[test]
     fn a_question_mark_makes_a_flag_optional() {

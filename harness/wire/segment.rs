@@ -72,6 +72,9 @@ pub enum TcpOption {
         kind: u8,
         data: Vec<u8>,
     },
+    /// Bytes put in the options area as they are (never parsed: what parses is one of
+    /// the above). How a test sends what no correct sender would.
+    Raw(Vec<u8>),
 }
 
 impl TcpOption {
@@ -101,6 +104,7 @@ impl TcpOption {
                 out.extend_from_slice(&[*kind, (2 + data.len()) as u8]);
                 out.extend_from_slice(data);
             }
+            TcpOption::Raw(bytes) => out.extend_from_slice(bytes),
         }
     }
 
@@ -111,8 +115,12 @@ impl TcpOption {
         while let Some(&kind) = area.first() {
             match kind {
                 0 => {
+                    // The rest is padding, and padding is zeros (RFC 9293 3.1, MUST-69).
+                    if area[1..].iter().any(|b| *b != 0) {
+                        return Err(ParseError::Padding);
+                    }
                     out.push(TcpOption::Eol);
-                    break; // the rest is padding (RFC 9293 3.2)
+                    break;
                 }
                 1 => {
                     out.push(TcpOption::Nop);
@@ -202,6 +210,8 @@ pub enum ParseError {
     DataOffset,
     #[error("malformed TCP option of kind {kind}")]
     Option { kind: u8 },
+    #[error("bytes after the End of Option List option that are not zero (RFC 9293 3.1, MUST-69)")]
+    Padding,
 }
 
 impl Segment {
@@ -436,6 +446,7 @@ impl fmt::Display for TcpOption {
             }
             TcpOption::Timestamps { val, ecr } => write!(f, "TS val {val} ecr {ecr}"),
             TcpOption::Unknown { kind, data } => write!(f, "kind {kind} len {}", data.len() + 2),
+            TcpOption::Raw(bytes) => write!(f, "{} raw bytes", bytes.len()),
         }
     }
 }
@@ -543,6 +554,24 @@ mod tests {
         };
         assert_eq!(data.to_string(), "P. 1000:1005(5) ack 5 win 65535");
         assert_eq!(data.seq_len(), 5);
+    }
+
+    #[test]
+    fn padding_after_eol_must_be_zeros() {
+        let mut s = syn();
+        s.options = vec![
+            TcpOption::Mss(1460),
+            TcpOption::Eol,
+            TcpOption::Raw(vec![0, 0, 7]),
+        ];
+        let p = s.to_packet(Checksum::Correct);
+        assert_eq!(parse(&p).unwrap_err(), ParseError::Padding);
+        s.options = vec![TcpOption::Mss(1460), TcpOption::Eol];
+        let p = s.to_packet(Checksum::Correct);
+        let Ok(Packet::Tcp { segment, .. }) = parse(&p) else {
+            panic!("a TCP segment");
+        };
+        assert_eq!(segment.options, [TcpOption::Mss(1460), TcpOption::Eol]);
     }
 
     #[test]
