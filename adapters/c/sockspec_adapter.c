@@ -482,7 +482,9 @@ static int stack_poll(struct pollfd *p, int timeout_ms) { return poll(p, 1, time
     {"TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT, OPT_NUMBER}, \
     {"TCP_MAXSEG", IPPROTO_TCP, TCP_MAXSEG, OPT_NUMBER}, \
     {"TCP_USER_TIMEOUT", IPPROTO_TCP, TCP_USER_TIMEOUT, OPT_NUMBER}, \
-    {"IPV6_V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY, OPT_FLAG},
+    {"IPV6_V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY, OPT_FLAG}, \
+    {"IP_TTL", IPPROTO_IP, IP_TTL, OPT_NUMBER}, \
+    {"IP_TOS", IPPROTO_IP, IP_TOS, OPT_NUMBER},
 #endif
 
 static const struct option options[] = {STACK_OPTIONS};

@@ -190,6 +190,8 @@ static int stack_poll(struct pollfd *p, int timeout_ms) { return lwip_poll(p, 1,
     {"TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE, OPT_NUMBER}, \
     {"TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL, OPT_NUMBER}, \
     {"TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT, OPT_NUMBER}, \
-    {"IPV6_V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY, OPT_FLAG},
+    {"IPV6_V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY, OPT_FLAG}, \
+    {"IP_TTL", IPPROTO_IP, IP_TTL, OPT_NUMBER}, \
+    {"IP_TOS", IPPROTO_IP, IP_TOS, OPT_NUMBER},
 
 #include "../c/sockspec_adapter.c"

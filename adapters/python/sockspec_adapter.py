@@ -42,6 +42,8 @@ OPTIONS = {
     "TCP_MAXSEG": (socket.IPPROTO_TCP, socket.TCP_MAXSEG),
     "TCP_USER_TIMEOUT": (socket.IPPROTO_TCP, getattr(socket, "TCP_USER_TIMEOUT", 18)),
     "IPV6_V6ONLY": (socket.IPPROTO_IPV6, socket.IPV6_V6ONLY),
+    "IP_TTL": (socket.IPPROTO_IP, socket.IP_TTL),
+    "IP_TOS": (socket.IPPROTO_IP, socket.IP_TOS),
 }
 # Options whose value is a number, not on/off.
 COUNTED = {
@@ -53,6 +55,8 @@ COUNTED = {
     "SO_RCVLOWAT",
     "TCP_MAXSEG",
     "TCP_USER_TIMEOUT",
+    "IP_TTL",
+    "IP_TOS",
 }
 # Options in milliseconds that the kernel takes as a struct timeval.
 TIMEVALS = {"SO_RCVTIMEO", "SO_SNDTIMEO"}

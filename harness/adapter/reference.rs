@@ -453,6 +453,8 @@ fn set_option(s: &Socket, opt: &str, value: Option<i64>) -> Result<(), (String, 
         "SO_SNDTIMEO" => s.set_write_timeout(millis(value)?),
         "TCP_USER_TIMEOUT" => s.set_tcp_user_timeout(millis(value)?),
         "IPV6_V6ONLY" => s.set_only_v6(bool_value(value)?),
+        "IP_TTL" => set_int(s, libc::IPPROTO_IP, libc::IP_TTL, value),
+        "IP_TOS" => set_int(s, libc::IPPROTO_IP, libc::IP_TOS, value),
         // Passed on as given, so that the kernel judges the range (TCP_MAXSEG below 88
         // is EINVAL).
         "TCP_MAXSEG" => set_int(s, libc::IPPROTO_TCP, libc::TCP_MAXSEG, value),
@@ -568,6 +570,8 @@ fn get_option(s: &Socket, opt: &str) -> Result<Option<i64>, (String, String)> {
         "SO_SNDTIMEO" => ms(s.write_timeout()),
         "TCP_USER_TIMEOUT" => ms(s.tcp_user_timeout()),
         "IPV6_V6ONLY" => b(s.only_v6()),
+        "IP_TTL" => int(get_int(s, libc::IPPROTO_IP, libc::IP_TTL)),
+        "IP_TOS" => int(get_int(s, libc::IPPROTO_IP, libc::IP_TOS)),
         "SO_ACCEPTCONN" => b(s.is_listener()),
         "TCP_MAXSEG" => int(get_int(s, libc::IPPROTO_TCP, libc::TCP_MAXSEG)),
         "SO_RCVLOWAT" => int(get_int(s, libc::SOL_SOCKET, libc::SO_RCVLOWAT)),

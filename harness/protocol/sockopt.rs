@@ -37,10 +37,14 @@ pub enum SockOpt {
     UserTimeout,
     /// An IPv6 socket that takes IPv6 peers only, no IPv4-mapped ones (ipv6(7)).
     V6Only,
+    /// The IPv4 time to live of the socket's packets (ip(7); RFC 9293 3.9.2.1).
+    IpTtl,
+    /// The IPv4 type of service byte: DSCP and ECN (ip(7); RFC 9293 3.9.1.9).
+    IpTos,
 }
 
 impl SockOpt {
-    pub const ALL: [SockOpt; 19] = [
+    pub const ALL: [SockOpt; 21] = [
         SockOpt::ReuseAddr,
         SockOpt::ReusePort,
         SockOpt::NoDelay,
@@ -60,6 +64,8 @@ impl SockOpt {
         SockOpt::MaxSeg,
         SockOpt::UserTimeout,
         SockOpt::V6Only,
+        SockOpt::IpTtl,
+        SockOpt::IpTos,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -82,6 +88,8 @@ impl SockOpt {
             SockOpt::MaxSeg => "TCP_MAXSEG",
             SockOpt::UserTimeout => "TCP_USER_TIMEOUT",
             SockOpt::V6Only => "IPV6_V6ONLY",
+            SockOpt::IpTtl => "IP_TTL",
+            SockOpt::IpTos => "IP_TOS",
         }
     }
     pub fn from_name(name: &str) -> Option<SockOpt> {

@@ -174,7 +174,7 @@ pub const OPS: [OpSpec; 30] = [
         ..adapter("getpeername", "getpeername(sock)", (1, 1))
     },
     OpSpec {
-        doc: "options: `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_KEEPALIVE`, `SO_RCVBUF`, `SO_SNDBUF`, `SO_LINGER` (`off` or seconds), `SO_RCVTIMEO`/`SO_SNDTIMEO` (milliseconds, 0 for none), `SO_RCVLOWAT` (bytes), `TCP_NODELAY`, `TCP_CORK` (Linux), `TCP_KEEPIDLE`/`TCP_KEEPINTVL` (seconds), `TCP_KEEPCNT`, `TCP_MAXSEG` (bytes), `TCP_USER_TIMEOUT` (milliseconds), `IPV6_V6ONLY`; read only: `SO_ERROR`, `SO_ACCEPTCONN`; values are numbers or `on`/`off`",
+        doc: "options: `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_KEEPALIVE`, `SO_RCVBUF`, `SO_SNDBUF`, `SO_LINGER` (`off` or seconds), `SO_RCVTIMEO`/`SO_SNDTIMEO` (milliseconds, 0 for none), `SO_RCVLOWAT` (bytes), `TCP_NODELAY`, `TCP_CORK` (Linux), `TCP_KEEPIDLE`/`TCP_KEEPINTVL` (seconds), `TCP_KEEPCNT`, `TCP_MAXSEG` (bytes), `TCP_USER_TIMEOUT` (milliseconds), `IPV6_V6ONLY`, `IP_TTL`, `IP_TOS`; read only: `SO_ERROR`, `SO_ACCEPTCONN`; values are numbers or `on`/`off`",
         example: "setsockopt(s, SO_LINGER, off)",
         ..adapter("setsockopt", "setsockopt(sock, OPTION, value)", (3, 3))
     },

@@ -836,6 +836,7 @@ MUTANTS = {
     "close-resets": CloseResets,
     "family-mismatch-binds-wildcard": FamilyMismatchBindsWildcard,
     "trunc-unsupported": TruncUnsupported,
+    "ttl-ignored": option_ignored("IP_TTL"),
     "multicast-connect-succeeds": MulticastConnectSucceeds,
 }
 
