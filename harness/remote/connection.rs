@@ -702,3 +702,49 @@ fn sack_moved(option: &TcpOption, by: u32) -> TcpOption {
         other => other.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::notation::parse;
+
+    /// A SYN-ACK from the target, with `options` laid out as the target likes.
+    fn syn_ack(options: Vec<TcpOption>) -> Segment {
+        Segment {
+            src: "198.51.100.1:80".parse().unwrap(),
+            dst: "198.51.100.2:40000".parse().unwrap(),
+            seq: 7000,
+            ack: 1001,
+            flags: Flags::SYN | Flags::ACK,
+            window: 65535,
+            urgent: 0,
+            options,
+            payload: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn options_are_compared_as_a_set_whatever_their_layout() {
+        let conn = Connection::new(
+            "198.51.100.2:40000".parse().unwrap(),
+            "198.51.100.1:80".parse().unwrap(),
+            1000,
+        );
+        // smoltcp's layout: no NOPs, window scale before SACK, End of Option List.
+        let smoltcp = syn_ack(vec![
+            TcpOption::Mss(1460),
+            TcpOption::WindowScale(3),
+            TcpOption::SackPermitted,
+            TcpOption::Eol,
+        ]);
+        let linux_layout =
+            parse("S. 0:0(0) ack 1 win * <mss 1460,nop,nop,sackOK,nop,wscale *>").unwrap();
+        assert_eq!(conn.check(&linux_layout, &smoltcp), Ok(()));
+        // Each listed option must be there, and no other.
+        let fewer = parse("S. 0:0(0) ack 1 win * <mss 1460,sackOK>").unwrap();
+        assert_eq!(conn.check(&fewer, &smoltcp).unwrap_err().0, "options");
+        let more =
+            parse("S. 0:0(0) ack 1 win * <mss 1460,sackOK,wscale *,TS val * ecr 0>").unwrap();
+        assert_eq!(conn.check(&more, &smoltcp).unwrap_err().0, "options");
+    }
+}
