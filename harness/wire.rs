@@ -3,9 +3,10 @@
 //! ([`segment`]), the byte-stream [`reassembly`] a receiver needs to turn segments back
 //! into the stream, and the classic [`pcap`] file format that records them; and the
 //! [`ethernet`] frames, ARP and neighbour discovery a host on a user-space stack's LAN
-//! speaks.
+//! speaks; the [`icmp`] errors a path sends about a segment.
 
 pub mod ethernet;
+pub mod icmp;
 pub mod notation;
 pub mod pcap;
 pub mod reassembly;

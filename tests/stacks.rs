@@ -80,7 +80,7 @@ fn lwip_differs_from_linux_exactly_where_known() {
         &format!("lwip={}", adapter.display()),
         "adapters/lwip/known-differences.toml",
         "lwIP 2.1.3 (Debian liblwip, sockspec lwIP adapter)",
-        54,
+        55,
     );
 }
 
@@ -110,7 +110,7 @@ fn smoltcp_differs_from_linux_exactly_where_known() {
         &format!("smoltcp={}", adapter.display()),
         "adapters/smoltcp/known-differences.toml",
         "smoltcp 0.12.0 (sockspec smoltcp adapter)",
-        29,
+        30,
     );
 }
 

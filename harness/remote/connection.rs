@@ -13,12 +13,13 @@
 //! record and never match.
 
 use super::link::{Arrival, Link, LinkError};
+use crate::wire::icmp::IcmpError;
 use crate::wire::notation::{Field, OptionSpec, OptionsSpec, SegmentSpec};
 use crate::wire::reassembly::Reassembler;
 use crate::wire::segment::{Checksum, Flags, Packet, Segment, TcpOption};
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// How many recent segments a connection keeps for diagnostics.
@@ -107,6 +108,8 @@ pub enum ExpectError {
     BadChecksum { segment: String },
     #[error("the target sent more than {limit} segments that no step expected (it floods the wire){recent}")]
     Flood { limit: usize, recent: String },
+    #[error("an ICMP error needs {0}")]
+    NothingToQuote(&'static str),
     #[error(transparent)]
     Link(#[from] LinkError),
 }
@@ -146,6 +149,8 @@ pub struct Connection {
     /// When the last segment went either way: timing windows count from it.
     pub last_event: Option<Instant>,
     history: VecDeque<(Direction, String)>,
+    /// The target's last segment on the connection: what an ICMP error quotes.
+    pub last_from_target: Option<Segment>,
 }
 
 impl Connection {
@@ -167,6 +172,7 @@ impl Connection {
             advertise: None,
             last_event: None,
             history: VecDeque::new(),
+            last_from_target: None,
         }
     }
 
@@ -223,6 +229,7 @@ impl Connection {
     /// far it acknowledges, its window, and its data and FIN (RFC 9293 3.10.7.4).
     fn observe(&mut self, segment: &Segment, arrived: Instant) {
         self.last_event = Some(arrived);
+        self.last_from_target = Some(segment.clone());
         let syn = segment.flags.contains(Flags::SYN);
         if syn {
             if self.irs.is_none() {
@@ -489,6 +496,25 @@ impl Wire {
 
     pub fn link(&self) -> &Link {
         &self.link
+    }
+
+    /// Sends `error` about the target's last segment on `conn`, from the remote's
+    /// address as a host on the path would (RFC 792; RFC 9293 3.9.2.2).
+    pub fn send_icmp(&mut self, conn: &Connection, error: IcmpError) -> Result<(), ExpectError> {
+        let last = conn
+            .last_from_target
+            .as_ref()
+            .ok_or(ExpectError::NothingToQuote(
+                "a segment from the target to quote",
+            ))?;
+        let (IpAddr::V4(from), IpAddr::V4(to)) = (conn.local.ip(), conn.peer.ip()) else {
+            return Err(ExpectError::NothingToQuote(
+                "an IPv4 connection (ICMPv6 is not sent yet)",
+            ));
+        };
+        let packet = error.packet(from, to, &last.to_packet(Checksum::Correct));
+        self.link.send(&packet)?;
+        Ok(())
     }
 
     /// Sends `out` on `conn`.

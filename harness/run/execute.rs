@@ -713,6 +713,12 @@ impl Runner<'_> {
             (WireDirection::Inject, WireAction::Nothing(_)) => {
                 unreachable!("the parser allows `nothing` only on `>` lines")
             }
+            (WireDirection::Inject, WireAction::Icmp(error)) => wire
+                .send_icmp(c, *error)
+                .map(|()| format!("sent ICMP {}", error.name())),
+            (WireDirection::Expect, WireAction::Icmp(_)) => {
+                unreachable!("the parser allows `icmp` only on `<` lines")
+            }
         };
         match done {
             Ok(text) => {

@@ -157,6 +157,9 @@ pub enum WireAction {
     /// `window N`: from now on the harness advertises at most `N` bytes (an
     /// application that stops reading), and says so at once.
     Window(u16),
+    /// `icmp host-unreachable`: an ICMP error about the target's last segment on the
+    /// connection, as a router on the path would send.
+    Icmp(crate::wire::icmp::IcmpError),
 }
 
 /// The data of a wire line.

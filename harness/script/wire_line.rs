@@ -50,6 +50,24 @@ pub(super) fn action(
                 })?;
             return only_after(WireAction::Window(n), &words, 2, text, text_start);
         }
+        Some("icmp") => {
+            if direction == WireDirection::Expect {
+                return Err(Diagnostic::new(at(0, 4), "`icmp` is what the harness sends")
+                    .with_hint("write `w < icmp host-unreachable`: an error about the target's last segment"));
+            }
+            let names: Vec<&str> = crate::wire::icmp::IcmpError::ALL
+                .iter()
+                .map(|e| e.name())
+                .collect();
+            let error = words
+                .get(1)
+                .and_then(|w| crate::wire::icmp::IcmpError::from_name(w))
+                .ok_or_else(|| {
+                    Diagnostic::new(at(4, text.len()), "`icmp` needs the kind of error")
+                        .with_hint(format!("one of {}", names.join(", ")))
+                })?;
+            return only_after(WireAction::Icmp(error), &words, 2, text, text_start);
+        }
         Some("nothing") => {
             if direction == WireDirection::Inject {
                 return Err(
