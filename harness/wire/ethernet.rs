@@ -215,14 +215,7 @@ fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, icmp: &[u8]) -> u16 {
     pseudo.extend_from_slice(&(icmp.len() as u32).to_be_bytes());
     pseudo.extend_from_slice(&[0, 0, 0, ICMPV6]);
     pseudo.extend_from_slice(icmp);
-    let mut sum: u32 = pseudo
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    super::segment::checksum(&pseudo)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! (Source Quench, MUST-55), or to take as soft errors that never end a connection
 //! (MUST-56). Codec only: which segment to quote is the connection's business.
 
+use super::segment::checksum;
 use std::net::Ipv4Addr;
 
 /// The ICMP errors the harness can send.
@@ -66,18 +67,6 @@ impl IcmpError {
         ip.extend_from_slice(&icmp);
         ip
     }
-}
-
-/// The Internet checksum (RFC 1071).
-fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = bytes
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 #[cfg(test)]

@@ -394,6 +394,11 @@ fn pseudo_header_sum(src: IpAddr, dst: IpAddr, tcp_len: usize) -> u32 {
 
 /// Adds big-endian 16-bit words to a running sum (an odd last byte is padded with
 /// zero, RFC 1071).
+/// The Internet checksum of `bytes` (RFC 1071), as ICMP and the headers use it.
+pub fn checksum(bytes: &[u8]) -> u16 {
+    fold(add_bytes(0, bytes))
+}
+
 fn add_bytes(mut sum: u32, bytes: &[u8]) -> u32 {
     let mut words = bytes.chunks_exact(2);
     for w in &mut words {
