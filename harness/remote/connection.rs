@@ -57,6 +57,10 @@ pub struct Outgoing {
     pub options: Vec<TcpOption>,
     pub payload: Vec<u8>,
     pub checksum: Checksum,
+    /// Another source or destination address than the connection's (`from ADDR`,
+    /// `to ADDR`): a segment from an address no host may have, or to a broadcast one.
+    pub from: Option<IpAddr>,
+    pub to: Option<IpAddr>,
 }
 
 /// Why an expected segment did not come as expected.
@@ -472,6 +476,8 @@ impl Outgoing {
             } else {
                 Checksum::Correct
             },
+            from: spec.from,
+            to: spec.to,
         })
     }
 }
@@ -520,8 +526,8 @@ impl Wire {
     /// Sends `out` on `conn`.
     pub fn send(&mut self, conn: &mut Connection, out: &Outgoing) -> Result<(), LinkError> {
         let segment = Segment {
-            src: conn.local,
-            dst: conn.peer,
+            src: SocketAddr::new(out.from.unwrap_or(conn.local.ip()), conn.local.port()),
+            dst: SocketAddr::new(out.to.unwrap_or(conn.peer.ip()), conn.peer.port()),
             seq: conn.iss.wrapping_add(out.seq),
             ack: if out.flags.contains(Flags::ACK) {
                 conn.irs.unwrap_or(0).wrapping_add(out.ack)
@@ -687,6 +693,8 @@ impl Wire {
         // Flags 0 matches no real segment: whatever arrives breaks the silence.
         let nothing = SegmentSpec {
             bad_checksum: false,
+            from: None,
+            to: None,
             flags: Flags(0),
             maybe: Flags(0),
             start: Field::Any,
@@ -697,7 +705,19 @@ impl Wire {
             payload: None,
         };
         match self.expect(conn, &nothing, window) {
-            Err(ExpectError::Nothing { .. }) => Ok(()),
+            Err(ExpectError::Nothing { .. }) => {
+                // An answer to where a `from` line claimed to be (a multicast source)
+                // is no segment of the connection's, but it breaks the silence too.
+                let elsewhere = self.queued.iter().find_map(|((dst, src), q)| {
+                    (*src == conn.peer && dst.port() == conn.local.port() && *dst != conn.local)
+                        .then(|| q.front().map(|(s, _)| s.to_string()))
+                        .flatten()
+                });
+                match elsewhere {
+                    Some(segment) => Err(broken(segment, conn)),
+                    None => Ok(()),
+                }
+            }
             Err(ExpectError::Mismatch { segment, .. }) => Err(broken(segment, conn)),
             Ok(s) => Err(broken(conn.describe(&s, Direction::Out), conn)),
             Err(e) => Err(e),

@@ -113,6 +113,16 @@ impl Link {
             return self.device.write_all(packet).map_err(LinkError::Write);
         };
         let v6 = packet.first().is_some_and(|b| b >> 4 == 6);
+        // A packet to a broadcast or multicast address goes to its group, not the target.
+        if let Some(group) = destination(packet).and_then(ethernet::group_mac) {
+            let ethertype = if v6 {
+                ethernet::ETHERTYPE_IPV6
+            } else {
+                ethernet::ETHERTYPE_IPV4
+            };
+            let own = lan.own_mac;
+            return self.write_frame(&ethernet::build(group, own, ethertype, packet));
+        }
         let known = if v6 {
             lan.target_mac_v6
         } else {
@@ -375,6 +385,15 @@ fn source(packet: &[u8]) -> Option<IpAddr> {
     match packet.first()? >> 4 {
         4 if packet.len() >= 20 => Some(IpAddr::from(<[u8; 4]>::try_from(&packet[12..16]).ok()?)),
         6 if packet.len() >= 40 => Some(IpAddr::from(<[u8; 16]>::try_from(&packet[8..24]).ok()?)),
+        _ => None,
+    }
+}
+
+/// The destination address of an IP packet, if it is one.
+fn destination(packet: &[u8]) -> Option<IpAddr> {
+    match packet.first()? >> 4 {
+        4 if packet.len() >= 20 => Some(IpAddr::from(<[u8; 4]>::try_from(&packet[16..20]).ok()?)),
+        6 if packet.len() >= 40 => Some(IpAddr::from(<[u8; 16]>::try_from(&packet[24..40]).ok()?)),
         _ => None,
     }
 }

@@ -41,6 +41,8 @@ impl Wire {
             options: vec![TcpOption::Mss(HARNESS_MSS)],
             payload: Vec::new(),
             checksum: Checksum::Correct,
+            from: None,
+            to: None,
         };
         let mut rto = SYN_RTO;
         self.send(conn, &syn)?;
@@ -86,6 +88,8 @@ impl Wire {
             options: vec![TcpOption::Mss(HARNESS_MSS)],
             payload: Vec::new(),
             checksum: Checksum::Correct,
+            from: None,
+            to: None,
         };
         loop {
             let Some(s) = self.next_segment(conn, deadline)? else {
@@ -240,6 +244,8 @@ impl Wire {
             options: Vec::new(),
             payload: data[from..from + n as usize].to_vec(),
             checksum: Checksum::Correct,
+            from: None,
+            to: None,
         };
         Ok(self.send(conn, &out)?)
     }
@@ -349,6 +355,8 @@ impl Wire {
             options: Vec::new(),
             payload: Vec::new(),
             checksum: Checksum::Correct,
+            from: None,
+            to: None,
         };
         Ok(self.send(conn, &out)?)
     }

@@ -627,6 +627,28 @@ impl Runner<'_> {
     ) -> Result<(), Stop> {
         let timeout = self.settings.timeout;
         let scale = self.settings.time_scale;
+        // `from`/`to` must be of the connection's family: the packet has one IP header.
+        if let (WireAction::Segment { spec, .. }, Some(c)) =
+            (action, self.connections.get(&conn.name))
+        {
+            let v4 = c.local.is_ipv4();
+            if [spec.from, spec.to]
+                .into_iter()
+                .flatten()
+                .any(|a| a.is_ipv4() != v4)
+            {
+                return Err(self.fail(
+                    step,
+                    "`from` and `to` addresses of the connection's family".into(),
+                    format!(
+                        "the connection `{}` is {}",
+                        conn.name,
+                        if v4 { "IPv4" } else { "IPv6" }
+                    ),
+                    None,
+                ));
+            }
+        }
         let (Ok(Some(wire)), Some(c)) = (self.wire.as_mut(), self.connections.get_mut(&conn.name))
         else {
             return Err(self.fail(

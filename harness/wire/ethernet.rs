@@ -207,6 +207,24 @@ pub fn solicited_node(addr: Ipv6Addr) -> (Ipv6Addr, Mac) {
     (group, [0x33, 0x33, g[12], g[13], g[14], g[15]])
 }
 
+/// The MAC a packet to `dst` goes to when `dst` is not one host: the broadcast MAC for
+/// the limited broadcast address, a group MAC for a multicast one (RFC 1112 6.4,
+/// RFC 2464 7); `None` for a unicast address.
+pub fn group_mac(dst: std::net::IpAddr) -> Option<Mac> {
+    match dst {
+        std::net::IpAddr::V4(a) if a.is_broadcast() => Some(BROADCAST),
+        std::net::IpAddr::V4(a) if a.is_multicast() => {
+            let o = a.octets();
+            Some([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
+        }
+        std::net::IpAddr::V6(a) if a.is_multicast() => {
+            let o = a.octets();
+            Some([0x33, 0x33, o[12], o[13], o[14], o[15]])
+        }
+        _ => None,
+    }
+}
+
 /// The ICMPv6 checksum over the pseudo-header (RFC 8200 8.1) and the message.
 fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, icmp: &[u8]) -> u16 {
     let mut pseudo = Vec::with_capacity(40 + icmp.len());

@@ -133,6 +133,10 @@ pub struct SegmentSpec {
     /// `checksum bad`: a segment sent with a wrong checksum, which a receiver must drop
     /// (RFC 9293 3.1, MUST-3).
     pub bad_checksum: bool,
+    /// `from ADDR`, `to ADDR`: a segment sent from or to another address than the
+    /// connection's (a multicast source, the broadcast address; RFC 9293 3.9.2.3).
+    pub from: Option<std::net::IpAddr>,
+    pub to: Option<std::net::IpAddr>,
 }
 
 impl SegmentSpec {
@@ -141,6 +145,9 @@ impl SegmentSpec {
     pub fn unexpectable(&self) -> Option<&'static str> {
         if self.bad_checksum {
             return Some("a segment with a bad checksum never reaches a check: it is dropped");
+        }
+        if self.from.is_some() || self.to.is_some() {
+            return Some("`from` and `to` change where the harness's own segments go");
         }
         match &self.options {
             OptionsSpec::Exact(list) if list.iter().any(|o| matches!(o, OptionSpec::Raw(_))) => {
@@ -338,6 +345,8 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
         options: OptionsSpec::None,
         payload: None,
         bad_checksum: false,
+        from: None,
+        to: None,
     };
     loop {
         c.skip_spaces();
@@ -364,6 +373,20 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
                     c.expect("bad", "`bad`: `checksum bad` sends a wrong checksum")?;
                     spec.bad_checksum = true;
                 }
+                word @ ("from" | "to") => {
+                    c.skip_spaces();
+                    let rest = c.rest();
+                    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                    let addr = rest[..end].parse().map_err(|_| {
+                        c.err(format!("`{word}` needs an IP address, as in {word} 255.255.255.255"))
+                    })?;
+                    c.pos += end;
+                    if word == "from" {
+                        spec.from = Some(addr);
+                    } else {
+                        spec.to = Some(addr);
+                    }
+                }
                 other => {
                     return Err(NotationError {
                         at,
@@ -374,7 +397,7 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
                             word => format!("unexpected `{word}`"),
                         },
                         hint: Some(
-                            "after start:end(len) come `ack N`, `win N`, <options>, \"payload\" and `checksum bad`"
+                            "after start:end(len) come `ack N`, `win N`, <options>, \"payload\", `checksum bad`, `from ADDR` and `to ADDR`"
                                 .into(),
                         ),
                     })
