@@ -86,7 +86,7 @@ impl Drop for Capture {
 fn drain(tap: &OwnedFd, kind: Tap, woken: &OwnedFd, stop: &AtomicBool) -> Vec<u8> {
     let mut pcap = PcapWriter::new(Vec::new()).expect("writing to memory");
     // Room for the Ethernet header a LAN's frames carry before the packet.
-    let mut buf = vec![0u8; SNAP + ETHERNET_HEADER];
+    let mut buf = vec![0u8; SNAP + crate::wire::ethernet::HEADER];
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         if !stopping {
@@ -108,7 +108,7 @@ fn drain(tap: &OwnedFd, kind: Tap, woken: &OwnedFd, stop: &AtomicBool) -> Vec<u8
                 Tap::Loopback if outgoing => continue,
                 Tap::Loopback => (&buf[..len.min(SNAP)], len),
                 Tap::Lan => match ip_in_frame(&buf[..len.min(buf.len())]) {
-                    Some(p) => (&p[..p.len().min(SNAP)], len - ETHERNET_HEADER),
+                    Some(p) => (&p[..p.len().min(SNAP)], len - crate::wire::ethernet::HEADER),
                     None => continue,
                 },
             };
@@ -146,8 +146,6 @@ fn read(tap: &OwnedFd, buf: &mut [u8]) -> Option<(usize, bool)> {
     }
     Some((n as usize, from.sll_pkttype == libc::PACKET_OUTGOING))
 }
-
-const ETHERNET_HEADER: usize = 14;
 
 /// The IP packet in an Ethernet frame, if it carries one.
 fn ip_in_frame(frame: &[u8]) -> Option<&[u8]> {

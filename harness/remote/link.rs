@@ -65,6 +65,15 @@ impl Lan {
             target_mac_v6: None,
         }
     }
+
+    /// The target's MAC for IPv6 or IPv4, once learnt.
+    fn target_mac(&self, v6: bool) -> Option<Mac> {
+        if v6 {
+            self.target_mac_v6
+        } else {
+            self.target_mac_v4
+        }
+    }
 }
 
 /// How long the harness waits for the target to answer ARP or a solicitation before it
@@ -113,30 +122,17 @@ impl Link {
             return self.device.write_all(packet).map_err(LinkError::Write);
         };
         let v6 = packet.first().is_some_and(|b| b >> 4 == 6);
-        // A packet to a broadcast or multicast address goes to its group, not the target.
-        if let Some(group) = destination(packet).and_then(ethernet::group_mac) {
-            let ethertype = if v6 {
-                ethernet::ETHERTYPE_IPV6
-            } else {
-                ethernet::ETHERTYPE_IPV4
-            };
-            let own = lan.own_mac;
-            return self.write_frame(&ethernet::build(group, own, ethertype, packet));
-        }
-        let known = if v6 {
-            lan.target_mac_v6
-        } else {
-            lan.target_mac_v4
-        };
-        let mac = match known {
-            Some(mac) => mac,
-            None => self.resolve(v6)?,
-        };
-        let own = self.lan.as_ref().map_or([0; 6], |l| l.own_mac);
+        let own = lan.own_mac;
         let ethertype = if v6 {
             ethernet::ETHERTYPE_IPV6
         } else {
             ethernet::ETHERTYPE_IPV4
+        };
+        // A packet to a broadcast or multicast address goes to its group, not the target.
+        let group = addresses(packet).and_then(|(_, dst)| ethernet::group_mac(dst));
+        let mac = match group.or(lan.target_mac(v6)) {
+            Some(mac) => mac,
+            None => self.resolve(v6)?,
         };
         self.write_frame(&ethernet::build(mac, own, ethertype, packet))
     }
@@ -182,11 +178,7 @@ impl Link {
         }
         let deadline = Instant::now() + RESOLVE;
         loop {
-            let known =
-                self.lan
-                    .as_ref()
-                    .and_then(|l| if v6 { l.target_mac_v6 } else { l.target_mac_v4 });
-            if let Some(mac) = known {
+            if let Some(mac) = self.lan.as_ref().and_then(|l| l.target_mac(v6)) {
                 return Ok(mac);
             }
             match self.next_frame(deadline)? {
@@ -267,7 +259,7 @@ impl Link {
                     return Ok(Some(None));
                 }
                 let v6 = frame.ethertype == ethernet::ETHERTYPE_IPV6;
-                if source(frame.payload) == Some(target_ip(&lan, v6)) {
+                if addresses(frame.payload).map(|(src, _)| src) == Some(target_ip(&lan, v6)) {
                     self.learn(v6, frame.src);
                 }
                 let packet = frame.payload.to_vec();
@@ -380,22 +372,20 @@ impl Link {
     }
 }
 
-/// The source address of an IP packet, if it is one.
-fn source(packet: &[u8]) -> Option<IpAddr> {
-    match packet.first()? >> 4 {
-        4 if packet.len() >= 20 => Some(IpAddr::from(<[u8; 4]>::try_from(&packet[12..16]).ok()?)),
-        6 if packet.len() >= 40 => Some(IpAddr::from(<[u8; 16]>::try_from(&packet[8..24]).ok()?)),
-        _ => None,
-    }
-}
-
-/// The destination address of an IP packet, if it is one.
-fn destination(packet: &[u8]) -> Option<IpAddr> {
-    match packet.first()? >> 4 {
-        4 if packet.len() >= 20 => Some(IpAddr::from(<[u8; 4]>::try_from(&packet[16..20]).ok()?)),
-        6 if packet.len() >= 40 => Some(IpAddr::from(<[u8; 16]>::try_from(&packet[24..40]).ok()?)),
-        _ => None,
-    }
+/// The source and destination addresses of an IP packet, if it is one.
+fn addresses(packet: &[u8]) -> Option<(IpAddr, IpAddr)> {
+    let (src, dst): (IpAddr, IpAddr) = match packet.first()? >> 4 {
+        4 if packet.len() >= 20 => (
+            <[u8; 4]>::try_from(&packet[12..16]).ok()?.into(),
+            <[u8; 4]>::try_from(&packet[16..20]).ok()?.into(),
+        ),
+        6 if packet.len() >= 40 => (
+            <[u8; 16]>::try_from(&packet[8..24]).ok()?.into(),
+            <[u8; 16]>::try_from(&packet[24..40]).ok()?.into(),
+        ),
+        _ => return None,
+    };
+    Some((src, dst))
 }
 
 fn target_ip(lan: &Lan, v6: bool) -> IpAddr {

@@ -15,7 +15,8 @@ pub const BROADCAST: Mac = [0xff; 6];
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 pub const ETHERTYPE_ARP: u16 = 0x0806;
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
-const HEADER: usize = 14;
+/// The length of an Ethernet II header: two MACs and the ethertype.
+pub const HEADER: usize = 14;
 const ICMPV6: u8 = 58;
 const NEIGHBOR_SOLICITATION: u8 = 135;
 const NEIGHBOR_ADVERTISEMENT: u8 = 136;
