@@ -61,6 +61,10 @@ pub struct Outgoing {
     /// `to ADDR`): a segment from an address no host may have, or to a broadcast one.
     pub from: Option<IpAddr>,
     pub to: Option<IpAddr>,
+    /// The urgent pointer (RFC 9293 3.8.5); sent as it is, whether URG is set or not.
+    pub urgent: u16,
+    /// Options for the IPv4 header (RFC 791 3.1), empty for none.
+    pub ip_options: Vec<u8>,
 }
 
 /// Why an expected segment did not come as expected.
@@ -106,6 +110,15 @@ pub enum ExpectError {
     Data {
         expected: String,
         actual: String,
+        recent: String,
+    },
+    #[error("the target sent {sent} new bytes within {}, more than the {allowed} allowed: `{segment}`{recent}", ms(*window))]
+    TooMuch {
+        sent: u32,
+        allowed: u32,
+        window: Duration,
+        /// The segment that went over.
+        segment: String,
         recent: String,
     },
     #[error("a segment with a wrong checksum: `{segment}`")]
@@ -155,6 +168,9 @@ pub struct Connection {
     history: VecDeque<(Direction, String)>,
     /// The target's last segment on the connection: what an ICMP error quotes.
     pub last_from_target: Option<Segment>,
+    /// One past the furthest sequence number the target has sent, relative to `irs`
+    /// (its SND.MAX): what it sends below this is a retransmission.
+    pub target_high: u32,
 }
 
 impl Connection {
@@ -177,6 +193,7 @@ impl Connection {
             last_event: None,
             history: VecDeque::new(),
             last_from_target: None,
+            target_high: 0,
         }
     }
 
@@ -275,6 +292,12 @@ impl Connection {
             return;
         };
         let first = segment.seq.wrapping_add(u32::from(syn));
+        let end = first
+            .wrapping_add(segment.payload.len() as u32)
+            .wrapping_sub(irs);
+        if (end.wrapping_sub(self.target_high) as i32) > 0 {
+            self.target_high = end;
+        }
         if !segment.payload.is_empty() && self.received.len() < RECEIVED_LIMIT {
             // Data outside the window or that contradicts earlier bytes is left out of
             // the stream; the steps that read it say what arrived.
@@ -380,6 +403,9 @@ impl Connection {
         if let Some(want) = spec.win.filter(|w| !w.matches(segment.window)) {
             return Err(("win", want.to_string(), segment.window.to_string()));
         }
+        if let Some(want) = spec.urgent.filter(|w| !w.matches(segment.urgent)) {
+            return Err(("urg", want.to_string(), segment.urgent.to_string()));
+        }
         if let Some(want) = spec.payload.as_ref().filter(|w| **w != segment.payload) {
             return Err((
                 "payload",
@@ -478,6 +504,8 @@ impl Outgoing {
             },
             from: spec.from,
             to: spec.to,
+            urgent: spec.urgent.map_or(0, |f| f.value().expect(known)),
+            ip_options: spec.ip_options.clone().unwrap_or_default(),
         })
     }
 }
@@ -536,7 +564,7 @@ impl Wire {
             },
             flags: out.flags,
             window: out.window,
-            urgent: 0,
+            urgent: out.urgent,
             // SACK blocks are written relative to the target's ISN, like the ACK.
             options: out
                 .options
@@ -547,7 +575,8 @@ impl Wire {
         };
         conn.remember(Direction::In, conn.describe(&segment, Direction::In));
         conn.sent(out);
-        self.link.send(&segment.to_packet(out.checksum))
+        self.link
+            .send(&segment.to_packet_with(out.checksum, &out.ip_options))
     }
 
     /// The next segment the target sends on `conn`, checked against `pattern`. A
@@ -703,6 +732,8 @@ impl Wire {
             win: None,
             options: OptionsSpec::Any,
             payload: None,
+            urgent: None,
+            ip_options: None,
         };
         match self.expect(conn, &nothing, window) {
             Err(ExpectError::Nothing { .. }) => {

@@ -27,6 +27,8 @@ const SYN_RTO: Duration = Duration::from_secs(1);
 /// Linux, 500 ms by RFC 9293 3.8.6.3) never draws a needless retransmission.
 const DATA_RTO: Duration = Duration::from_millis(600);
 const MAX_RTO: Duration = Duration::from_secs(8);
+/// The most `w < fill` sends before it gives up on the target's window ever shutting.
+pub const FILL_LIMIT: usize = 16 << 20;
 
 impl Wire {
     /// `w < handshake`: the harness opens the connection (SYN, the target's SYN-ACK,
@@ -43,6 +45,8 @@ impl Wire {
             checksum: Checksum::Correct,
             from: None,
             to: None,
+            urgent: 0,
+            ip_options: Vec::new(),
         };
         let mut rto = SYN_RTO;
         self.send(conn, &syn)?;
@@ -90,6 +94,8 @@ impl Wire {
             checksum: Checksum::Correct,
             from: None,
             to: None,
+            urgent: 0,
+            ip_options: Vec::new(),
         };
         loop {
             let Some(s) = self.next_segment(conn, deadline)? else {
@@ -138,11 +144,88 @@ impl Wire {
         self.send_until_acked(conn, &[], true, within)
     }
 
+    /// `w < fill`: sends the alphabet, as a correct sender would, until the target has
+    /// acknowledged all of it and advertises a zero window (its application stopped
+    /// reading and its buffer is full); returns how many bytes that took. A target
+    /// whose window stays open after [`FILL_LIMIT`] bytes fails the step.
+    pub fn fill_window(
+        &mut self,
+        conn: &mut Connection,
+        within: Duration,
+    ) -> Result<u32, ExpectError> {
+        let start = conn.snd_nxt;
+        self.send_until(conn, &pattern(FILL_LIMIT), false, true, within)?;
+        Ok(conn.snd_nxt.wrapping_sub(start))
+    }
+
+    /// `w < rst`: an RST with ACK at SND.NXT (RFC 9293 3.10.7.4: in the window, and
+    /// exactly at RCV.NXT for the target, so accepted under RFC 5961 3.2 as well).
+    pub fn send_rst(&mut self, conn: &mut Connection) -> Result<(), ExpectError> {
+        let out = Outgoing {
+            flags: Flags::RST | Flags::ACK,
+            seq: conn.snd_nxt,
+            ack: conn.rcv_nxt(),
+            window: 0,
+            options: Vec::new(),
+            payload: Vec::new(),
+            checksum: Checksum::Correct,
+            from: None,
+            to: None,
+            urgent: 0,
+            ip_options: Vec::new(),
+        };
+        Ok(self.send(conn, &out)?)
+    }
+
+    /// `w > at most N bytes for D`: takes every segment the target sends for `within`
+    /// without acknowledging any, and fails as soon as they carry more than `allowed`
+    /// bytes beyond what it had sent before (retransmissions are free). How a first
+    /// flight's size is bounded (RFC 5681 3.1) and a silly segment ruled out (RFC
+    /// 9293 3.8.6.2.1). Returns the new bytes counted.
+    pub fn expect_at_most(
+        &mut self,
+        conn: &mut Connection,
+        allowed: u32,
+        within: Duration,
+    ) -> Result<u32, ExpectError> {
+        let base = conn.target_high;
+        let deadline = Instant::now() + within;
+        while let Some(s) = self.next_segment(conn, deadline)? {
+            if s.flags.contains(Flags::RST) {
+                return Err(reset(conn, &s, "while the harness counted what it sent"));
+            }
+            let sent = conn.target_high.wrapping_sub(base);
+            if sent > allowed {
+                return Err(ExpectError::TooMuch {
+                    sent,
+                    allowed,
+                    window: within,
+                    segment: conn.describe(&s, Direction::Out),
+                    recent: conn.recent(),
+                });
+            }
+        }
+        Ok(conn.target_high.wrapping_sub(base))
+    }
+
     fn send_until_acked(
         &mut self,
         conn: &mut Connection,
         data: &[u8],
         fin: bool,
+        within: Duration,
+    ) -> Result<(), ExpectError> {
+        self.send_until(conn, data, fin, false, within)
+    }
+
+    /// Sends `data` (then a FIN when `fin`) until all is acknowledged or, when
+    /// `until_shut`, until the target acknowledged everything sent and shut its window.
+    fn send_until(
+        &mut self,
+        conn: &mut Connection,
+        data: &[u8],
+        fin: bool,
+        until_shut: bool,
         within: Duration,
     ) -> Result<(), ExpectError> {
         let deadline = Instant::now() + within;
@@ -170,6 +253,25 @@ impl Wire {
                 timer.get_or_insert_with(|| Instant::now() + rto);
             }
             if ahead_or_at(conn.snd_una, end) {
+                if until_shut {
+                    return Err(ExpectError::Stalled {
+                        during: "filling the target's window".into(),
+                        waited: within,
+                        state: format!(
+                            "the target took {} bytes and its window is still {}",
+                            data.len(),
+                            conn.snd_wnd
+                        ),
+                        recent: conn.recent(),
+                    });
+                }
+                return Ok(());
+            }
+            if until_shut
+                && conn.snd_wnd == 0
+                && conn.snd_una == conn.snd_nxt
+                && conn.snd_nxt != start
+            {
                 return Ok(());
             }
             // The window is shut: the probe timer runs even with nothing in flight.
@@ -246,6 +348,8 @@ impl Wire {
             checksum: Checksum::Correct,
             from: None,
             to: None,
+            urgent: 0,
+            ip_options: Vec::new(),
         };
         Ok(self.send(conn, &out)?)
     }
@@ -357,6 +461,8 @@ impl Wire {
             checksum: Checksum::Correct,
             from: None,
             to: None,
+            urgent: 0,
+            ip_options: Vec::new(),
         };
         Ok(self.send(conn, &out)?)
     }

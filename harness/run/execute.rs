@@ -632,6 +632,17 @@ impl Runner<'_> {
             (action, self.connections.get(&conn.name))
         {
             let v4 = c.local.is_ipv4();
+            if !v4 && spec.ip_options.is_some() {
+                return Err(self.fail(
+                    step,
+                    "an IPv4 connection for `ipopt`".into(),
+                    format!(
+                        "the connection `{}` is IPv6, whose header has no options",
+                        conn.name
+                    ),
+                    None,
+                ));
+            }
             if [spec.from, spec.to]
                 .into_iter()
                 .flatten()
@@ -740,6 +751,30 @@ impl Runner<'_> {
                 .map(|()| format!("sent ICMP {}", error.name())),
             (WireDirection::Expect, WireAction::Icmp(_)) => {
                 unreachable!("the parser allows `icmp` only on `<` lines")
+            }
+            (WireDirection::Inject, WireAction::Fill) => wire.fill_window(c, timeout).map(|n| {
+                format!(
+                    "{} acknowledged; the target's window is shut",
+                    describe::count(u64::from(n))
+                )
+            }),
+            (WireDirection::Inject, WireAction::Rst) => {
+                wire.send_rst(c).map(|()| "sent an RST at SND.NXT".into())
+            }
+            (WireDirection::Expect, WireAction::AtMost { bytes, window }) => {
+                wire.expect_at_most(c, *bytes, *window).map(|n| {
+                    format!(
+                        "{} new within {}",
+                        describe::count(u64::from(n)),
+                        describe::duration(*window)
+                    )
+                })
+            }
+            (WireDirection::Expect, WireAction::Fill | WireAction::Rst)
+            | (WireDirection::Inject, WireAction::AtMost { .. }) => {
+                unreachable!(
+                    "the parser allows `fill` and `rst` only on `<` lines, `at most` only on `>`"
+                )
             }
         };
         match done {

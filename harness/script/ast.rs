@@ -160,6 +160,14 @@ pub enum WireAction {
     /// `icmp host-unreachable`: an ICMP error about the target's last segment on the
     /// connection, as a router on the path would send.
     Icmp(crate::wire::icmp::IcmpError),
+    /// `fill`: the harness sends data until the target advertises a zero window with
+    /// all of it acknowledged (an application that stopped reading, a full buffer).
+    Fill,
+    /// `rst`: an RST with ACK at the harness's SND.NXT, wherever the steps before left it.
+    Rst,
+    /// `at most N bytes for D` (`no new data for D`: 0): whatever the target sends for
+    /// `D`, unacknowledged, carries at most `N` bytes it had not sent before.
+    AtMost { bytes: u32, window: Duration },
 }
 
 /// The data of a wire line.

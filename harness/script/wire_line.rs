@@ -36,6 +36,58 @@ pub(super) fn action(
     match words.first().copied() {
         Some("handshake") => return only(WireAction::Handshake, "handshake"),
         Some("fin") => return only(WireAction::Fin, "fin"),
+        Some(word @ ("fill" | "rst")) => {
+            if direction == WireDirection::Expect {
+                return Err(Diagnostic::new(
+                    at(0, word.len()),
+                    format!("`{word}` is what the harness sends"),
+                )
+                .with_hint(format!("write `w < {word}`")));
+            }
+            let action = if word == "fill" {
+                WireAction::Fill
+            } else {
+                WireAction::Rst
+            };
+            return only(action, word);
+        }
+        Some(first @ ("at" | "no")) => {
+            let hint = "write `w > at most 11000 bytes for 500ms` or `w > no new data for 100ms`";
+            if direction == WireDirection::Inject {
+                return Err(Diagnostic::new(
+                    at(0, text.len()),
+                    "a bound on what the target sends belongs on a `>` line",
+                )
+                .with_hint(hint));
+            }
+            let (bytes, rest) = if first == "at" {
+                let n = (words.get(1) == Some(&"most"))
+                    .then(|| {
+                        words
+                            .get(2)
+                            .and_then(|w| w.replace('_', "").parse::<u32>().ok())
+                    })
+                    .flatten()
+                    .filter(|_| matches!(words.get(3), Some(&"bytes" | &"byte")));
+                (n, 4)
+            } else {
+                let ok = words.get(1) == Some(&"new") && words.get(2) == Some(&"data");
+                (ok.then_some(0), 3)
+            };
+            let window = (words.get(rest) == Some(&"for"))
+                .then(|| words[rest + 1..].join(" "))
+                .filter(|w| !w.is_empty())
+                .map(|w| crate::literal::duration(&w));
+            return match (bytes, window) {
+                (Some(bytes), Some(Ok(window))) => Ok(WireAction::AtMost { bytes, window }),
+                (_, Some(Err(why))) => Err(Diagnostic::new(at(0, text.len()), why).with_hint(hint)),
+                _ => Err(Diagnostic::new(
+                    at(0, text.len()),
+                    "a bound needs a byte count and `for` a duration",
+                )
+                .with_hint(hint)),
+            };
+        }
         Some("window") => {
             if direction == WireDirection::Expect {
                 return Err(Diagnostic::new(at(0, 6), "`window` is what the harness advertises")
@@ -236,6 +288,40 @@ mod tests {
         assert_eq!(
             ok(Expect, "nothing for 300ms"),
             WireAction::Nothing(Duration::from_millis(300))
+        );
+        assert_eq!(ok(Inject, "fill"), WireAction::Fill);
+        assert_eq!(ok(Inject, "rst"), WireAction::Rst);
+        assert_eq!(
+            ok(Expect, "at most 11_000 bytes for 500ms"),
+            WireAction::AtMost {
+                bytes: 11000,
+                window: Duration::from_millis(500)
+            }
+        );
+        assert_eq!(
+            ok(Expect, "no new data for 1s"),
+            WireAction::AtMost {
+                bytes: 0,
+                window: Duration::from_secs(1)
+            }
+        );
+    }
+
+    #[test]
+    fn bounds_and_plain_words_on_the_wrong_side_are_named() {
+        assert_eq!(err(Expect, "fill"), "`fill` is what the harness sends");
+        assert_eq!(err(Inject, "rst now"), "`rst` takes nothing after it");
+        assert_eq!(
+            err(Inject, "at most 10 bytes for 1s"),
+            "a bound on what the target sends belongs on a `>` line"
+        );
+        assert_eq!(
+            err(Expect, "at most ten bytes for 1s"),
+            "a bound needs a byte count and `for` a duration"
+        );
+        assert_eq!(
+            err(Expect, "no new data"),
+            "a bound needs a byte count and `for` a duration"
         );
     }
 

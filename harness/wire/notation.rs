@@ -5,11 +5,14 @@
 //!   a lone `.` is a bare ACK;
 //! - `start:end(len)`: relative sequence numbers of the segment's first byte and the one
 //!   after its last, and the payload length (`end - start` must equal `len`);
-//! - `ack N`, `win N`; any number may be `*`, which matches anything when expected;
+//! - `ack N`, `win N`, `urg N` (the urgent pointer); any number may be `*`, which
+//!   matches anything when expected;
 //! - options between `<` and `>`: `mss N`, `sackOK`, `sack L:R L:R`, `wscale N`,
 //!   `TS val N ecr N`, `nop`, `eol`; `<...>` matches any options;
 //! - the payload as text (`"hello"`) or hex (`hex"00ff"`) after everything else;
-//!   without it a segment carries `len` bytes of a known pattern.
+//!   without it a segment carries `len` bytes of a known pattern;
+//! - for a segment to send only: `checksum bad`, `ipopt hex"..."` (IPv4 header
+//!   options), `from ADDR`, `to ADDR`.
 //!
 //! This module parses the text into a [`SegmentSpec`] and knows nothing of the
 //! scenario language around it, of connections or of sockets.
@@ -137,6 +140,12 @@ pub struct SegmentSpec {
     /// connection's (a multicast source, the broadcast address; RFC 9293 3.9.2.3).
     pub from: Option<std::net::IpAddr>,
     pub to: Option<std::net::IpAddr>,
+    /// `urg N`: the urgent pointer, an offset from the segment's sequence number to
+    /// the octet after the urgent data (RFC 9293 3.8.5, MUST-62). Unchecked when absent.
+    pub urgent: Option<Field<u16>>,
+    /// `ipopt hex"..."`: options in the IPv4 header of a segment the harness sends
+    /// (RFC 791 3.1), which a receiver must ignore when it does not know them (MUST-50).
+    pub ip_options: Option<Vec<u8>>,
 }
 
 impl SegmentSpec {
@@ -148,6 +157,9 @@ impl SegmentSpec {
         }
         if self.from.is_some() || self.to.is_some() {
             return Some("`from` and `to` change where the harness's own segments go");
+        }
+        if self.ip_options.is_some() {
+            return Some("`ipopt` puts options in the IP header of a segment the harness sends");
         }
         match &self.options {
             OptionsSpec::Exact(list) if list.iter().any(|o| matches!(o, OptionSpec::Raw(_))) => {
@@ -171,6 +183,9 @@ impl SegmentSpec {
         }
         if self.win.is_some_and(|f| f.value().is_none()) {
             return Some("`win *` has no value");
+        }
+        if self.urgent.is_some_and(|f| f.value().is_none()) {
+            return Some("`urg *` has no value");
         }
         match &self.options {
             OptionsSpec::Any => Some("`<...>` names no options"),
@@ -347,6 +362,8 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
         bad_checksum: false,
         from: None,
         to: None,
+        urgent: None,
+        ip_options: None,
     };
     loop {
         c.skip_spaces();
@@ -367,6 +384,24 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
                 "win" => {
                     c.skip_spaces();
                     spec.win = Some(c.number("a window")?);
+                }
+                "urg" => {
+                    c.skip_spaces();
+                    spec.urgent = Some(c.number("an urgent pointer")?);
+                }
+                "ipopt" => {
+                    c.skip_spaces();
+                    if !c.rest().starts_with("hex\"") {
+                        return Err(c.err("`ipopt` needs the option bytes, as in ipopt hex\"1e0400\""));
+                    }
+                    let bytes = payload(&mut c)?;
+                    if bytes.len() > 40 {
+                        return Err(c.err(format!(
+                            "an IPv4 header holds at most 40 bytes of options, not {}",
+                            bytes.len()
+                        )));
+                    }
+                    spec.ip_options = Some(bytes);
                 }
                 "checksum" => {
                     c.skip_spaces();
@@ -397,7 +432,7 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
                             word => format!("unexpected `{word}`"),
                         },
                         hint: Some(
-                            "after start:end(len) come `ack N`, `win N`, <options>, \"payload\", `checksum bad`, `from ADDR` and `to ADDR`"
+                            "after start:end(len) come `ack N`, `win N`, `urg N`, <options>, \"payload\", `checksum bad`, `ipopt hex\"..\"`, `from ADDR` and `to ADDR`"
                                 .into(),
                         ),
                     })
@@ -614,6 +649,22 @@ mod tests {
             "opt 253 hex\"cafe\""
         );
         assert!(parse("P. 1:6(5) checksum good").is_err());
+    }
+
+    #[test]
+    fn urgent_pointer_and_ip_options() {
+        let spec = parse("UP. 1:4(3) ack 1 win 100 urg 3 ipopt hex\"1e03 00\"").unwrap();
+        assert_eq!(spec.flags, Flags::URG | Flags::PSH | Flags::ACK);
+        assert_eq!(spec.urgent, Some(Field::Is(3)));
+        assert_eq!(spec.ip_options, Some(vec![0x1e, 0x03, 0x00]));
+        assert!(spec.unsendable().is_none());
+        assert!(spec.unexpectable().is_some(), "IP options are only sent");
+        let expected = parse("U. 1:4(3) urg *").unwrap();
+        assert_eq!(expected.urgent, Some(Field::Any));
+        assert!(expected.unsendable().is_some());
+        assert!(parse("P. 1:1(0) ipopt \"ab\"").is_err());
+        let too_long = format!("P. 1:1(0) ipopt hex\"{}\"", "01".repeat(41));
+        assert!(parse(&too_long).is_err());
     }
 
     #[test]

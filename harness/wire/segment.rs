@@ -243,6 +243,13 @@ impl Segment {
     /// The whole IP packet. Panics if the two addresses are of different families or
     /// the options exceed the 40 bytes a header can hold: both are harness bugs.
     pub fn to_packet(&self, checksum: Checksum) -> Vec<u8> {
+        self.to_packet_with(checksum, &[])
+    }
+
+    /// The whole IP packet with `ip_options` in an IPv4 header (RFC 791 3.1: padded
+    /// with zeros, End of Option List, to a 32-bit boundary; at most 40 bytes). IPv6
+    /// has no options in its header and takes none here.
+    pub fn to_packet_with(&self, checksum: Checksum, ip_options: &[u8]) -> Vec<u8> {
         let mut tcp = self.tcp_bytes();
         assert!(
             tcp.len() - self.payload.len() <= 60,
@@ -257,19 +264,25 @@ impl Segment {
         tcp[16..18].copy_from_slice(&ck.to_be_bytes());
         match (self.src.ip(), self.dst.ip()) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
-                let total = 20 + tcp.len();
+                let mut options = ip_options.to_vec();
+                options.resize(ip_options.len().next_multiple_of(4), 0);
+                assert!(options.len() <= 40, "IP options over 40 bytes");
+                let header = 20 + options.len();
+                let total = header + tcp.len();
                 let mut ip = Vec::with_capacity(total);
-                ip.extend_from_slice(&[0x45, 0]);
+                ip.extend_from_slice(&[0x40 | (header / 4) as u8, 0]);
                 ip.extend_from_slice(&(total as u16).to_be_bytes());
                 ip.extend_from_slice(&[0, 0, 0x40, 0, 64, TCP, 0, 0]); // DF, TTL 64
                 ip.extend_from_slice(&s.octets());
                 ip.extend_from_slice(&d.octets());
+                ip.extend_from_slice(&options);
                 let ck = fold(add_bytes(0, &ip));
                 ip[10..12].copy_from_slice(&ck.to_be_bytes());
                 ip.extend_from_slice(&tcp);
                 ip
             }
             (IpAddr::V6(s), IpAddr::V6(d)) => {
+                assert!(ip_options.is_empty(), "IPv6 headers have no options");
                 let mut ip = Vec::with_capacity(40 + tcp.len());
                 ip.extend_from_slice(&[0x60, 0, 0, 0]);
                 ip.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
@@ -472,6 +485,9 @@ impl fmt::Display for Segment {
             write!(f, " ack {}", self.ack)?;
         }
         write!(f, " win {}", self.window)?;
+        if self.flags.contains(Flags::URG) || self.urgent != 0 {
+            write!(f, " urg {}", self.urgent)?;
+        }
         if !self.options.is_empty() {
             let opts: Vec<String> = self.options.iter().map(|o| o.to_string()).collect();
             write!(f, " <{}>", opts.join(","))?;
@@ -533,6 +549,24 @@ mod tests {
             )),
             0
         );
+    }
+
+    /// IPv4 options lengthen the header (IHL), are padded to a word and are covered by
+    /// the header checksum; the segment reads back the same.
+    #[test]
+    fn ip_options_lengthen_the_header_and_parse_back() {
+        let p = syn().to_packet_with(Checksum::Correct, &[0x1e, 0x03, 0x00]);
+        assert_eq!(p[0], 0x46);
+        assert_eq!(&p[20..24], &[0x1e, 0x03, 0x00, 0x00]);
+        assert_eq!(fold(add_bytes(0, &p[..24])), 0);
+        let Ok(Packet::Tcp {
+            segment,
+            checksum_ok: true,
+        }) = parse(&p)
+        else {
+            panic!("a TCP packet with a right checksum")
+        };
+        assert_eq!(segment, syn());
     }
 
     #[test]
