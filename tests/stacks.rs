@@ -110,7 +110,7 @@ fn smoltcp_differs_from_linux_exactly_where_known() {
         &format!("smoltcp={}", adapter.display()),
         "adapters/smoltcp/known-differences.toml",
         "smoltcp 0.12.0 (sockspec smoltcp adapter)",
-        30,
+        32,
     );
 }
 

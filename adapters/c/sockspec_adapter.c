@@ -435,7 +435,7 @@ struct option {
  * SOCKSPEC_CUSTOM_STACK and your own versions, then #include this file. */
 #ifndef SOCKSPEC_CUSTOM_STACK
 #define STACK_NAME "linux (sockspec C adapter)"
-#define STACK_CAPABILITIES "\"bulk\",\"concurrent\",\"ipv4\",\"ipv6\",\"nonblocking\",\"poll\""
+#define STACK_CAPABILITIES "\"bulk\",\"concurrent\",\"ipv4\",\"ipv6\",\"nonblocking\",\"oob\",\"poll\""
 
 static int stack_start(void) { return 0; }
 static int stack_socket(int family) { return socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0); }
@@ -443,8 +443,11 @@ static int stack_bind(int fd, const struct sockaddr *a, socklen_t n) { return bi
 static int stack_connect(int fd, const struct sockaddr *a, socklen_t n) { return connect(fd, a, n); }
 static int stack_listen(int fd, int backlog) { return listen(fd, backlog); }
 static int stack_accept(int fd, struct sockaddr *a, socklen_t *n) { return accept4(fd, a, n, SOCK_CLOEXEC); }
-/* MSG_NOSIGNAL: a broken connection answers EPIPE, it must not kill the adapter. */
-static ssize_t stack_send(int fd, const void *b, size_t n) { return send(fd, b, n, MSG_NOSIGNAL); }
+/* MSG_NOSIGNAL: a broken connection answers EPIPE, it must not kill the adapter. flags
+ * is 0 or MSG_OOB (urgent data). */
+static ssize_t stack_send(int fd, const void *b, size_t n, int flags) {
+    return send(fd, b, n, flags | MSG_NOSIGNAL);
+}
 static ssize_t stack_recv(int fd, void *b, size_t n, int flags) { return recv(fd, b, n, flags); }
 static int stack_shutdown(int fd, int how) { return shutdown(fd, how); }
 static int stack_close(int fd) { return close(fd); }
@@ -461,6 +464,8 @@ static int stack_nonblocking(int fd, int on) {
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
 }
 static int stack_poll(struct pollfd *p, int timeout_ms) { return poll(p, 1, timeout_ms); }
+/* Urgent data (capability "oob"): 1 when the next byte to read is the mark. */
+static int stack_sockatmark(int fd) { return sockatmark(fd); }
 
 /* The options this stack has, as {name, level, optname, kind} entries. */
 #define STACK_OPTIONS \
@@ -484,7 +489,8 @@ static int stack_poll(struct pollfd *p, int timeout_ms) { return poll(p, 1, time
     {"TCP_USER_TIMEOUT", IPPROTO_TCP, TCP_USER_TIMEOUT, OPT_NUMBER}, \
     {"IPV6_V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY, OPT_FLAG}, \
     {"IP_TTL", IPPROTO_IP, IP_TTL, OPT_NUMBER}, \
-    {"IP_TOS", IPPROTO_IP, IP_TOS, OPT_NUMBER},
+    {"IP_TOS", IPPROTO_IP, IP_TOS, OPT_NUMBER}, \
+    {"SO_OOBINLINE", SOL_SOCKET, SO_OOBINLINE, OPT_FLAG},
 #endif
 
 static const struct option options[] = {STACK_OPTIONS};
@@ -562,7 +568,15 @@ static int op_send(const struct request *r, int fd) {
     unsigned char *bytes;
     ssize_t n = r->data ? from_hex(r->data, &bytes) : -1;
     if (n < 0) return respond_error(r->id, "EINVAL", "data is not hex");
-    ssize_t sent = stack_send(fd, bytes, (size_t)n);
+    int flags = 0;
+    for (int i = 0; i < r->nflags; i++) {
+        if (!strcmp(r->flags[i], "oob")) flags |= MSG_OOB;
+        else {
+            free(bytes);
+            return respond_error(r->id, "ENOSYS", "unknown send flag");
+        }
+    }
+    ssize_t sent = stack_send(fd, bytes, (size_t)n, flags);
     int e = errno;
     free(bytes);
     if (sent < 0) return respond_errno(r->id, e);
@@ -575,7 +589,8 @@ static int op_send(const struct request *r, int fd) {
 static int op_recv(const struct request *r, int fd) {
     int flags = 0;
     for (int i = 0; i < r->nflags; i++) {
-        if (!strcmp(r->flags[i], "peek")) flags |= MSG_PEEK;
+        if (!strcmp(r->flags[i], "oob")) flags |= MSG_OOB;
+        else if (!strcmp(r->flags[i], "peek")) flags |= MSG_PEEK;
         else if (!strcmp(r->flags[i], "waitall")) flags |= MSG_WAITALL;
         else if (!strcmp(r->flags[i], "dontwait")) flags |= MSG_DONTWAIT;
         else if (!strcmp(r->flags[i], "trunc")) flags |= MSG_TRUNC;
@@ -607,7 +622,7 @@ static int op_send_pattern(const struct request *r, int fd) {
     unsigned char *buf = malloc(len ? len : 1);
     if (!buf) return respond_errno(r->id, ENOMEM);
     for (size_t i = 0; i < len; i++) buf[i] = pattern_byte(r->seed, r->offset + i);
-    ssize_t sent = stack_send(fd, buf, len);
+    ssize_t sent = stack_send(fd, buf, len, 0);
     int e = errno;
     free(buf);
     if (sent < 0) return respond_errno(r->id, e);
@@ -737,14 +752,16 @@ static int op_nonblocking(const struct request *r, int fd) {
 static const struct {
     const char *name;
     short bit;
-} poll_bits[] = {{"in", POLLIN}, {"out", POLLOUT}, {"err", POLLERR}, {"hup", POLLHUP}, {"rdhup", POLLRDHUP}};
+} poll_bits[] = {{"in", POLLIN},   {"pri", POLLPRI}, {"out", POLLOUT},
+                 {"err", POLLERR}, {"hup", POLLHUP}, {"rdhup", POLLRDHUP}};
 
 static int op_poll(const struct request *r, int fd) {
     struct pollfd p = {.fd = fd};
     for (int i = 0; i < r->nevents; i++) {
-        /* in, out and rdhup may be asked for; err and hup come unasked. */
+        /* in, pri, out and rdhup may be asked for; err and hup come unasked. */
         const char *e = r->events[i];
         if (!strcmp(e, "in")) p.events |= POLLIN;
+        else if (!strcmp(e, "pri")) p.events |= POLLPRI;
         else if (!strcmp(e, "out")) p.events |= POLLOUT;
         else if (!strcmp(e, "rdhup")) p.events |= POLLRDHUP;
         else return respond_error(r->id, "EINVAL", "unknown poll event");
@@ -760,6 +777,15 @@ static int op_poll(const struct request *r, int fd) {
     add(&t, "]");
     respond_ok(r->id, t.s);
     free(t.s);
+    return 0;
+}
+
+static int op_sockatmark(const struct request *r, int fd) {
+    int at = stack_sockatmark(fd);
+    if (at < 0) return respond_errno(r->id, errno);
+    char fields[32];
+    snprintf(fields, sizeof fields, "\"value\":%d", at ? 1 : 0);
+    respond_ok(r->id, fields);
     return 0;
 }
 
@@ -788,6 +814,7 @@ static const struct {
     {"getsockopt", op_getsockopt, 1, 0},
     {"nonblocking", op_nonblocking, 1, 0},
     {"poll", op_poll, 1, 1},
+    {"sockatmark", op_sockatmark, 1, 0},
 };
 
 struct job {

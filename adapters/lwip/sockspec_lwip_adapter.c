@@ -159,7 +159,7 @@ static int stack_bind(int fd, const struct sockaddr *a, socklen_t n) { return lw
 static int stack_connect(int fd, const struct sockaddr *a, socklen_t n) { return lwip_connect(fd, a, n); }
 static int stack_listen(int fd, int backlog) { return lwip_listen(fd, backlog); }
 static int stack_accept(int fd, struct sockaddr *a, socklen_t *n) { return lwip_accept(fd, a, n); }
-static ssize_t stack_send(int fd, const void *b, size_t n) { return lwip_send(fd, b, n, 0); }
+static ssize_t stack_send(int fd, const void *b, size_t n, int flags) { return lwip_send(fd, b, n, flags); }
 static ssize_t stack_recv(int fd, void *b, size_t n, int flags) { return lwip_recv(fd, b, n, flags); }
 static int stack_shutdown(int fd, int how) { return lwip_shutdown(fd, how); }
 static int stack_close(int fd) { return lwip_close(fd); }
@@ -176,6 +176,13 @@ static int stack_nonblocking(int fd, int on) {
     return fl < 0 ? -1 : lwip_fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
 }
 static int stack_poll(struct pollfd *p, int timeout_ms) { return lwip_poll(p, 1, timeout_ms); }
+/* lwIP has no urgent data in its socket API (no MSG_OOB, no SIOCATMARK): the adapter
+ * does not declare "oob", so the harness never asks. */
+static int stack_sockatmark(int fd) {
+    (void)fd;
+    errno = EOPNOTSUPP;
+    return -1;
+}
 
 /* What this build of lwIP has (lwipopts.h: SO_REUSE, LWIP_TCP_KEEPALIVE,
  * LWIP_SO_RCVTIMEO, LWIP_SO_SNDTIMEO, LWIP_IPV6). */

@@ -12,6 +12,7 @@ thread, so a blocked call never holds up the next request. stderr is free for lo
 """
 
 import errno
+import fcntl
 import json
 import select
 import socket
@@ -44,6 +45,7 @@ OPTIONS = {
     "IPV6_V6ONLY": (socket.IPPROTO_IPV6, socket.IPV6_V6ONLY),
     "IP_TTL": (socket.IPPROTO_IP, socket.IP_TTL),
     "IP_TOS": (socket.IPPROTO_IP, socket.IP_TOS),
+    "SO_OOBINLINE": (socket.SOL_SOCKET, socket.SO_OOBINLINE),
 }
 # Options whose value is a number, not on/off.
 COUNTED = {
@@ -62,17 +64,22 @@ COUNTED = {
 TIMEVALS = {"SO_RCVTIMEO", "SO_SNDTIMEO"}
 POLL_BITS = [
     ("in", select.POLLIN),
+    ("pri", select.POLLPRI),
     ("out", select.POLLOUT),
     ("err", select.POLLERR),
     ("hup", select.POLLHUP),
     ("rdhup", getattr(select, "POLLRDHUP", 0x2000)),
 ]
 RECV_FLAGS = {
+    "oob": socket.MSG_OOB,
     "peek": socket.MSG_PEEK,
     "waitall": socket.MSG_WAITALL,
     "dontwait": socket.MSG_DONTWAIT,
     "trunc": socket.MSG_TRUNC,
 }
+SEND_FLAGS = {"oob": socket.MSG_OOB}
+# sockatmark(3) is this ioctl on Linux (asm-generic/sockios.h); Python has no wrapper.
+SIOCATMARK = 0x8905
 MAX_RECV = 16 << 20
 
 
@@ -187,7 +194,7 @@ class Adapter:
     def op_hello(self, req):
         if req["protocol"] != PROTOCOL:
             raise Error("EPROTO", "this adapter speaks protocol %d" % PROTOCOL)
-        caps = ["bulk", "concurrent", "ipv4", "ipv6", "nonblocking", "poll"] + sorted(OPTIONS)
+        caps = ["bulk", "concurrent", "ipv4", "ipv6", "nonblocking", "oob", "poll"] + sorted(OPTIONS)
         name = "python %d.%d socket module" % sys.version_info[:2]
         return {"name": name, "protocol": PROTOCOL, "capabilities": caps}
 
@@ -216,19 +223,31 @@ class Adapter:
         return {}
 
     # All data goes through these two, so that a subclass can change how bytes move.
-    def _send(self, sock, data):
-        return sock.send(data, socket.MSG_NOSIGNAL)
+    def _send(self, sock, data, flags=0):
+        return sock.send(data, flags | socket.MSG_NOSIGNAL)
 
     def _recv(self, sock, size, flags=0):
         return sock.recv(size, flags)
 
     def op_send(self, req):
-        return {"sent": self._send(self.get(req["sock"]), bytes.fromhex(req["data"]))}
+        flags = 0
+        for f in req.get("flags", []):
+            if f not in SEND_FLAGS:
+                raise Error("ENOSYS", "unknown send flag %r" % f)
+            flags |= SEND_FLAGS[f]
+        return {"sent": self._send(self.get(req["sock"]), bytes.fromhex(req["data"]), flags)}
+
+    def op_sockatmark(self, req):
+        sock = self.get(req["sock"])
+        at = struct.unpack("i", fcntl.ioctl(sock.fileno(), SIOCATMARK, struct.pack("i", 0)))[0]
+        return {"value": 1 if at else 0}
 
     def op_recv(self, req):
         sock = self.get(req["sock"])
         flags = 0
         for f in req.get("flags", []):
+            if f not in RECV_FLAGS:
+                raise Error("ENOSYS", "unknown recv flag %r" % f)
             flags |= RECV_FLAGS[f]
         return {"data": self._recv(sock, min(req["max"], MAX_RECV), flags).hex()}
 

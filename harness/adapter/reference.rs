@@ -8,7 +8,9 @@
 //! table's reference while a call blocked on it keeps its own, which is exactly the
 //! kernel's rule (close(2) NOTES: close does not wake a thread blocked in recv).
 
-use crate::protocol::{self, errno, Call, Done, Family, How, RecvFlag, Request, Response};
+use crate::protocol::{
+    self, errno, Call, Done, Family, How, RecvFlag, Request, Response, SendFlag,
+};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::collections::HashMap;
@@ -27,8 +29,8 @@ pub const MAX_RECV: u64 = 16 << 20;
 
 /// The capabilities of the reference adapter: everything protocol v1 defines.
 pub fn capabilities() -> Vec<String> {
-    use protocol::capability::{BULK, CONCURRENT, IPV4, IPV6, NONBLOCKING, POLL};
-    let mut caps: Vec<String> = [BULK, CONCURRENT, IPV4, IPV6, NONBLOCKING, POLL]
+    use protocol::capability::{BULK, CONCURRENT, IPV4, IPV6, NONBLOCKING, OOB, POLL};
+    let mut caps: Vec<String> = [BULK, CONCURRENT, IPV4, IPV6, NONBLOCKING, OOB, POLL]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -222,11 +224,18 @@ impl ReferenceAdapter {
                 s.connect(&parse_addr(&addr)?).map_err(os)?;
                 Ok(done)
             }
-            Call::Send { sock, data } => {
+            Call::Send { sock, data, flags } => {
                 let bytes = protocol::hex_decode(&data)
                     .ok_or_else(|| ("EINVAL".to_string(), "`data` is not hex".to_string()))?;
                 let s = self.get(sock)?;
-                let n = s.send_with_flags(&bytes, libc::MSG_NOSIGNAL).map_err(os)?;
+                let mut f = libc::MSG_NOSIGNAL;
+                for flag in flags {
+                    f |= match flag {
+                        SendFlag::Oob => libc::MSG_OOB,
+                        SendFlag::Unknown => return Err(unknown_word("send flag")),
+                    };
+                }
+                let n = s.send_with_flags(&bytes, f).map_err(os)?;
                 Ok(Done {
                     sent: Some(n as u64),
                     ..done
@@ -237,6 +246,7 @@ impl ReferenceAdapter {
                 let mut f = 0;
                 for flag in flags {
                     f |= match flag {
+                        RecvFlag::Oob => libc::MSG_OOB,
                         RecvFlag::Peek => libc::MSG_PEEK,
                         RecvFlag::Waitall => libc::MSG_WAITALL,
                         RecvFlag::Dontwait => libc::MSG_DONTWAIT,
@@ -304,6 +314,28 @@ impl ReferenceAdapter {
                 let s = self.get(sock)?;
                 Ok(Done {
                     value: Some(get_option(&s, &opt)?),
+                    ..done
+                })
+            }
+            Call::Sockatmark { sock } => {
+                let s = self.get(sock)?;
+                // sockatmark(3) is the SIOCATMARK ioctl on Linux (asm-generic/sockios.h).
+                const SIOCATMARK: libc::c_ulong = 0x8905;
+                let mut at: libc::c_int = 0;
+                // SAFETY: the descriptor is one this table owns, and SIOCATMARK writes
+                // one int through the pointer.
+                let r = unsafe {
+                    libc::ioctl(
+                        std::os::fd::AsRawFd::as_raw_fd(&*s),
+                        SIOCATMARK as _,
+                        &mut at as *mut libc::c_int,
+                    )
+                };
+                if r < 0 {
+                    return Err(os(io::Error::last_os_error()));
+                }
+                Ok(Done {
+                    value: Some(Some(i64::from(at))),
                     ..done
                 })
             }
@@ -455,6 +487,7 @@ fn set_option(s: &Socket, opt: &str, value: Option<i64>) -> Result<(), (String, 
         "IPV6_V6ONLY" => s.set_only_v6(bool_value(value)?),
         "IP_TTL" => set_int(s, libc::IPPROTO_IP, libc::IP_TTL, value),
         "IP_TOS" => set_int(s, libc::IPPROTO_IP, libc::IP_TOS, value),
+        "SO_OOBINLINE" => s.set_out_of_band_inline(bool_value(value)?),
         // Passed on as given, so that the kernel judges the range (TCP_MAXSEG below 88
         // is EINVAL).
         "TCP_MAXSEG" => set_int(s, libc::IPPROTO_TCP, libc::TCP_MAXSEG, value),
@@ -573,14 +606,16 @@ fn get_option(s: &Socket, opt: &str) -> Result<Option<i64>, (String, String)> {
         "IP_TTL" => int(get_int(s, libc::IPPROTO_IP, libc::IP_TTL)),
         "IP_TOS" => int(get_int(s, libc::IPPROTO_IP, libc::IP_TOS)),
         "SO_ACCEPTCONN" => b(s.is_listener()),
+        "SO_OOBINLINE" => b(s.out_of_band_inline()),
         "TCP_MAXSEG" => int(get_int(s, libc::IPPROTO_TCP, libc::TCP_MAXSEG)),
         "SO_RCVLOWAT" => int(get_int(s, libc::SOL_SOCKET, libc::SO_RCVLOWAT)),
         other => Err(("ENOPROTOOPT".into(), format!("unknown option {other}"))),
     }
 }
 
-const POLL_BITS: [(&str, PollFlags); 5] = [
+const POLL_BITS: [(&str, PollFlags); 6] = [
     ("in", PollFlags::IN),
+    ("pri", PollFlags::PRI),
     ("out", PollFlags::OUT),
     ("err", PollFlags::ERR),
     ("hup", PollFlags::HUP),

@@ -244,6 +244,7 @@ impl End<'_> {
                     Call::Send {
                         sock: self.sock,
                         data: protocol::hex_encode(&pattern::fill(seed, off as u64, len as usize)),
+                        flags: Vec::new(),
                     }
                 };
                 let sent = self

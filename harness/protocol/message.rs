@@ -45,6 +45,8 @@ pub enum Call {
     Send {
         sock: u64,
         data: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        flags: Vec<SendFlag>,
     },
     Recv {
         sock: u64,
@@ -86,6 +88,11 @@ pub enum Call {
         events: Vec<String>,
         timeout_ms: u64,
     },
+    /// `oob`: whether the next byte to read is the urgent mark (sockatmark(3)); `value`
+    /// 1 or 0.
+    Sockatmark {
+        sock: u64,
+    },
     /// `bulk`: one send of pattern bytes `[offset, offset + len)`; may be partial.
     SendPattern {
         sock: u64,
@@ -126,6 +133,7 @@ impl Call {
             Call::Getsockopt { .. } => "getsockopt",
             Call::Nonblocking { .. } => "nonblocking",
             Call::Poll { .. } => "poll",
+            Call::Sockatmark { .. } => "sockatmark",
             Call::SendPattern { .. } => "send_pattern",
             Call::RecvPattern { .. } => "recv_pattern",
         }
@@ -143,9 +151,23 @@ pub enum Family {
     Unknown,
 }
 
+/// A flag of `send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendFlag {
+    /// MSG_OOB: the data is urgent (RFC 9293 3.8.5); capability `oob`.
+    Oob,
+    /// A word this side does not know (read only: the harness never sends it); an
+    /// adapter answers `ENOSYS`.
+    #[serde(other)]
+    Unknown,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RecvFlag {
+    /// MSG_OOB: the urgent byte, taken out of band (capability `oob`).
+    Oob,
     Peek,
     Waitall,
     Dontwait,
@@ -291,6 +313,8 @@ pub mod capability {
     pub const POLL: &str = "poll";
     /// `send_pattern` and `recv_pattern`: bulk data generated and checked by the adapter.
     pub const BULK: &str = "bulk";
+    /// Urgent data: `send` and `recv` with flag `oob`, `sockatmark`, poll's `pri`.
+    pub const OOB: &str = "oob";
 }
 
 fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {

@@ -41,10 +41,13 @@ pub enum SockOpt {
     IpTtl,
     /// The IPv4 type of service byte: DSCP and ECN (ip(7); RFC 9293 3.9.1.9).
     IpTos,
+    /// Urgent data stays in the stream instead of being taken out of band (socket(7);
+    /// RFC 9293 3.8.5).
+    OobInline,
 }
 
 impl SockOpt {
-    pub const ALL: [SockOpt; 21] = [
+    pub const ALL: [SockOpt; 22] = [
         SockOpt::ReuseAddr,
         SockOpt::ReusePort,
         SockOpt::NoDelay,
@@ -66,6 +69,7 @@ impl SockOpt {
         SockOpt::V6Only,
         SockOpt::IpTtl,
         SockOpt::IpTos,
+        SockOpt::OobInline,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -90,6 +94,7 @@ impl SockOpt {
             SockOpt::V6Only => "IPV6_V6ONLY",
             SockOpt::IpTtl => "IP_TTL",
             SockOpt::IpTos => "IP_TOS",
+            SockOpt::OobInline => "SO_OOBINLINE",
         }
     }
     pub fn from_name(name: &str) -> Option<SockOpt> {

@@ -841,12 +841,23 @@ impl Runner<'_> {
             Op::Accept { sock } => Call::Accept {
                 sock: self.bound(step, sock)?.1,
             },
-            Op::Send { sock, data } => Call::Send {
+            Op::Send { sock, data, oob } => Call::Send {
                 sock: self.bound(step, sock)?.1,
                 data: protocol::hex_encode(data),
+                flags: if *oob {
+                    vec![protocol::SendFlag::Oob]
+                } else {
+                    Vec::new()
+                },
+            },
+            Op::SockAtMark { sock } => Call::Sockatmark {
+                sock: self.bound(step, sock)?.1,
             },
             Op::Recv { sock, max, flags } => {
                 let mut f = Vec::new();
+                if flags.oob {
+                    f.push(protocol::RecvFlag::Oob);
+                }
                 if flags.peek {
                     f.push(protocol::RecvFlag::Peek);
                 }

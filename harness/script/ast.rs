@@ -318,6 +318,8 @@ pub enum ShutdownHow {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RecvFlags {
+    /// MSG_OOB: the urgent byte (RFC 9293 3.8.5), out of band.
+    pub oob: bool,
     pub peek: bool,
     pub waitall: bool,
     pub dontwait: bool,
@@ -345,6 +347,8 @@ impl fmt::Display for OptValue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PollEvent {
     In,
+    /// POLLPRI: urgent data waits (RFC 9293 3.8.5, MUST-32's notice).
+    Pri,
     Out,
     Err,
     Hup,
@@ -352,8 +356,9 @@ pub enum PollEvent {
 }
 
 impl PollEvent {
-    pub const ALL: [PollEvent; 5] = [
+    pub const ALL: [PollEvent; 6] = [
         PollEvent::In,
+        PollEvent::Pri,
         PollEvent::Out,
         PollEvent::Err,
         PollEvent::Hup,
@@ -362,6 +367,7 @@ impl PollEvent {
     pub fn name(self) -> &'static str {
         match self {
             PollEvent::In => "in",
+            PollEvent::Pri => "pri",
             PollEvent::Out => "out",
             PollEvent::Err => "err",
             PollEvent::Hup => "hup",
@@ -397,6 +403,12 @@ pub enum Op {
     Send {
         sock: Ident,
         data: Vec<u8>,
+        /// MSG_OOB: urgent data.
+        oob: bool,
+    },
+    /// sockatmark(3): whether the next byte to read is the urgent mark.
+    SockAtMark {
+        sock: Ident,
     },
     Recv {
         sock: Ident,
@@ -515,6 +527,7 @@ impl Op {
             Op::Accept { .. } => "accept",
             Op::Connect { .. } => "connect",
             Op::Send { .. } => "send",
+            Op::SockAtMark { .. } => "sockatmark",
             Op::Recv { .. } => "recv",
             Op::RecvAll { .. } => "recvall",
             Op::Shutdown { .. } => "shutdown",

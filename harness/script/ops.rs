@@ -90,7 +90,7 @@ const fn harness(name: &'static str, signature: &'static str, arity: (usize, usi
 }
 
 /// Every call, in the order the docs list them.
-pub const OPS: [OpSpec; 30] = [
+pub const OPS: [OpSpec; 31] = [
     OpSpec {
         yields: Yield::Socket,
         yields_doc: "a socket",
@@ -127,20 +127,21 @@ pub const OPS: [OpSpec; 30] = [
         can_block: true,
         background: true,
         yields_doc: "a byte count",
-        example: "send(s, \"x\")",
-        ..adapter("send", "send(sock, \"data\")", (2, 2))
+        doc: "`oob` sends the data as urgent (MSG_OOB; adapter capability `oob`)",
+        example: "send(s, \"!\", oob)",
+        ..adapter("send", "send(sock, \"data\" [, oob])", (2, 3))
     },
     OpSpec {
         yields: Yield::Data,
         can_block: true,
         background: true,
         yields_doc: "data",
-        doc: "may return fewer than `max` bytes; `trunc` (Linux) discards them: expect a count",
+        doc: "may return fewer than `max` bytes; `trunc` (Linux) discards them: expect a count; `oob` reads the urgent byte (capability `oob`)",
         example: "recv(s, 5, peek, waitall)",
         ..adapter(
             "recv",
-            "recv(sock, max [, peek] [, waitall] [, dontwait] [, trunc])",
-            (2, 6),
+            "recv(sock, max [, oob] [, peek] [, waitall] [, dontwait] [, trunc])",
+            (2, 7),
         )
     },
     OpSpec {
@@ -174,7 +175,7 @@ pub const OPS: [OpSpec; 30] = [
         ..adapter("getpeername", "getpeername(sock)", (1, 1))
     },
     OpSpec {
-        doc: "options: `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_KEEPALIVE`, `SO_RCVBUF`, `SO_SNDBUF`, `SO_LINGER` (`off` or seconds), `SO_RCVTIMEO`/`SO_SNDTIMEO` (milliseconds, 0 for none), `SO_RCVLOWAT` (bytes), `TCP_NODELAY`, `TCP_CORK` (Linux), `TCP_KEEPIDLE`/`TCP_KEEPINTVL` (seconds), `TCP_KEEPCNT`, `TCP_MAXSEG` (bytes), `TCP_USER_TIMEOUT` (milliseconds), `IPV6_V6ONLY`, `IP_TTL`, `IP_TOS`; read only: `SO_ERROR`, `SO_ACCEPTCONN`; values are numbers or `on`/`off`",
+        doc: "options: `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_KEEPALIVE`, `SO_RCVBUF`, `SO_SNDBUF`, `SO_LINGER` (`off` or seconds), `SO_RCVTIMEO`/`SO_SNDTIMEO` (milliseconds, 0 for none), `SO_RCVLOWAT` (bytes), `TCP_NODELAY`, `TCP_CORK` (Linux), `TCP_KEEPIDLE`/`TCP_KEEPINTVL` (seconds), `TCP_KEEPCNT`, `TCP_MAXSEG` (bytes), `TCP_USER_TIMEOUT` (milliseconds), `IPV6_V6ONLY`, `IP_TTL`, `IP_TOS`, `SO_OOBINLINE`; read only: `SO_ERROR`, `SO_ACCEPTCONN`; values are numbers or `on`/`off`",
         example: "setsockopt(s, SO_LINGER, off)",
         ..adapter("setsockopt", "setsockopt(sock, OPTION, value)", (3, 3))
     },
@@ -184,6 +185,14 @@ pub const OPS: [OpSpec; 30] = [
         doc: "`v = getsockopt(s, SO_RCVBUF)` saves it in `v`, for a later `-> v`; `getsockopt(s, SO_ERROR) -> ECONNREFUSED` checks the pending error (`-> 0`: none)",
         example: "getsockopt(s, TCP_NODELAY) -> off",
         ..adapter("getsockopt", "getsockopt(sock, OPTION)", (2, 2))
+    },
+    OpSpec {
+        yields: Yield::OptValue,
+        needs: &["oob"],
+        yields_doc: "0 or 1",
+        doc: "whether the next byte to read is the urgent mark: `-> 1` at it",
+        example: "sockatmark(s) -> 0",
+        ..adapter("sockatmark", "sockatmark(sock)", (1, 1))
     },
     OpSpec {
         needs: &["nonblocking"],
@@ -196,7 +205,7 @@ pub const OPS: [OpSpec; 30] = [
         background: true,
         needs: &["poll"],
         yields_doc: "poll events",
-        doc: "`[]` waits only for `err`/`hup`",
+        doc: "events `in`, `pri` (urgent data), `out`, `rdhup`; `[]` waits only for `err`/`hup`",
         example: "poll(s, [in, out, rdhup], 10) -> [out]",
         ..adapter("poll", "poll(sock, [in, out], timeout_ms)", (3, 3))
     },

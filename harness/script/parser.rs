@@ -557,6 +557,11 @@ impl Parser<'_> {
                 family: Family::Ipv6,
             } => self.require("ipv6"),
             Op::SetSockOpt { opt, .. } | Op::GetSockOpt { opt, .. } => self.require(opt.name()),
+            Op::Send { oob: true, .. }
+            | Op::Recv {
+                flags: RecvFlags { oob: true, .. },
+                ..
+            } => self.require("oob"),
             _ => {}
         }
     }
@@ -859,15 +864,27 @@ impl Parser<'_> {
                         .with_hint("write \"text\" or hex\"00ff\""))
                     }
                 };
+                let oob = match args.len() {
+                    3 => {
+                        word(2, &["oob"])?;
+                        true
+                    }
+                    _ => false,
+                };
                 Op::Send {
                     sock: sock(self, 0)?,
                     data,
+                    oob,
                 }
             }
+            "sockatmark" => Op::SockAtMark {
+                sock: sock(self, 0)?,
+            },
             "recv" => {
                 let mut flags = RecvFlags::default();
                 for i in 2..args.len() {
-                    match word(i, &["peek", "waitall", "dontwait", "trunc"])?.as_str() {
+                    match word(i, &["oob", "peek", "waitall", "dontwait", "trunc"])?.as_str() {
+                        "oob" => flags.oob = true,
                         "peek" => flags.peek = true,
                         "waitall" => flags.waitall = true,
                         "trunc" => flags.trunc = true,
@@ -1579,6 +1596,7 @@ mod tests {
                         op: Op::Send {
                             sock: id("s", line3 + 5),
                             data: b"hi".to_vec(),
+                            oob: false,
                         },
                         background: false,
                         expect: Some(Expect {

@@ -691,13 +691,13 @@ class ReorderAfter64k(base.Adapter):
     sent = {}
     held = {}
 
-    def _send(self, sock, data):
+    def _send(self, sock, data, flags=0):
         total = self.sent.get(sock, 0)
         self.sent[sock] = total + len(data)
         if total >= 65536 and sock not in self.held and len(data) > 0:
             self.held[sock] = data
             return len(data)
-        n = super()._send(sock, data)
+        n = super()._send(sock, data, flags)
         if sock in self.held:
             sock.sendall(self.held.pop(sock), socket.MSG_NOSIGNAL)
         return n
@@ -752,13 +752,28 @@ class TruncateAt64k(base.Adapter):
 
     sent = {}
 
-    def _send(self, sock, data):
+    def _send(self, sock, data, flags=0):
         total = self.sent.get(sock, 0)
         keep = max(0, min(len(data), 65536 - total))
         self.sent[sock] = total + len(data)
         if keep:
             super()._send(sock, data[:keep]) if keep == len(data) else sock.sendall(data[:keep], socket.MSG_NOSIGNAL)
         return len(data)
+
+
+class UrgentSentInline(base.Adapter):
+    """send with MSG_OOB sends the bytes as ordinary data: no urgent pointer."""
+
+    def op_send(self, req):
+        return super().op_send(dict(req, flags=[f for f in req.get("flags", []) if f != "oob"]))
+
+
+class SockatmarkNever(base.Adapter):
+    """sockatmark always answers 0: the application never learns it reached the mark."""
+
+    def op_sockatmark(self, req):
+        super().op_sockatmark(req)
+        return {"value": 0}
 
 
 MUTANTS = {
@@ -838,6 +853,9 @@ MUTANTS = {
     "trunc-unsupported": TruncUnsupported,
     "ttl-ignored": option_ignored("IP_TTL"),
     "multicast-connect-succeeds": MulticastConnectSucceeds,
+    "urgent-sent-inline": UrgentSentInline,
+    "sockatmark-never": SockatmarkNever,
+    "oobinline-ignored": option_ignored("SO_OOBINLINE"),
 }
 
 if __name__ == "__main__":
