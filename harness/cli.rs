@@ -156,6 +156,47 @@ pub enum PropCommand {
     /// Stream integrity: the receiver reads exactly the bytes sent, in order, then EOF,
     /// whatever the write sizes, read sizes, half-closes and directions
     Stream(PropStreamArgs),
+    /// Reassembly on the wire: the harness sends a stream as random segments
+    /// (reordered, duplicated, overlapping, lost and retransmitted, across the 2^32
+    /// wrap) and checks what the target reads and acknowledges
+    Reassembly(PropReassemblyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PropReassemblyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Cases to try
+    #[arg(long, default_value_t = 256)]
+    pub cases: u32,
+    /// Seed of the case generator; the same seed replays the same cases [default: random, printed]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Longest stream, e.g. 4k, 64k
+    #[arg(long, value_name = "BYTES", default_value = "64k", value_parser = parse_bytes)]
+    pub max_len: u64,
+    /// Most segments in a case's first pass
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_segments: usize,
+    /// How long the harness's retransmissions may go without the target acknowledging
+    /// anything new before a case fails for want of progress
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub stall: Duration,
+    /// Largest segment (the target's MSS cuts larger ones)
+    #[arg(long, value_name = "BYTES", default_value = "1460", value_parser = parse_bytes)]
+    pub max_segment: u64,
+    /// Most shrink steps after a failure
+    #[arg(long, default_value_t = 512)]
+    pub shrink_iters: u32,
+    /// Most time spent shrinking a failure
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub shrink_time: Duration,
+    /// Write the minimal failing case to DIR as a wire scenario that replays it, with its pcap
+    #[arg(long, value_name = "DIR")]
+    pub write_scenario: Option<PathBuf>,
+    /// Print every case as it runs
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 #[derive(Args, Debug)]
@@ -561,6 +602,7 @@ pub fn main() -> i32 {
         Command::Coverage(args) => coverage_command(args),
         Command::Grade(args) => grade_command(args),
         Command::Prop(PropCommand::Stream(args)) => prop_stream(args),
+        Command::Prop(PropCommand::Reassembly(args)) => prop_reassembly(args),
     }
 }
 
@@ -1167,12 +1209,7 @@ fn prop_stream(args: PropStreamArgs) -> i32 {
     if let Err(code) = check_adapter(&settings) {
         return code;
     }
-    let seed = args.seed.unwrap_or_else(|| {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        crate::protocol::pattern::splitmix64(t.as_nanos() as u64 ^ u64::from(std::process::id()))
-    });
+    let seed = args.seed.unwrap_or_else(random_seed);
     let cfg = PropConfig {
         cases: args.cases,
         seed,
@@ -1180,6 +1217,7 @@ fn prop_stream(args: PropStreamArgs) -> i32 {
         max_shrink_iters: args.shrink_iters,
         max_shrink_time: args.shrink_time,
         scenario_dir: args.write_scenario.clone(),
+        ..PropConfig::default()
     };
     println!("{}", summary::header(&settings.describe_target(), &cfg));
     Interrupts::Signals.arm(settings.cancel.clone());
@@ -1200,6 +1238,68 @@ fn prop_stream(args: PropStreamArgs) -> i32 {
         Verdict::Interrupted => EXIT_INTERRUPTED,
         Verdict::Error => EXIT_USAGE,
     }
+}
+
+/// `sockspec prop reassembly`.
+fn prop_reassembly(args: PropReassemblyArgs) -> i32 {
+    let sandbox = match sandbox_spec(&args.target.contain, false) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let settings = Settings {
+        target: target_spec(&args.target),
+        timeout: args.target.contain.timeout,
+        sandbox,
+        ..Settings::default()
+    };
+    if let Err(code) = check_adapter(&settings) {
+        return code;
+    }
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let cfg = PropConfig {
+        cases: args.cases,
+        seed,
+        max_len: args.max_len.min(u64::from(u32::MAX)) as usize,
+        max_shrink_iters: args.shrink_iters,
+        max_shrink_time: args.shrink_time,
+        scenario_dir: args.write_scenario.clone(),
+        stall: args.stall,
+    };
+    let bounds = crate::prop::segments::Bounds {
+        max_len: cfg.max_len as u32,
+        max_segments: args.max_segments.max(1),
+        max_segment: args.max_segment.clamp(1, 65535) as u32,
+    };
+    println!(
+        "{}",
+        summary::reassembly_header(&settings.describe_target(), &cfg, &bounds)
+    );
+    Interrupts::Signals.arm(settings.cancel.clone());
+    let verbose = args.verbose;
+    let outcome = crate::prop::run_reassembly(&settings, &cfg, bounds, |case, result| {
+        if verbose {
+            println!("{}", summary::reassembly_line(case, result));
+        }
+    });
+    Interrupts::Signals.report_begins();
+    let replay = summary::reassembly_replay(&cfg, args.target.adapter.as_deref());
+    let (out, err, verdict) = summary::outcome(&outcome, &cfg, &replay);
+    print!("{out}");
+    eprint!("{err}");
+    match verdict {
+        Verdict::Passed => EXIT_OK,
+        Verdict::Failed => EXIT_FAILED,
+        Verdict::Interrupted => EXIT_INTERRUPTED,
+        Verdict::Error => EXIT_USAGE,
+    }
+}
+
+/// A seed from the clock and the process, for runs that name none (it is printed).
+fn random_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    crate::protocol::pattern::splitmix64(t.as_nanos() as u64 ^ u64::from(std::process::id()))
 }
 
 /// As many jobs as cores.

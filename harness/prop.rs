@@ -6,10 +6,12 @@
 //! and shrink time are bounded.
 
 mod case;
+pub mod deliver;
 mod runner;
+pub mod segments;
 mod stream;
 pub mod summary;
 
 pub use case::{Ending, StreamCase};
-pub use runner::{run_stream, PropConfig, PropError, PropOutcome};
+pub use runner::{run_reassembly, run_stream, PropConfig, PropError, PropOutcome};
 pub use stream::{run_case, StreamError};

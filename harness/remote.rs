@@ -10,6 +10,7 @@ pub mod capture;
 pub mod connection;
 pub mod link;
 pub mod plain;
+pub mod sendbuf;
 
 pub use connection::{Connection, Direction, ExpectError, Outgoing, Wire};
 pub use link::{Arrival, Lan, Link, LinkError};

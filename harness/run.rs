@@ -17,6 +17,7 @@ mod schedule;
 mod select;
 mod sessions;
 mod settings;
+mod wires;
 
 pub use describe::limit_notes;
 pub use execute::run_scenario;
@@ -26,3 +27,4 @@ pub use schedule::{run_all, Event};
 pub use select::{Selection, Shard};
 pub use sessions::{close_sandbox, OpenError, Sessions};
 pub use settings::{Hosts, Settings, CANCEL_POLL};
+pub use wires::{lan_wire, wire_of, WireEnds};

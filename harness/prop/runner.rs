@@ -2,8 +2,11 @@
 //! shrunk minimal case, the seed to replay it, and a scenario file.
 
 use super::case::{strategy, StreamCase};
+use super::deliver::{ReassemblyError, Target};
+use super::segments::{self, Bounds, ReassemblyCase};
 use super::stream::{run_case, StreamError};
 use crate::run::Settings;
+use proptest::strategy::Strategy;
 use proptest::test_runner::{
     basic_result_cache, Config, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner,
 };
@@ -23,6 +26,9 @@ pub struct PropConfig {
     pub max_shrink_time: Duration,
     /// Where to write the minimal failing case as a scenario file.
     pub scenario_dir: Option<PathBuf>,
+    /// Reassembly: how long retransmissions may go unacknowledged before a case fails
+    /// for want of progress.
+    pub stall: Duration,
 }
 
 impl Default for PropConfig {
@@ -34,19 +40,20 @@ impl Default for PropConfig {
             max_shrink_iters: 512,
             max_shrink_time: Duration::from_secs(120),
             scenario_dir: None,
+            stall: Duration::from_secs(1),
         }
     }
 }
 
 #[derive(Debug)]
-pub enum PropOutcome {
+pub enum PropOutcome<C> {
     Passed {
         cases: u32,
         elapsed: Duration,
     },
     Failed {
         /// The shrunk case and what went wrong with it.
-        minimal: StreamCase,
+        minimal: C,
         reason: String,
         /// Cases run before the first failure, and the shrink steps and time after it.
         cases_before: u32,
@@ -72,6 +79,9 @@ pub enum PropError {
     /// proptest gave up (too many rejected cases).
     #[error("{0}")]
     GaveUp(String),
+    /// The target cannot be tested this way (no sandbox, no wire, a broken adapter).
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// Everything proptest reads is set here; nothing comes from `PROPTEST_*`.
@@ -95,20 +105,31 @@ fn config(cfg: &PropConfig) -> Config {
     }
 }
 
-/// Runs the stream-integrity property; `on_case` sees each case and its outcome.
-pub fn run_stream(
+/// What proptest's runner left: its verdict, and when the first failure came.
+struct Driven<C> {
+    result: Result<(), TestError<C>>,
+    ran: u32,
+    first_failure: Option<(Instant, u32)>,
+    after_failure: u32,
+}
+
+/// Runs `test` on the cases of `strategy` under `cfg`, counting cases and shrink steps.
+fn drive<C: Clone + std::fmt::Debug>(
     settings: &Settings,
     cfg: &PropConfig,
-    on_case: impl FnMut(&StreamCase, &Result<(), StreamError>),
-) -> PropOutcome {
-    let started = Instant::now();
-    let mut runner = TestRunner::new(config(cfg));
+    name: &'static str,
+    strategy: impl Strategy<Value = C>,
+    test: impl FnMut(&C) -> Result<(), String>,
+) -> Driven<C> {
+    let mut config = config(cfg);
+    config.test_name = Some(name);
+    let mut runner = TestRunner::new(config);
     // proptest takes a `Fn` test: the bookkeeping lives in cells.
     let ran = Cell::new(0u32);
     let first_failure: Cell<Option<(Instant, u32)>> = Cell::new(None);
     let after_failure = Cell::new(0u32);
-    let on_case = RefCell::new(on_case);
-    let result = runner.run(&strategy(cfg.max_len), |case| {
+    let test = RefCell::new(test);
+    let result = runner.run(&strategy, |case| {
         if settings.cancel.load(Ordering::SeqCst) {
             return Err(TestCaseError::reject("interrupted"));
         }
@@ -116,50 +137,55 @@ pub fn run_stream(
         if first_failure.get().is_some() {
             after_failure.set(after_failure.get() + 1);
         }
-        let outcome = run_case(settings, &case);
-        (on_case.borrow_mut())(&case, &outcome);
-        match outcome {
+        match (test.borrow_mut())(&case) {
             Ok(()) => Ok(()),
             Err(reason) => {
                 if first_failure.get().is_none() {
                     first_failure.set(Some((Instant::now(), ran.get() - 1)));
                 }
-                Err(TestCaseError::fail(reason.to_string()))
+                Err(TestCaseError::fail(reason))
             }
         }
     });
+    Driven {
+        result,
+        ran: ran.get(),
+        first_failure: first_failure.get(),
+        after_failure: after_failure.get(),
+    }
+}
+
+/// The outcome of a run, with `scenario` writing the minimal case (given the reason)
+/// where the run asked for it.
+fn outcome<C>(
+    settings: &Settings,
+    cfg: &PropConfig,
+    driven: Driven<C>,
+    started: Instant,
+    scenario: impl FnOnce(&C, &str) -> Result<Option<PathBuf>, PropError>,
+) -> PropOutcome<C> {
     if settings.cancel.load(Ordering::SeqCst) {
         return PropOutcome::Interrupted;
     }
-    match result {
+    match driven.result {
         Ok(()) => PropOutcome::Passed {
             cases: cfg.cases,
             elapsed: started.elapsed(),
         },
         Err(TestError::Fail(reason, minimal)) => {
-            let (at, cases_before) = first_failure.get().unwrap_or((Instant::now(), ran.get()));
+            let (at, cases_before) = driven.first_failure.unwrap_or((Instant::now(), driven.ran));
+            let shrink_time = at.elapsed();
             let reason = reason.message().to_string();
-            let scenario = match &cfg.scenario_dir {
-                None => None,
-                Some(dir) => match minimal.to_scenario(&reason) {
-                    None => None,
-                    Some(text) => {
-                        let path = dir.join(format!("stream-seed-{}.scn", cfg.seed));
-                        if let Err(source) =
-                            std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, text))
-                        {
-                            return PropOutcome::Error(PropError::WriteScenario { path, source });
-                        }
-                        Some(path)
-                    }
-                },
+            let scenario = match scenario(&minimal, &reason) {
+                Ok(path) => path,
+                Err(e) => return PropOutcome::Error(e),
             };
             PropOutcome::Failed {
                 minimal,
                 reason,
                 cases_before,
-                shrink_steps: after_failure.get(),
-                shrink_time: at.elapsed(),
+                shrink_steps: driven.after_failure,
+                shrink_time,
                 scenario,
             }
         }
@@ -167,4 +193,126 @@ pub fn run_stream(
             PropOutcome::Error(PropError::GaveUp(reason.message().to_string()))
         }
     }
+}
+
+/// Writes `text` as `DIR/NAME`, creating DIR.
+fn write_scenario(dir: &std::path::Path, name: String, text: &str) -> Result<PathBuf, PropError> {
+    let path = dir.join(name);
+    std::fs::create_dir_all(dir)
+        .and_then(|_| std::fs::write(&path, text))
+        .map_err(|source| PropError::WriteScenario {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(path)
+}
+
+/// Runs the stream-integrity property; `on_case` sees each case and its outcome.
+pub fn run_stream(
+    settings: &Settings,
+    cfg: &PropConfig,
+    mut on_case: impl FnMut(&StreamCase, &Result<(), StreamError>),
+) -> PropOutcome<StreamCase> {
+    let started = Instant::now();
+    let driven = drive(
+        settings,
+        cfg,
+        "sockspec prop stream",
+        strategy(cfg.max_len),
+        |case| {
+            let outcome = run_case(settings, case);
+            on_case(case, &outcome);
+            outcome.map_err(|e| e.to_string())
+        },
+    );
+    outcome(settings, cfg, driven, started, |minimal, reason| {
+        match (&cfg.scenario_dir, minimal.to_scenario(reason)) {
+            (Some(dir), Some(text)) => {
+                write_scenario(dir, format!("stream-seed-{}.scn", cfg.seed), &text).map(Some)
+            }
+            _ => Ok(None),
+        }
+    })
+}
+
+/// Runs the reassembly properties against the target's wire; `on_case` sees each case
+/// and its outcome. One target serves the cases until one fails; a failed case's
+/// target is thrown away, so each case after a failure (shrinking's) starts afresh.
+pub fn run_reassembly(
+    settings: &Settings,
+    cfg: &PropConfig,
+    bounds: Bounds,
+    mut on_case: impl FnMut(&ReassemblyCase, &Result<(), ReassemblyError>),
+) -> PropOutcome<ReassemblyCase> {
+    let started = Instant::now();
+    let mut target: Option<Target> = None;
+    let mut setup: Option<String> = None;
+    let driven = drive(
+        settings,
+        cfg,
+        "sockspec prop reassembly",
+        segments::strategy(bounds),
+        |case| {
+            if setup.is_some() {
+                return Ok(());
+            }
+            let mut t = match target
+                .take()
+                .map_or_else(|| Target::open(settings, cfg.stall), Ok)
+            {
+                Ok(t) => t,
+                Err(e) => {
+                    setup = Some(e.to_string());
+                    return Ok(());
+                }
+            };
+            let (_, result) = t.deliver(case);
+            on_case(case, &result);
+            match result {
+                Ok(()) => {
+                    target = Some(t);
+                    Ok(())
+                }
+                Err(ReassemblyError::Setup(why)) => {
+                    t.close(true);
+                    setup = Some(why);
+                    Ok(())
+                }
+                Err(e) => {
+                    t.close(true);
+                    Err(e.to_string())
+                }
+            }
+        },
+    );
+    if let Some(t) = target {
+        t.close(false);
+    }
+    if let Some(why) = setup {
+        return PropOutcome::Error(PropError::Setup(why));
+    }
+    outcome(settings, cfg, driven, started, |minimal, reason| {
+        let Some(dir) = &cfg.scenario_dir else {
+            return Ok(None);
+        };
+        // The minimal case once more on a fresh target: the segments as they went (cut
+        // to the target's MSS) and its pcap.
+        let mut t =
+            Target::open(settings, cfg.stall).map_err(|e| PropError::Setup(e.to_string()))?;
+        let (delivery, _) = t.deliver(minimal);
+        let pcap = t.pcap();
+        t.close(true);
+        let Some(text) = segments::scenario(minimal, &delivery.sent, reason, cfg.seed) else {
+            return Ok(None);
+        };
+        let name = format!("reassembly-seed-{}", cfg.seed);
+        let path = write_scenario(dir, format!("{name}.scn"), &text)?;
+        write_scenario(dir, format!("{name}.pcap"), "").and_then(|p| {
+            std::fs::write(&p, pcap).map_err(|source| PropError::WriteScenario {
+                path: p.clone(),
+                source,
+            })
+        })?;
+        Ok(Some(path))
+    })
 }

@@ -22,6 +22,42 @@ pub fn case_line(case: &StreamCase, result: &Result<(), StreamError>) -> String 
     format!("  {}: {verdict}", case.describe())
 }
 
+/// The first line of `prop reassembly`.
+pub fn reassembly_header(
+    target: &str,
+    cfg: &PropConfig,
+    bounds: &crate::prop::segments::Bounds,
+) -> String {
+    format!(
+        "reassembly against {target}: {} cases up to {} bytes in up to {} segments of up to {} bytes, seed {}",
+        cfg.cases, bounds.max_len, bounds.max_segments, bounds.max_segment, cfg.seed
+    )
+}
+
+/// One reassembly case and its verdict, for `--verbose`.
+pub fn reassembly_line(
+    case: &crate::prop::segments::ReassemblyCase,
+    result: &Result<(), crate::prop::deliver::ReassemblyError>,
+) -> String {
+    let verdict = match result {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("FAILED: {e}"),
+    };
+    format!("  {}: {verdict}", case.describe())
+}
+
+/// The command that runs the same reassembly cases again.
+pub fn reassembly_replay(cfg: &PropConfig, adapter: Option<&str>) -> String {
+    let base = format!(
+        "sockspec prop reassembly --seed {} --cases {}",
+        cfg.seed, cfg.cases
+    );
+    match adapter {
+        Some(cmd) => format!("{base} --adapter '{cmd}'"),
+        None => base,
+    }
+}
+
 /// The command that runs the same cases again.
 pub fn replay(cfg: &PropConfig, adapter: Option<&str>) -> String {
     let base = format!(
@@ -44,7 +80,28 @@ pub enum Verdict {
 }
 
 /// The outcome in words: what goes to stdout, what goes to stderr, and the verdict.
-pub fn outcome(outcome: &PropOutcome, cfg: &PropConfig, replay: &str) -> (String, String, Verdict) {
+/// A case that says what it is in a line.
+pub trait Described {
+    fn describe(&self) -> String;
+}
+
+impl Described for StreamCase {
+    fn describe(&self) -> String {
+        StreamCase::describe(self)
+    }
+}
+
+impl Described for crate::prop::segments::ReassemblyCase {
+    fn describe(&self) -> String {
+        crate::prop::segments::ReassemblyCase::describe(self)
+    }
+}
+
+pub fn outcome<C: Described>(
+    outcome: &PropOutcome<C>,
+    cfg: &PropConfig,
+    replay: &str,
+) -> (String, String, Verdict) {
     let seed = cfg.seed;
     match outcome {
         PropOutcome::Passed { cases, elapsed } => (

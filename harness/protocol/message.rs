@@ -315,6 +315,8 @@ pub mod capability {
     pub const BULK: &str = "bulk";
     /// Urgent data: `send` and `recv` with flag `oob`, `sockatmark`, poll's `pri`.
     pub const OOB: &str = "oob";
+    /// A user-space stack on the sandbox's link, not the kernel's sockets.
+    pub const LINK: &str = "link";
 }
 
 fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {

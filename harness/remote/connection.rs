@@ -13,6 +13,7 @@
 //! record and never match.
 
 use super::link::{Arrival, Link, LinkError};
+use super::sendbuf::SendBuffer;
 use crate::wire::icmp::IcmpError;
 use crate::wire::notation::{Field, OptionSpec, OptionsSpec, SegmentSpec};
 use crate::wire::reassembly::Reassembler;
@@ -65,6 +66,9 @@ pub struct Outgoing {
     pub urgent: u16,
     /// Options for the IPv4 header (RFC 791 3.1), empty for none.
     pub ip_options: Vec<u8>,
+    /// Recorded as sent but never put on the wire: a segment the network lost, which
+    /// a correct sender retransmits (`w < resend`).
+    pub lost: bool,
 }
 
 /// Why an expected segment did not come as expected.
@@ -121,6 +125,20 @@ pub enum ExpectError {
         segment: String,
         recent: String,
     },
+    #[error("the target acknowledged {ack}, beyond the data it was sent (every byte up to {received} went on the wire, contiguously): `{segment}`{recent}")]
+    AckBeyondSent {
+        ack: u32,
+        received: u32,
+        segment: String,
+        recent: String,
+    },
+    #[error("the target's SACK block {left}:{right} names bytes that never went on the wire: `{segment}`{recent}")]
+    SackBeyondSent {
+        left: u32,
+        right: u32,
+        segment: String,
+        recent: String,
+    },
     #[error("a segment with a wrong checksum: `{segment}`")]
     BadChecksum { segment: String },
     #[error("the target sent more than {limit} segments that no step expected (it floods the wire){recent}")]
@@ -171,6 +189,16 @@ pub struct Connection {
     /// One past the furthest sequence number the target has sent, relative to `irs`
     /// (its SND.MAX): what it sends below this is a retransmission.
     pub target_high: u32,
+    /// Everything the harness sent on the connection, for `w < resend` and for
+    /// checking the target's ACKs against it.
+    pub sendbuf: SendBuffer,
+    /// When set, an ACK beyond the data that went on the wire, or a SACK block of data
+    /// that never did, fails the step that reads it (`w > acks only data sent`): no
+    /// correct receiver sends either (RFC 9293 3.10.7.4; RFC 2018 3).
+    pub strict_acks: bool,
+    /// When set, every segment from the target is kept here, for a caller that checks
+    /// properties over the whole conversation.
+    pub log: Option<Vec<Segment>>,
 }
 
 impl Connection {
@@ -194,6 +222,9 @@ impl Connection {
             history: VecDeque::new(),
             last_from_target: None,
             target_high: 0,
+            sendbuf: SendBuffer::default(),
+            strict_acks: false,
+            log: None,
         }
     }
 
@@ -243,12 +274,32 @@ impl Connection {
         if ahead <= 0 && (end.wrapping_sub(self.snd_nxt) as i32) > 0 {
             self.snd_nxt = end;
         }
+        if !out.flags.contains(Flags::SYN) && !out.flags.contains(Flags::RST) {
+            let delivered = !out.lost
+                && out.checksum == Checksum::Correct
+                && out.from.is_none()
+                && out.to.is_none();
+            self.sendbuf.record(
+                out.seq,
+                &out.payload,
+                out.flags.contains(Flags::FIN),
+                delivered,
+            );
+            // Segments sent out of order join up: SND.NXT runs over all of them.
+            let joined = self.sendbuf.sent_end();
+            if self.snd_nxt >= 1 && (joined.wrapping_sub(self.snd_nxt) as i32) > 0 {
+                self.snd_nxt = joined;
+            }
+        }
         self.last_event = Some(Instant::now());
     }
 
     /// Notes what a segment from the target says: its ISN and options on a SYN, how
     /// far it acknowledges, its window, and its data and FIN (RFC 9293 3.10.7.4).
     fn observe(&mut self, segment: &Segment, arrived: Instant) {
+        if let Some(log) = self.log.as_mut() {
+            log.push(segment.clone());
+        }
         self.last_event = Some(arrived);
         self.last_from_target = Some(segment.clone());
         let syn = segment.flags.contains(Flags::SYN);
@@ -312,6 +363,40 @@ impl Connection {
                     .wrapping_sub(irs),
             );
         }
+    }
+
+    /// `w > acks only data sent`: an ACK or SACK block from the target names only
+    /// bytes that went on the wire.
+    fn acks_only_data_sent(&self, segment: &Segment) -> Result<(), ExpectError> {
+        if !segment.flags.contains(Flags::ACK) || segment.flags.contains(Flags::SYN) {
+            return Ok(());
+        }
+        let ack = segment.ack.wrapping_sub(self.iss);
+        let received = self.sendbuf.wired_end();
+        if (ack.wrapping_sub(received) as i32) > 0 {
+            return Err(ExpectError::AckBeyondSent {
+                ack,
+                received,
+                segment: self.describe(segment, Direction::Out),
+                recent: self.recent(),
+            });
+        }
+        for o in &segment.options {
+            if let TcpOption::Sack(blocks) = o {
+                for (l, r) in blocks {
+                    let (left, right) = (l.wrapping_sub(self.iss), r.wrapping_sub(self.iss));
+                    if !self.sendbuf.wired_covers(left, right) {
+                        return Err(ExpectError::SackBeyondSent {
+                            left,
+                            right,
+                            segment: self.describe(segment, Direction::Out),
+                            recent: self.recent(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A segment in packetdrill's notation with this connection's relative numbers.
@@ -506,6 +591,7 @@ impl Outgoing {
             to: spec.to,
             urgent: spec.urgent.map_or(0, |f| f.value().expect(known)),
             ip_options: spec.ip_options.clone().unwrap_or_default(),
+            lost: spec.lost,
         })
     }
 }
@@ -515,6 +601,8 @@ pub struct Wire {
     link: Link,
     /// Segments from the target that arrived for a connection before it asked.
     queued: HashMap<(SocketAddr, SocketAddr), VecDeque<(Segment, Instant)>>,
+    /// Connections done with: what still arrives for them is dropped, not queued.
+    forgotten: std::collections::HashSet<(SocketAddr, SocketAddr)>,
     /// Everything that was not TCP, in order.
     pub others: Vec<Packet>,
 }
@@ -524,8 +612,17 @@ impl Wire {
         Wire {
             link,
             queued: HashMap::new(),
+            forgotten: Default::default(),
             others: Vec::new(),
         }
+    }
+
+    /// Done with `conn`: what it has queued and what still arrives for it is dropped,
+    /// so a run of many connections (a property test's cases) holds no stale segments.
+    pub fn forget(&mut self, conn: &Connection) {
+        let key = (conn.local, conn.peer);
+        self.queued.remove(&key);
+        self.forgotten.insert(key);
     }
 
     pub fn link(&self) -> &Link {
@@ -575,6 +672,9 @@ impl Wire {
         };
         conn.remember(Direction::In, conn.describe(&segment, Direction::In));
         conn.sent(out);
+        if out.lost {
+            return Ok(());
+        }
         self.link
             .send(&segment.to_packet_with(out.checksum, &out.ip_options))
     }
@@ -660,6 +760,9 @@ impl Wire {
                             segment: segment.to_string(),
                         });
                     }
+                    if self.forgotten.contains(&(segment.dst, segment.src)) {
+                        continue;
+                    }
                     if self.queued.values().map(VecDeque::len).sum::<usize>() >= QUEUE_LIMIT {
                         return Err(ExpectError::Flood {
                             limit: QUEUE_LIMIT,
@@ -686,6 +789,9 @@ impl Wire {
         conn.observe(&segment, arrived);
         let text = conn.describe(&segment, Direction::Out);
         conn.remember(Direction::Out, text);
+        if conn.strict_acks {
+            conn.acks_only_data_sent(&segment)?;
+        }
         Ok(Some(segment))
     }
 
@@ -734,6 +840,7 @@ impl Wire {
             payload: None,
             urgent: None,
             ip_options: None,
+            lost: false,
         };
         match self.expect(conn, &nothing, window) {
             Err(ExpectError::Nothing { .. }) => {

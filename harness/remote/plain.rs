@@ -34,19 +34,31 @@ impl Wire {
     /// `w < handshake`: the harness opens the connection (SYN, the target's SYN-ACK,
     /// ACK; RFC 9293 3.5), retransmitting its SYN until `within` passes.
     pub fn open(&mut self, conn: &mut Connection, within: Duration) -> Result<(), ExpectError> {
+        self.open_offering(conn, vec![TcpOption::Mss(HARNESS_MSS)], within)
+    }
+
+    /// [`Wire::open`] with a SYN that offers `options` (`sackOK` for a receiver whose
+    /// SACK blocks a property test checks).
+    pub fn open_offering(
+        &mut self,
+        conn: &mut Connection,
+        options: Vec<TcpOption>,
+        within: Duration,
+    ) -> Result<(), ExpectError> {
         let deadline = Instant::now() + within;
         let syn = Outgoing {
             flags: Flags::SYN,
             seq: 0,
             ack: 0,
             window: HARNESS_WINDOW,
-            options: vec![TcpOption::Mss(HARNESS_MSS)],
+            options,
             payload: Vec::new(),
             checksum: Checksum::Correct,
             from: None,
             to: None,
             urgent: 0,
             ip_options: Vec::new(),
+            lost: false,
         };
         let mut rto = SYN_RTO;
         self.send(conn, &syn)?;
@@ -96,6 +108,7 @@ impl Wire {
             to: None,
             urgent: 0,
             ip_options: Vec::new(),
+            lost: false,
         };
         loop {
             let Some(s) = self.next_segment(conn, deadline)? else {
@@ -158,6 +171,85 @@ impl Wire {
         Ok(conn.snd_nxt.wrapping_sub(start))
     }
 
+    /// `w < resend`: sends again what the harness sent and the target has not
+    /// acknowledged (segments a scenario declared `lost` among them), as a correct
+    /// sender retransmits (RFC 9293 3.8.1): at once from SND.UNA as far as the window
+    /// reaches, then again from SND.UNA whenever its timer runs out without progress,
+    /// probing a zero window; it holds until everything, the FIN included, is
+    /// acknowledged, and fails when the target acknowledges nothing new for `within`.
+    pub fn resend(&mut self, conn: &mut Connection, within: Duration) -> Result<(), ExpectError> {
+        let mut deadline = Instant::now() + within;
+        let end = conn.sendbuf.sent_end();
+        let fin = conn.sendbuf.fin();
+        let mss = u32::from(conn.peer_mss.clamp(1, HARNESS_MSS));
+        let mut next = conn.snd_una;
+        let mut rto = DATA_RTO;
+        let mut timer = Instant::now() + rto;
+        loop {
+            if ahead_or_at(conn.snd_una, end) {
+                return Ok(());
+            }
+            if !ahead_or_at(next, conn.snd_una) {
+                next = conn.snd_una;
+            }
+            // As far as the window reaches; one byte into a shut one, as a probe.
+            let edge = conn.snd_una.wrapping_add(conn.snd_wnd.max(1));
+            while !ahead_or_at(next, end) && !ahead_or_at(next, edge) {
+                let room = edge.wrapping_sub(next).min(mss);
+                let bytes = conn.sendbuf.bytes(next, room).to_vec();
+                let at_fin = bytes.is_empty() && fin == Some(next);
+                if bytes.is_empty() && !at_fin {
+                    break;
+                }
+                let out = Outgoing {
+                    flags: if at_fin {
+                        Flags::FIN | Flags::ACK
+                    } else {
+                        Flags::PSH | Flags::ACK
+                    },
+                    seq: next,
+                    ack: conn.rcv_nxt(),
+                    window: conn.window(),
+                    options: Vec::new(),
+                    payload: bytes,
+                    checksum: Checksum::Correct,
+                    from: None,
+                    to: None,
+                    urgent: 0,
+                    ip_options: Vec::new(),
+                    lost: false,
+                };
+                next = next.wrapping_add(out.seq_len());
+                self.send(conn, &out)?;
+            }
+            let before = conn.snd_una;
+            match self.receive(conn, timer.min(deadline), "while the harness resent")? {
+                Some(_) if conn.snd_una != before => {
+                    rto = DATA_RTO;
+                    timer = Instant::now() + rto;
+                    deadline = Instant::now() + within;
+                }
+                Some(_) => {}
+                None if Instant::now() >= deadline => {
+                    return Err(ExpectError::Stalled {
+                        during: "resending".into(),
+                        waited: within,
+                        state: format!(
+                            "the target acknowledged up to {} of {end}, its window is {}",
+                            conn.snd_una, conn.snd_wnd
+                        ),
+                        recent: conn.recent(),
+                    });
+                }
+                None => {
+                    next = conn.snd_una;
+                    rto = (rto * 2).min(MAX_RTO);
+                    timer = Instant::now() + rto;
+                }
+            }
+        }
+    }
+
     /// `w < rst`: an RST with ACK at SND.NXT (RFC 9293 3.10.7.4: in the window, and
     /// exactly at RCV.NXT for the target, so accepted under RFC 5961 3.2 as well).
     pub fn send_rst(&mut self, conn: &mut Connection) -> Result<(), ExpectError> {
@@ -173,6 +265,7 @@ impl Wire {
             to: None,
             urgent: 0,
             ip_options: Vec::new(),
+            lost: false,
         };
         Ok(self.send(conn, &out)?)
     }
@@ -350,6 +443,7 @@ impl Wire {
             to: None,
             urgent: 0,
             ip_options: Vec::new(),
+            lost: false,
         };
         Ok(self.send(conn, &out)?)
     }
@@ -463,6 +557,7 @@ impl Wire {
             to: None,
             urgent: 0,
             ip_options: Vec::new(),
+            lost: false,
         };
         Ok(self.send(conn, &out)?)
     }

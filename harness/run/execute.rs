@@ -4,15 +4,16 @@
 
 use super::describe::{self, Actual, Value};
 use super::outcome::{Failure, FailureKind, ScenarioResult, Status};
-use super::runner::{Conn, Runner, Slot, Stop, WireEnds};
+use super::runner::{Conn, Runner, Slot, Stop};
 use super::sessions::{close_sandbox, Sessions};
 use super::settings::Hosts;
 use super::settings::Settings;
+use super::wires::{lan_wire, wire_of, WireEnds};
 use crate::adapter::Fault;
 use crate::program::Program;
 use crate::protocol::{self, Call, Reply, Response};
 use crate::remote::capture::Capture;
-use crate::remote::{plain, Connection, Direction, ExpectError, Link, Outgoing, Wire};
+use crate::remote::{plain, Connection, Direction, ExpectError, Outgoing};
 use crate::script::{
     AddrExpr, Family, Ident, Op, OptValue, Scenario, ShutdownHow, Side, Step, StepKind, Yield,
 };
@@ -288,34 +289,6 @@ fn failed_pcap_dir() -> PathBuf {
     std::env::temp_dir().join(format!("sockspec-pcap-{}", std::process::id()))
 }
 
-/// The scenario's wire: a copy of the sandbox's wire device, or why there is none.
-fn wire_of(sandbox: Option<&crate::sandbox::Sandbox>) -> Result<Option<Wire>, String> {
-    let sandbox = sandbox
-        .ok_or("the wire lives in the scenario's sandbox, and this run has none (--sandbox off)")?;
-    let fd = sandbox
-        .wire()
-        .map_err(|why| format!("this machine gives the sandbox no wire device ({why})"))?;
-    let fd = fd
-        .try_clone()
-        .map_err(|e| format!("the wire device could not be shared ({e})"))?;
-    Ok(Some(Wire::new(Link::new(fd))))
-}
-
-/// A wire scenario's wire on a stack's link: the harness as a third host on the LAN,
-/// through a copy of the link's tap.
-fn lan_wire(tap: &std::os::fd::OwnedFd) -> Result<Option<Wire>, String> {
-    use crate::sandbox::stack_link;
-    let tap = tap
-        .try_clone()
-        .map_err(|e| format!("the link's tap could not be shared ({e})"))?;
-    let lan = crate::remote::Lan::new(
-        stack_link::REMOTE_MAC,
-        (stack_link::REMOTE_V4, stack_link::REMOTE_V6),
-        (stack_link::TARGET_V4, stack_link::TARGET_V6),
-    );
-    Ok(Some(Wire::new(Link::ethernet(tap, lan))))
-}
-
 /// The adapter's name and capabilities from its answer to `hello`, or why the answer
 /// will not do.
 pub(super) fn hello_answer(r: Response) -> Result<(String, Vec<String>), Fault> {
@@ -376,9 +349,9 @@ impl Runner<'_> {
         match &step.kind {
             StepKind::Call {
                 bind: Some(b),
-                op: Op::Wire { listener },
+                op: Op::Wire { listener, isn },
                 ..
-            } => self.open_wire(step, b, listener.as_ref()),
+            } => self.open_wire(step, b, listener.as_ref(), *isn),
             StepKind::Wire {
                 conn,
                 direction,
@@ -532,6 +505,7 @@ impl Runner<'_> {
         step: &Step,
         bind: &Ident,
         listener: Option<&Ident>,
+        isn: Option<u32>,
     ) -> Result<(), Stop> {
         let port = WIRE_FIRST_PORT + self.connections.len() as u16;
         let (local, peer) = match listener {
@@ -563,8 +537,10 @@ impl Runner<'_> {
                 SocketAddr::from((self.wire_ends.target_v4, 0)),
             ),
         };
-        self.connections
-            .insert(bind.name.clone(), Connection::new(local, peer, WIRE_ISS));
+        self.connections.insert(
+            bind.name.clone(),
+            Connection::new(local, peer, isn.unwrap_or(WIRE_ISS)),
+        );
         self.record(step, format!("a remote TCP at {local}"), true);
         Ok(())
     }
@@ -770,7 +746,15 @@ impl Runner<'_> {
                     )
                 })
             }
-            (WireDirection::Expect, WireAction::Fill | WireAction::Rst)
+            (WireDirection::Inject, WireAction::Resend) => wire
+                .resend(c, timeout)
+                .map(|()| "everything acknowledged".into()),
+            (WireDirection::Expect, WireAction::AcksOnlyDataSent) => {
+                c.strict_acks = true;
+                Ok("from here on".into())
+            }
+            (WireDirection::Expect, WireAction::Fill | WireAction::Rst | WireAction::Resend)
+            | (WireDirection::Inject, WireAction::AcksOnlyDataSent)
             | (WireDirection::Inject, WireAction::AtMost { .. }) => {
                 unreachable!(
                     "the parser allows `fill` and `rst` only on `<` lines, `at most` only on `>`"

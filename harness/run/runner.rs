@@ -7,6 +7,7 @@
 use super::describe::{self, Actual, Value};
 use super::outcome::{Failure, FailureKind, StepRecord};
 use super::settings::{Settings, CANCEL_POLL};
+use super::wires::WireEnds;
 use crate::adapter::{Fault, Session};
 use crate::program::Program;
 use crate::protocol::{self, errno, Call, Done, Reply, Request, Response};
@@ -176,31 +177,6 @@ pub(super) struct Runner<'a> {
     pub(super) hosts: crate::run::Hosts,
     /// The addresses at the two ends of the scenario's wire.
     pub(super) wire_ends: WireEnds,
-}
-
-/// The target's and the remote's addresses on a wire: the namespace kernel's wire
-/// device, or a user-space stack's link with the harness as a third host on it.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct WireEnds {
-    pub(super) target_v4: std::net::Ipv4Addr,
-    pub(super) target_v6: std::net::Ipv6Addr,
-    pub(super) remote_v4: std::net::Ipv4Addr,
-    pub(super) remote_v6: std::net::Ipv6Addr,
-}
-
-impl WireEnds {
-    pub(super) const KERNEL: WireEnds = WireEnds {
-        target_v4: crate::sandbox::wire_link::TARGET_V4,
-        target_v6: crate::sandbox::wire_link::TARGET_V6,
-        remote_v4: crate::sandbox::wire_link::REMOTE_V4,
-        remote_v6: crate::sandbox::wire_link::REMOTE_V6,
-    };
-    pub(super) const STACK: WireEnds = WireEnds {
-        target_v4: crate::sandbox::stack_link::TARGET_V4,
-        target_v6: crate::sandbox::stack_link::TARGET_V6,
-        remote_v4: crate::sandbox::stack_link::REMOTE_V4,
-        remote_v6: crate::sandbox::stack_link::REMOTE_V6,
-    };
 }
 
 impl Runner<'_> {

@@ -168,6 +168,12 @@ pub enum WireAction {
     /// `at most N bytes for D` (`no new data for D`: 0): whatever the target sends for
     /// `D`, unacknowledged, carries at most `N` bytes it had not sent before.
     AtMost { bytes: u32, window: Duration },
+    /// `resend`: the harness sends again what it sent and the target has not
+    /// acknowledged (segments declared `lost` among them), as a correct sender would.
+    Resend,
+    /// `acks only data sent`: from here on, an ACK or SACK block of bytes that never
+    /// went on the wire fails the step that reads it.
+    AcksOnlyDataSent,
 }
 
 /// The data of a wire line.
@@ -514,6 +520,9 @@ pub enum Op {
     /// socket `l`'s port; `w = wire()` waits for the target to connect to `w.addr`.
     Wire {
         listener: Option<Ident>,
+        /// The harness's initial sequence number, when the scenario chooses it (a
+        /// replayed property case that crosses 2^32).
+        isn: Option<u32>,
     },
 }
 

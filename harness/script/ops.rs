@@ -289,7 +289,7 @@ pub const OPS: [OpSpec; 31] = [
         yields_doc: "a wire connection",
         doc: "a remote TCP the harness plays on the scenario's wire: `w = wire(l)` talks to the target socket `l`'s port (or to a started program's: `wire(srv)`), `w = wire()` waits for the target to connect to `w.addr`; then `w < SEGMENT` sends and `w > SEGMENT` expects (see \"The wire\")",
         example: "w = wire(s)",
-        ..harness("wire", "wire() or wire(listener or program)", (0, 1))
+        ..harness("wire", "wire() or wire(listener or program [, isn])", (0, 2))
     },
     OpSpec {
         doc: "SIGTERM, the grace period, SIGKILL",

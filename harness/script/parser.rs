@@ -1103,6 +1103,17 @@ impl Parser<'_> {
                         ))
                     }
                 },
+                isn: match args.len() {
+                    2 => Some(
+                        u32::try_from(int(1, "an initial sequence number")?).map_err(|_| {
+                            Diagnostic::new(
+                                args[1].span(),
+                                "an initial sequence number is below 2^32",
+                            )
+                        })?,
+                    ),
+                    _ => None,
+                },
             },
             // A call in the table without an arm here: a sockspec bug, caught by the
             // test that parses every table entry's example.

@@ -36,7 +36,23 @@ pub(super) fn action(
     match words.first().copied() {
         Some("handshake") => return only(WireAction::Handshake, "handshake"),
         Some("fin") => return only(WireAction::Fin, "fin"),
-        Some(word @ ("fill" | "rst")) => {
+        Some("acks") => {
+            if text.split_whitespace().collect::<Vec<_>>() != ["acks", "only", "data", "sent"] {
+                return Err(Diagnostic::new(
+                    at(0, text.len()),
+                    "expected `acks only data sent`",
+                ));
+            }
+            if direction == WireDirection::Inject {
+                return Err(Diagnostic::new(
+                    at(0, text.len()),
+                    "`acks only data sent` is about what the target sends",
+                )
+                .with_hint("write `w > acks only data sent`"));
+            }
+            return Ok(WireAction::AcksOnlyDataSent);
+        }
+        Some(word @ ("fill" | "rst" | "resend")) => {
             if direction == WireDirection::Expect {
                 return Err(Diagnostic::new(
                     at(0, word.len()),
@@ -44,10 +60,10 @@ pub(super) fn action(
                 )
                 .with_hint(format!("write `w < {word}`")));
             }
-            let action = if word == "fill" {
-                WireAction::Fill
-            } else {
-                WireAction::Rst
+            let action = match word {
+                "fill" => WireAction::Fill,
+                "rst" => WireAction::Rst,
+                _ => WireAction::Resend,
             };
             return only(action, word);
         }

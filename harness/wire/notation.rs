@@ -146,6 +146,9 @@ pub struct SegmentSpec {
     /// `ipopt hex"..."`: options in the IPv4 header of a segment the harness sends
     /// (RFC 791 3.1), which a receiver must ignore when it does not know them (MUST-50).
     pub ip_options: Option<Vec<u8>>,
+    /// `lost`: the harness counts the segment as sent but does not put it on the wire,
+    /// as if the network lost it; `w < resend` sends it again.
+    pub lost: bool,
 }
 
 impl SegmentSpec {
@@ -160,6 +163,9 @@ impl SegmentSpec {
         }
         if self.ip_options.is_some() {
             return Some("`ipopt` puts options in the IP header of a segment the harness sends");
+        }
+        if self.lost {
+            return Some("`lost` is a segment the harness sends and the network loses");
         }
         match &self.options {
             OptionsSpec::Exact(list) if list.iter().any(|o| matches!(o, OptionSpec::Raw(_))) => {
@@ -364,6 +370,7 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
         to: None,
         urgent: None,
         ip_options: None,
+        lost: false,
     };
     loop {
         c.skip_spaces();
@@ -403,6 +410,7 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
                     }
                     spec.ip_options = Some(bytes);
                 }
+                "lost" => spec.lost = true,
                 "checksum" => {
                     c.skip_spaces();
                     c.expect("bad", "`bad`: `checksum bad` sends a wrong checksum")?;
@@ -432,7 +440,7 @@ pub fn parse(line: &str) -> Result<SegmentSpec, NotationError> {
                             word => format!("unexpected `{word}`"),
                         },
                         hint: Some(
-                            "after start:end(len) come `ack N`, `win N`, `urg N`, <options>, \"payload\", `checksum bad`, `ipopt hex\"..\"`, `from ADDR` and `to ADDR`"
+                            "after start:end(len) come `ack N`, `win N`, `urg N`, <options>, \"payload\", `checksum bad`, `ipopt hex\"..\"`, `lost`, `from ADDR` and `to ADDR`"
                                 .into(),
                         ),
                     })
