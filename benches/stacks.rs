@@ -18,10 +18,9 @@ use sockspec::adapter::TargetSpec;
 use sockspec::run::{run_all, Settings};
 use sockspec::sandbox::{Limits, SandboxSpec};
 use sockspec::script::{load_all, Scenario};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
-use support::{median, ms, rounds};
+use support::{median, ms, rounds, stack_targets};
 
 const PER_SCENARIO: [&str; 4] = [
     "lifecycle/client-lifecycle",
@@ -29,63 +28,6 @@ const PER_SCENARIO: [&str; 4] = [
     "stream/send-and-recv-both-directions",
     "close/recv-eof-after-the-peers-orderly-close",
 ];
-
-fn built(what: &str, status: std::io::Result<std::process::Output>) -> bool {
-    match status {
-        Ok(out) if out.status.success() => true,
-        Ok(out) => {
-            println!(
-                "{what} not measured: it does not build: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            false
-        }
-        Err(e) => {
-            println!("{what} not measured: {e}");
-            false
-        }
-    }
-}
-
-/// The targets that can be built here: (name, adapter command).
-fn targets(root: &Path, dir: &Path) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    let c = dir.join("sockspec_c_adapter");
-    let status = Command::new("cc")
-        .args(["-O2", "-pthread", "-o"])
-        .arg(&c)
-        .arg(root.join("adapters/c/sockspec_adapter.c"))
-        .output();
-    if built("the C adapter", status) {
-        out.push(("kernel (C adapter, loopback)", c.display().to_string()));
-    }
-    if Path::new("/usr/include/lwip/lwip/sockets.h").exists() {
-        let lwip = dir.join("sockspec_lwip_adapter");
-        let status = Command::new("cc")
-            .args(["-O2", "-pthread", "-I/usr/include/lwip", "-o"])
-            .arg(&lwip)
-            .arg(root.join("adapters/lwip/sockspec_lwip_adapter.c"))
-            .arg("-llwip")
-            .output();
-        if built("lwIP", status) {
-            out.push(("lwIP (TAP link)", lwip.display().to_string()));
-        }
-    } else {
-        println!("lwIP not measured: liblwip-dev is not installed");
-    }
-    let target_dir = root.join("target/smoltcp-adapter");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--release", "--manifest-path"])
-        .arg(root.join("adapters/smoltcp/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .output();
-    if built("smoltcp", status) {
-        let exe = target_dir.join("release/sockspec-smoltcp-adapter");
-        out.push(("smoltcp (TAP link)", exe.display().to_string()));
-    }
-    out
-}
 
 fn main() {
     let rounds = rounds();
@@ -99,7 +41,7 @@ fn main() {
         }
     };
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let targets = targets(&root, dir.path());
+    let targets = stack_targets(&root, dir.path());
     let corpus: Vec<Scenario> = load_all(&[root.join("scenarios")])
         .expect("the corpus loads")
         .scenarios

@@ -247,9 +247,14 @@ pub fn run_reassembly(
     let started = Instant::now();
     let mut target: Option<Target> = None;
     let mut setup: Option<String> = None;
+    // Half the shrink time for proptest's shrinking, the rest for dropping segments.
+    let halved = PropConfig {
+        max_shrink_time: cfg.max_shrink_time / 2,
+        ..cfg.clone()
+    };
     let driven = drive(
         settings,
-        cfg,
+        &halved,
         "sockspec prop reassembly",
         segments::strategy(bounds),
         |case| {
@@ -291,28 +296,135 @@ pub fn run_reassembly(
     if let Some(why) = setup {
         return PropOutcome::Error(PropError::Setup(why));
     }
-    outcome(settings, cfg, driven, started, |minimal, reason| {
-        let Some(dir) = &cfg.scenario_dir else {
-            return Ok(None);
-        };
-        // The minimal case once more on a fresh target: the segments as they went (cut
-        // to the target's MSS) and its pcap.
-        let mut t =
-            Target::open(settings, cfg.stall).map_err(|e| PropError::Setup(e.to_string()))?;
-        let (delivery, _) = t.deliver(minimal);
-        let pcap = t.pcap();
-        t.close(true);
-        let Some(text) = segments::scenario(minimal, &delivery.sent, reason, cfg.seed) else {
-            return Ok(None);
-        };
-        let name = format!("reassembly-seed-{}", cfg.seed);
-        let path = write_scenario(dir, format!("{name}.scn"), &text)?;
-        write_scenario(dir, format!("{name}.pcap"), "").and_then(|p| {
-            std::fs::write(&p, pcap).map_err(|source| PropError::WriteScenario {
-                path: p.clone(),
-                source,
-            })
-        })?;
-        Ok(Some(path))
-    })
+    match outcome(settings, cfg, driven, started, |_, _| Ok(None)) {
+        PropOutcome::Failed {
+            minimal,
+            reason,
+            cases_before,
+            shrink_steps,
+            shrink_time,
+            ..
+        } => {
+            let began = Instant::now();
+            let left = cfg
+                .max_shrink_time
+                .saturating_sub(shrink_time.min(halved.max_shrink_time));
+            let (minimal, reason, removals) = fewer_segments(settings, cfg, minimal, reason, left);
+            let scenario = match reassembly_scenario(settings, cfg, &minimal, &reason) {
+                Ok(path) => path,
+                Err(e) => return PropOutcome::Error(e),
+            };
+            PropOutcome::Failed {
+                minimal,
+                reason,
+                cases_before,
+                shrink_steps: shrink_steps + removals,
+                shrink_time: shrink_time + began.elapsed(),
+                scenario,
+            }
+        }
+        other => other,
+    }
+}
+
+/// proptest shrinks the parts a case is built from, and can get stuck where removing
+/// one part changes all the others; this pass works on the case itself: it drops one
+/// segment at a time (its bytes are then sent only as retransmissions) and keeps each
+/// drop after which the case still breaks the same property, within `left`. Returns
+/// the case, its failure and the number of runs.
+fn fewer_segments(
+    settings: &Settings,
+    cfg: &PropConfig,
+    mut case: ReassemblyCase,
+    mut reason: String,
+    left: Duration,
+) -> (ReassemblyCase, String, u32) {
+    let deadline = Instant::now() + left;
+    let property = reason.split(':').next().unwrap_or_default().to_string();
+    let mut runs = 0;
+    let mut target: Option<Target> = None;
+    let mut changed = true;
+    while changed && Instant::now() < deadline && runs < cfg.max_shrink_iters {
+        changed = false;
+        let mut k = 0;
+        while k < case.segments.len() && Instant::now() < deadline {
+            // The FIN stays: it ends the stream the application must read.
+            if case.segments[k].fin && case.segments[k].len == 0 {
+                k += 1;
+                continue;
+            }
+            let mut fewer = case.clone();
+            let dropped = fewer.segments.remove(k);
+            if dropped.fin {
+                fewer.segments.push(super::segments::Piece {
+                    start: case.len,
+                    len: 0,
+                    fin: true,
+                });
+            }
+            // Twice at most: whether a bug shows can depend on when the target's
+            // answers arrive, and one lucky pass must not keep a segment in the story.
+            let mut result = Ok(Ok(()));
+            for _ in 0..2 {
+                runs += 1;
+                // A target that passed serves the next attempt; one that failed is gone.
+                result = target
+                    .take()
+                    .map_or_else(|| Target::open(settings, cfg.stall), Ok)
+                    .map(|mut t| {
+                        let (_, result) = t.deliver(&fewer);
+                        match result {
+                            Ok(()) => target = Some(t),
+                            Err(_) => {
+                                t.close(true);
+                            }
+                        }
+                        result
+                    });
+                if !matches!(result, Ok(Ok(()))) {
+                    break;
+                }
+            }
+            match result {
+                Ok(Err(e)) if e.property().map(|p| p.name()) == Some(property.as_str()) => {
+                    case = fewer;
+                    reason = e.to_string();
+                    changed = true;
+                }
+                _ => k += 1,
+            }
+        }
+    }
+    if let Some(t) = target {
+        t.close(false);
+    }
+    (case, reason, runs)
+}
+
+/// Writes the minimal case as a wire scenario with its pcap, from one more run on a
+/// fresh target (the segments as they went, cut to the target's MSS).
+fn reassembly_scenario(
+    settings: &Settings,
+    cfg: &PropConfig,
+    minimal: &ReassemblyCase,
+    reason: &str,
+) -> Result<Option<PathBuf>, PropError> {
+    let Some(dir) = &cfg.scenario_dir else {
+        return Ok(None);
+    };
+    let mut t = Target::open(settings, cfg.stall).map_err(|e| PropError::Setup(e.to_string()))?;
+    let (delivery, _) = t.deliver(minimal);
+    let pcap = t.pcap();
+    t.close(true);
+    let Some(text) = segments::scenario(minimal, &delivery.sent, reason, cfg.seed) else {
+        return Ok(None);
+    };
+    let name = format!("reassembly-seed-{}", cfg.seed);
+    let path = write_scenario(dir, format!("{name}.scn"), &text)?;
+    let pcap_path = dir.join(format!("{name}.pcap"));
+    std::fs::write(&pcap_path, pcap).map_err(|source| PropError::WriteScenario {
+        path: pcap_path.clone(),
+        source,
+    })?;
+    Ok(Some(path))
 }

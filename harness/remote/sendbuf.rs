@@ -50,6 +50,9 @@ impl Ranges {
 
 #[derive(Debug, Clone, Default)]
 pub struct SendBuffer {
+    /// When each piece went on the wire: an ACK can only acknowledge what went
+    /// before it arrived.
+    wired_at: Vec<(std::time::Instant, u32, u32, bool)>,
     /// Byte `k` is relative sequence number `k + 1`.
     bytes: Vec<u8>,
     sent: Ranges,
@@ -81,6 +84,42 @@ impl SendBuffer {
             self.fin = Some(end);
             self.fin_wired |= on_wire;
         }
+        if on_wire && in_range {
+            self.wired_at
+                .push((std::time::Instant::now(), seq, end, fin));
+        }
+    }
+
+    /// What had gone on the wire by `t`, contiguously from 1, with the FIN: the
+    /// most an ACK that arrived at `t` may acknowledge.
+    pub fn wired_end_by(&self, t: std::time::Instant) -> u32 {
+        let (ranges, fin) = self.wired_by(t);
+        let end = ranges.reach(1);
+        end + u32::from(fin == Some(end))
+    }
+
+    /// Whether `[start, end)` (the FIN counting as one) had all gone on the wire by `t`.
+    pub fn wired_covers_by(&self, t: std::time::Instant, start: u32, end: u32) -> bool {
+        let (ranges, fin) = self.wired_by(t);
+        let end = match fin {
+            Some(f) if end == f + 1 => f,
+            _ => end,
+        };
+        ranges.covers(start, end)
+    }
+
+    fn wired_by(&self, t: std::time::Instant) -> (Ranges, Option<u32>) {
+        let mut ranges = Ranges::default();
+        let mut fin = None;
+        for &(at, s, e, f) in &self.wired_at {
+            if at <= t {
+                ranges.insert(s, e);
+                if f {
+                    fin = Some(e);
+                }
+            }
+        }
+        (ranges, fin)
     }
 
     /// One past the last byte of the contiguous stream sent from 1, the FIN included
