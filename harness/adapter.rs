@@ -12,7 +12,7 @@ mod session;
 pub mod stdio;
 
 pub use external::External;
-pub use session::{Fault, Session};
+pub use session::{Fault, RequestSender, Session};
 
 use crate::sandbox::{Sandbox, SandboxSpec};
 use std::path::Path;

@@ -1196,19 +1196,10 @@ fn target_spec(args: &TargetArgs) -> TargetSpec {
 
 /// `sockspec prop stream`.
 fn prop_stream(args: PropStreamArgs) -> i32 {
-    let sandbox = match sandbox_spec(&args.target.contain, false) {
+    let settings = match prop_settings(&args.target) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let settings = Settings {
-        target: target_spec(&args.target),
-        timeout: args.target.contain.timeout,
-        sandbox,
-        ..Settings::default()
-    };
-    if let Err(code) = check_adapter(&settings) {
-        return code;
-    }
     let seed = args.seed.unwrap_or_else(random_seed);
     let cfg = PropConfig {
         cases: args.cases,
@@ -1230,31 +1221,15 @@ fn prop_stream(args: PropStreamArgs) -> i32 {
     Interrupts::Signals.report_begins();
     let replay = summary::replay(&cfg, args.target.adapter.as_deref());
     let (out, err, verdict) = summary::outcome(&outcome, &cfg, &replay);
-    print!("{out}");
-    eprint!("{err}");
-    match verdict {
-        Verdict::Passed => EXIT_OK,
-        Verdict::Failed => EXIT_FAILED,
-        Verdict::Interrupted => EXIT_INTERRUPTED,
-        Verdict::Error => EXIT_USAGE,
-    }
+    prop_exit(&out, &err, verdict)
 }
 
 /// `sockspec prop reassembly`.
 fn prop_reassembly(args: PropReassemblyArgs) -> i32 {
-    let sandbox = match sandbox_spec(&args.target.contain, false) {
+    let settings = match prop_settings(&args.target) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let settings = Settings {
-        target: target_spec(&args.target),
-        timeout: args.target.contain.timeout,
-        sandbox,
-        ..Settings::default()
-    };
-    if let Err(code) = check_adapter(&settings) {
-        return code;
-    }
     let seed = args.seed.unwrap_or_else(random_seed);
     let cfg = PropConfig {
         cases: args.cases,
@@ -1284,6 +1259,25 @@ fn prop_reassembly(args: PropReassemblyArgs) -> i32 {
     Interrupts::Signals.report_begins();
     let replay = summary::reassembly_replay(&cfg, args.target.adapter.as_deref());
     let (out, err, verdict) = summary::outcome(&outcome, &cfg, &replay);
+    prop_exit(&out, &err, verdict)
+}
+
+/// The settings of a property run: the target, its timeout, the sandbox; or the exit
+/// status when they cannot be had.
+fn prop_settings(target: &TargetArgs) -> Result<Settings, i32> {
+    let sandbox = sandbox_spec(&target.contain, false)?;
+    let settings = Settings {
+        target: target_spec(target),
+        timeout: target.contain.timeout,
+        sandbox,
+        ..Settings::default()
+    };
+    check_adapter(&settings)?;
+    Ok(settings)
+}
+
+/// Prints a property run's outcome and gives its exit status.
+fn prop_exit(out: &str, err: &str, verdict: Verdict) -> i32 {
     print!("{out}");
     eprint!("{err}");
     match verdict {

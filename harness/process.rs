@@ -10,5 +10,5 @@
 mod group;
 mod wait;
 
-pub use group::{GroupChild, Leftover, Sink, StdinError};
+pub use group::{GroupChild, Leftover, Sink, StdinError, StdinHandle};
 pub use wait::{stat_state_and_group, wait_exit};

@@ -80,4 +80,3 @@ pub fn stack_targets(root: &Path, dir: &Path) -> Vec<(&'static str, String)> {
     }
     out
 }
-

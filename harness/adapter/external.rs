@@ -168,13 +168,27 @@ impl Sink for StderrTail {
     fn end(&mut self) {}
 }
 
-impl Session for External {
-    fn send(&mut self, request: &crate::protocol::Request) -> Result<(), Fault> {
+/// Requests to an adapter's stdin, as JSON lines.
+struct StdinSender(crate::process::StdinHandle);
+
+impl super::session::RequestSender for StdinSender {
+    fn send(&self, request: &crate::protocol::Request) -> Result<(), Fault> {
         let mut line = serde_json::to_vec(request).expect("requests serialize");
         line.push(b'\n');
-        self.child
-            .write_stdin(line)
+        self.0
+            .write(line)
             .map_err(|_| Fault::Write("the adapter's stdin is closed".into()))
+    }
+}
+
+impl Session for External {
+    fn send(&mut self, request: &crate::protocol::Request) -> Result<(), Fault> {
+        use super::session::RequestSender;
+        StdinSender(self.child.stdin_handle()).send(request)
+    }
+
+    fn sender(&self) -> Box<dyn super::session::RequestSender> {
+        Box::new(StdinSender(self.child.stdin_handle()))
     }
 
     fn recv(&mut self, deadline: Instant) -> Result<Option<Response>, Fault> {

@@ -668,13 +668,32 @@ impl Default for InProcess {
 /// How long teardown waits for blocked calls to wake after their sockets shut down.
 const TEARDOWN_GRACE: Duration = Duration::from_secs(5);
 
-impl super::Session for InProcess {
-    fn send(&mut self, request: &Request) -> Result<(), super::Fault> {
+/// Requests to the in-process adapter, answered on the session's channel.
+struct InProcessSender {
+    adapter: Arc<ReferenceAdapter>,
+    tx: Sender<Response>,
+}
+
+impl super::RequestSender for InProcessSender {
+    fn send(&self, request: &Request) -> Result<(), super::Fault> {
         let tx = self.tx.clone();
         self.adapter.handle(request.clone(), move |r| {
             let _ = tx.send(r);
         });
         Ok(())
+    }
+}
+
+impl super::Session for InProcess {
+    fn send(&mut self, request: &Request) -> Result<(), super::Fault> {
+        self.sender().send(request)
+    }
+
+    fn sender(&self) -> Box<dyn super::RequestSender> {
+        Box::new(InProcessSender {
+            adapter: self.adapter.clone(),
+            tx: self.tx.clone(),
+        })
     }
 
     fn recv(&mut self, deadline: Instant) -> Result<Option<Response>, super::Fault> {

@@ -11,10 +11,18 @@ pub trait Session: Send {
     fn send(&mut self, request: &Request) -> Result<(), Fault>;
     /// The next response, or `None` once `deadline` passes without one.
     fn recv(&mut self, deadline: Instant) -> Result<Option<Response>, Fault>;
+    /// Another way to send requests, usable while a thread waits in [`Session::recv`]:
+    /// so that threads sharing a session never wait for each other to send.
+    fn sender(&self) -> Box<dyn RequestSender>;
     /// Ends the session and everything it started. Returns problems found on the way
     /// out (threads or processes that would not stop), for the report. `hurry` (the run
     /// was interrupted) skips the grace periods: everything is killed at once.
     fn close(self: Box<Self>, hurry: bool) -> Vec<String>;
+}
+
+/// Sends requests on a session from any thread (see [`Session::sender`]).
+pub trait RequestSender: Send + Sync {
+    fn send(&self, request: &Request) -> Result<(), Fault>;
 }
 
 /// A target that broke the protocol or died. Ends the scenario as an error. Causes

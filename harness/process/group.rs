@@ -49,13 +49,43 @@ struct Printed {
 
 pub struct GroupChild {
     child: Child,
-    stdin: Option<Sender<Vec<u8>>>,
-    stdin_failed: Arc<Mutex<Option<String>>>,
+    stdin: StdinHandle,
     printed: Arc<Printed>,
     status: Option<ExitStatus>,
     /// Each pipe thread sends once when it ends.
     threads_done: Receiver<()>,
     threads_left: usize,
+}
+
+/// The way into a child's stdin: a queue that a thread writes to the pipe. Shared by
+/// clones, so that closing it once closes it for all.
+#[derive(Clone)]
+pub struct StdinHandle {
+    tx: Arc<Mutex<Option<Sender<Vec<u8>>>>>,
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+impl StdinHandle {
+    /// Queues `data`; the writer thread writes it.
+    pub fn write(&self, data: Vec<u8>) -> Result<(), StdinError> {
+        if let Some(e) = self
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Err(StdinError::WriteFailed(e));
+        }
+        match &*self.tx.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(w) if w.send(data).is_ok() => Ok(()),
+            Some(_) => Err(StdinError::ClosedByProcess),
+            None => Err(StdinError::ClosedByHarness),
+        }
+    }
+
+    fn close(&self) {
+        *self.tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 impl GroupChild {
@@ -113,8 +143,10 @@ impl GroupChild {
         }));
         Ok(GroupChild {
             child,
-            stdin: Some(wtx),
-            stdin_failed,
+            stdin: StdinHandle {
+                tx: Arc::new(Mutex::new(Some(wtx))),
+                failed: stdin_failed,
+            },
             printed,
             status: None,
             threads_done,
@@ -128,24 +160,18 @@ impl GroupChild {
 
     /// Queues `data` for the child's stdin; a thread writes it.
     pub fn write_stdin(&self, data: Vec<u8>) -> Result<(), StdinError> {
-        if let Some(e) = self
-            .stdin_failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-        {
-            return Err(StdinError::WriteFailed(e));
-        }
-        match &self.stdin {
-            Some(w) if w.send(data).is_ok() => Ok(()),
-            Some(_) => Err(StdinError::ClosedByProcess),
-            None => Err(StdinError::ClosedByHarness),
-        }
+        self.stdin.write(data)
+    }
+
+    /// A handle that writes the child's stdin from another thread; closing stdin here
+    /// closes it for every handle.
+    pub fn stdin_handle(&self) -> StdinHandle {
+        self.stdin.clone()
     }
 
     /// End of input: the writer thread finishes what is queued and closes the pipe.
     pub fn close_stdin(&mut self) {
-        self.stdin = None;
+        self.stdin.close();
     }
 
     /// The output limit, if the child was killed for printing more than it.
@@ -233,7 +259,7 @@ impl GroupChild {
     /// leader forked), reaps the leader and waits up to `threads` for the pipe
     /// threads. Returns what went wrong, if anything.
     pub fn finish(mut self, threads: Duration) -> Result<(), Leftover> {
-        self.stdin = None;
+        self.stdin.close();
         let pid = self.pid();
         self.signal_group(Signal::KILL);
         let never = AtomicBool::new(false);

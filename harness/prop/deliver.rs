@@ -27,7 +27,7 @@ use crate::protocol::{self, capability, Call, Done, Family, Reply, Request};
 use crate::remote::sendbuf::Ranges;
 use crate::remote::{Connection, ExpectError, Outgoing, Wire};
 use crate::run::{close_sandbox, lan_wire, wire_of, Sessions, Settings, WireEnds};
-use crate::wire::segment::{Checksum, Flags, Segment, TcpOption};
+use crate::wire::segment::{Flags, Segment, TcpOption};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -449,23 +449,11 @@ fn send_all(
 
 /// Bytes `[at, at + n)` of the stream as a segment (with the FIN when `fin`).
 fn piece(conn: &Connection, stream: &[u8], at: u32, n: u32, fin: bool, lost: bool) -> Outgoing {
+    let payload = stream[at as usize..(at + n) as usize].to_vec();
+    let window = crate::remote::plain::HARNESS_WINDOW;
     Outgoing {
-        flags: if fin {
-            Flags::FIN | Flags::PSH | Flags::ACK
-        } else {
-            Flags::PSH | Flags::ACK
-        },
-        seq: at + 1,
-        ack: conn.rcv_nxt(),
-        window: crate::remote::plain::HARNESS_WINDOW,
-        options: Vec::new(),
-        payload: stream[at as usize..(at + n) as usize].to_vec(),
-        checksum: Checksum::Correct,
-        from: None,
-        to: None,
-        urgent: 0,
-        ip_options: Vec::new(),
         lost,
+        ..Outgoing::data(at + 1, conn.rcv_nxt(), window, payload, fin)
     }
 }
 

@@ -6,30 +6,37 @@
 //! (`send_pattern`, `recv_pattern`); without it they cross the protocol as hex.
 
 use super::case::{Ending, StreamCase};
-use crate::adapter::{Fault, Session};
+use crate::adapter::{Fault, RequestSender, Session};
 use crate::protocol::{self, capability, pattern, Call, Done, Reply, Request, Response};
 use crate::run::{close_sandbox, Sessions, Settings};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// A session shared by the threads of one side: a request's answer may be read by
-/// whichever thread is waiting, and is handed to the one that asked.
+/// A session shared by the threads of one side. Requests go out through the session's
+/// sender, so nobody waits to send; one waiting thread at a time reads answers and
+/// hands each to the thread that asked (a condition variable wakes it), so an answer is
+/// taken the moment it arrives: nothing polls.
 struct Link<'a> {
     name: &'static str,
-    inner: Mutex<LinkInner>,
+    sender: Box<dyn RequestSender>,
+    inbox: Mutex<Inbox>,
+    arrived: Condvar,
     timeout: Duration,
-    /// Set by the first flow that fails: the others stop at their next slice instead
-    /// of waiting out a send that nobody will ever read.
+    /// Set by the first flow that fails: the others stop instead of waiting out a send
+    /// that nobody will ever read.
     abort: &'a AtomicBool,
 }
 
-struct LinkInner {
-    session: Box<dyn Session>,
+struct Inbox {
+    /// The session, unless a thread has it out, reading.
+    session: Option<Box<dyn Session>>,
     next_id: u64,
     outstanding: HashSet<u64>,
-    arrived: HashMap<u64, Response>,
+    answers: HashMap<u64, Response>,
+    /// Why reading failed, for every thread still waiting.
+    broken: Option<Fault>,
 }
 
 /// Why a stream case failed, or could not be run.
@@ -87,8 +94,9 @@ pub enum StreamError {
     },
 }
 
-/// How long a waiting thread holds the session before letting another look.
-const SLICE: Duration = Duration::from_millis(20);
+/// How often a reading thread looks up from the session to see whether another flow
+/// failed. Only a failing case waits for it: answers are taken as they arrive.
+const ABORT_CHECK: Duration = Duration::from_millis(100);
 
 impl<'a> Link<'a> {
     fn new(
@@ -100,41 +108,42 @@ impl<'a> Link<'a> {
         Link {
             name,
             abort,
-            inner: Mutex::new(LinkInner {
-                session,
+            sender: session.sender(),
+            inbox: Mutex::new(Inbox {
+                session: Some(session),
                 next_id: 0,
                 outstanding: HashSet::new(),
-                arrived: HashMap::new(),
+                answers: HashMap::new(),
+                broken: None,
             }),
+            arrived: Condvar::new(),
             timeout,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LinkInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Calls and waits; an errno, a timeout or a broken adapter is an `Err` in words.
     fn call(&self, call: Call) -> Result<Done, StreamError> {
         let op = call.op_name();
+        let broke = |fault| StreamError::Broke {
+            side: self.name,
+            fault,
+        };
         let id = {
-            let mut inner = self.lock();
-            inner.next_id += 1;
-            let id = inner.next_id;
-            inner
-                .session
-                .send(&Request { id, call })
-                .map_err(|fault| StreamError::Broke {
-                    side: self.name,
-                    fault,
-                })?;
-            inner.outstanding.insert(id);
+            let mut inbox = self.lock();
+            inbox.next_id += 1;
+            let id = inbox.next_id;
+            inbox.outstanding.insert(id);
             id
         };
+        self.sender.send(&Request { id, call }).map_err(broke)?;
         let deadline = Instant::now() + self.timeout;
+        let mut inbox = self.lock();
         loop {
-            let mut inner = self.lock();
-            if let Some(r) = inner.arrived.remove(&id) {
+            if let Some(r) = inbox.answers.remove(&id) {
                 return match r.result {
                     Reply::Ok(done) => Ok(done),
                     Reply::Err(e) => Err(StreamError::Errno {
@@ -143,6 +152,9 @@ impl<'a> Link<'a> {
                         errno: e.errno,
                     }),
                 };
+            }
+            if let Some(fault) = &inbox.broken {
+                return Err(broke(fault.clone()));
             }
             if Instant::now() >= deadline {
                 return Err(StreamError::Blocked {
@@ -154,23 +166,35 @@ impl<'a> Link<'a> {
             if self.abort.load(Ordering::SeqCst) {
                 return Err(StreamError::Aborted);
             }
-            let slice = deadline.min(Instant::now() + SLICE);
-            match inner.session.recv(slice) {
-                Ok(Some(r)) => {
-                    if !inner.outstanding.remove(&r.id) {
-                        return Err(StreamError::UnknownId {
-                            side: self.name,
-                            id: r.id,
-                        });
-                    }
-                    inner.arrived.insert(r.id, r);
+            let until = deadline.min(Instant::now() + ABORT_CHECK);
+            match inbox.session.take() {
+                // Another thread is reading: wait for it to hand something over.
+                None => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    inbox = self
+                        .arrived
+                        .wait_timeout(inbox, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
                 }
-                Ok(None) => {}
-                Err(fault) => {
-                    return Err(StreamError::Broke {
-                        side: self.name,
-                        fault,
-                    })
+                // This thread reads, without holding the inbox.
+                Some(mut session) => {
+                    drop(inbox);
+                    let got = session.recv(until);
+                    inbox = self.lock();
+                    inbox.session = Some(session);
+                    match got {
+                        Ok(Some(r)) => {
+                            if inbox.outstanding.remove(&r.id) {
+                                inbox.answers.insert(r.id, r);
+                            } else {
+                                inbox.broken = Some(Fault::UnknownId { id: r.id });
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(fault) => inbox.broken = Some(fault),
+                    }
+                    self.arrived.notify_all();
                 }
             }
         }
@@ -190,10 +214,11 @@ impl<'a> Link<'a> {
     }
 
     fn into_session(self) -> Box<dyn Session> {
-        self.inner
+        self.inbox
             .into_inner()
             .unwrap_or_else(|e| e.into_inner())
             .session
+            .expect("no thread reads once the flows have ended")
     }
 }
 

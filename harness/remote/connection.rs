@@ -554,6 +554,32 @@ impl Connection {
 }
 
 impl Outgoing {
+    /// A segment of data at relative `seq` as a plain sender sends it: ACK, PSH when
+    /// it carries data, FIN when `fin`.
+    pub fn data(seq: u32, ack: u32, window: u16, payload: Vec<u8>, fin: bool) -> Outgoing {
+        let mut flags = Flags::ACK;
+        if !payload.is_empty() {
+            flags = flags | Flags::PSH;
+        }
+        if fin {
+            flags = flags | Flags::FIN;
+        }
+        Outgoing {
+            flags,
+            seq,
+            ack,
+            window,
+            options: Vec::new(),
+            payload,
+            checksum: Checksum::Correct,
+            from: None,
+            to: None,
+            urgent: 0,
+            ip_options: Vec::new(),
+            lost: false,
+        }
+    }
+
     /// Sequence space the segment occupies: its payload, one for SYN, one for FIN
     /// (RFC 9293 3.4), as [`Segment::seq_len`] counts it.
     pub fn seq_len(&self) -> u32 {
@@ -605,6 +631,8 @@ pub struct Wire {
     queued: HashMap<(SocketAddr, SocketAddr), VecDeque<(Segment, Instant)>>,
     /// Connections done with: what still arrives for them is dropped, not queued.
     forgotten: std::collections::HashSet<(SocketAddr, SocketAddr)>,
+    /// A problem met while pumping the link before a send, for the next step that reads.
+    deferred: Option<ExpectError>,
     /// Everything that was not TCP, in order.
     pub others: Vec<Packet>,
 }
@@ -615,6 +643,7 @@ impl Wire {
             link,
             queued: HashMap::new(),
             forgotten: Default::default(),
+            deferred: None,
             others: Vec::new(),
         }
     }
@@ -785,7 +814,13 @@ impl Wire {
     /// with the time it was read, before the harness sends more (see
     /// [`Connection::strict_acks`]). A problem is left for the step that reads.
     fn pump(&mut self, conn: &Connection) {
-        while let Ok(true) = self.read_one(Instant::now(), conn) {}
+        while self.deferred.is_none() {
+            match self.read_one(Instant::now(), conn) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => self.deferred = Some(e),
+            }
+        }
     }
 
     /// The next segment the target sends on `conn`, noted in the connection's numbers
@@ -796,6 +831,9 @@ impl Wire {
         conn: &mut Connection,
         deadline: Instant,
     ) -> Result<Option<Segment>, ExpectError> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
         let (segment, arrived) = loop {
             if let Some(s) = self.take_queued(conn) {
                 break s;

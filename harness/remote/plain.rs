@@ -201,24 +201,7 @@ impl Wire {
                 if bytes.is_empty() && !at_fin {
                     break;
                 }
-                let out = Outgoing {
-                    flags: if at_fin {
-                        Flags::FIN | Flags::ACK
-                    } else {
-                        Flags::PSH | Flags::ACK
-                    },
-                    seq: next,
-                    ack: conn.rcv_nxt(),
-                    window: conn.window(),
-                    options: Vec::new(),
-                    payload: bytes,
-                    checksum: Checksum::Correct,
-                    from: None,
-                    to: None,
-                    urgent: 0,
-                    ip_options: Vec::new(),
-                    lost: false,
-                };
+                let out = Outgoing::data(next, conn.rcv_nxt(), conn.window(), bytes, at_fin);
                 next = next.wrapping_add(out.seq_len());
                 self.send(conn, &out)?;
             }
@@ -427,24 +410,8 @@ impl Wire {
         fin: bool,
     ) -> Result<(), ExpectError> {
         let from = at.wrapping_sub(start) as usize;
-        let out = Outgoing {
-            flags: if fin {
-                Flags::FIN | Flags::ACK
-            } else {
-                Flags::PSH | Flags::ACK
-            },
-            seq: at,
-            ack: conn.rcv_nxt(),
-            window: conn.window(),
-            options: Vec::new(),
-            payload: data[from..from + n as usize].to_vec(),
-            checksum: Checksum::Correct,
-            from: None,
-            to: None,
-            urgent: 0,
-            ip_options: Vec::new(),
-            lost: false,
-        };
+        let payload = data[from..from + n as usize].to_vec();
+        let out = Outgoing::data(at, conn.rcv_nxt(), conn.window(), payload, fin);
         Ok(self.send(conn, &out)?)
     }
 
