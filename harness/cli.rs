@@ -160,6 +160,35 @@ pub enum PropCommand {
     /// (reordered, duplicated, overlapping, lost and retransmitted, across the 2^32
     /// wrap) and checks what the target reads and acknowledges
     Reassembly(PropReassemblyArgs),
+    /// The other direction on the wire: the target sends a stream while the harness
+    /// withholds, repeats and reorders its ACKs and changes its window (zero too); the
+    /// retransmissions must repeat the original bytes, stay within the window, and
+    /// the stream must arrive whole
+    Retransmission(PropRetransmissionArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PropRetransmissionArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Cases to try
+    #[arg(long, default_value_t = 64)]
+    pub cases: u32,
+    /// Seed of the case generator; the same seed replays the same cases [default: random, printed]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Longest stream, e.g. 4k, 64k
+    #[arg(long, value_name = "BYTES", default_value = "64k", value_parser = parse_bytes)]
+    pub max_len: u64,
+    /// Most shrink steps after a failure
+    #[arg(long, default_value_t = 256)]
+    pub shrink_iters: u32,
+    /// Most time spent shrinking a failure
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub shrink_time: Duration,
+    /// Print every case as it runs
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 #[derive(Args, Debug)]
@@ -603,6 +632,7 @@ pub fn main() -> i32 {
         Command::Grade(args) => grade_command(args),
         Command::Prop(PropCommand::Stream(args)) => prop_stream(args),
         Command::Prop(PropCommand::Reassembly(args)) => prop_reassembly(args),
+        Command::Prop(PropCommand::Retransmission(args)) => prop_retransmission(args),
     }
 }
 
@@ -1257,7 +1287,43 @@ fn prop_reassembly(args: PropReassemblyArgs) -> i32 {
         }
     });
     Interrupts::Signals.report_begins();
-    let replay = summary::reassembly_replay(&cfg, args.target.adapter.as_deref());
+    let replay = summary::reassembly_replay("reassembly", &cfg, args.target.adapter.as_deref());
+    let (out, err, verdict) = summary::outcome(&outcome, &cfg, &replay);
+    prop_exit(&out, &err, verdict)
+}
+
+/// `sockspec prop retransmission`.
+fn prop_retransmission(args: PropRetransmissionArgs) -> i32 {
+    let settings = match prop_settings(&args.target) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let cfg = PropConfig {
+        cases: args.cases,
+        seed: args.seed.unwrap_or_else(random_seed),
+        max_len: args.max_len.min(u64::from(u32::MAX)) as usize,
+        max_shrink_iters: args.shrink_iters,
+        max_shrink_time: args.shrink_time,
+        // The target's own retransmission timer sets the pace: its RTO may be seconds.
+        stall: settings.timeout,
+        ..PropConfig::default()
+    };
+    println!(
+        "retransmission against {}: {} cases up to {} bytes, seed {}",
+        settings.describe_target(),
+        cfg.cases,
+        cfg.max_len,
+        cfg.seed
+    );
+    Interrupts::Signals.arm(settings.cancel.clone());
+    let verbose = args.verbose;
+    let outcome = crate::prop::run_retransmission(&settings, &cfg, |case, result| {
+        if verbose {
+            println!("{}", summary::reassembly_line(case, result));
+        }
+    });
+    Interrupts::Signals.report_begins();
+    let replay = summary::reassembly_replay("retransmission", &cfg, args.target.adapter.as_deref());
     let (out, err, verdict) = summary::outcome(&outcome, &cfg, &replay);
     prop_exit(&out, &err, verdict)
 }

@@ -5,6 +5,7 @@
 //! persistence files), the seed is printed and replayable, and cases, shrink iterations
 //! and shrink time are bounded.
 
+pub mod acks;
 mod case;
 pub mod deliver;
 mod runner;
@@ -13,5 +14,7 @@ mod stream;
 pub mod summary;
 
 pub use case::{Ending, StreamCase};
-pub use runner::{run_reassembly, run_stream, PropConfig, PropError, PropOutcome};
+pub use runner::{
+    run_reassembly, run_retransmission, run_stream, PropConfig, PropError, PropOutcome,
+};
 pub use stream::{run_case, StreamError};

@@ -221,3 +221,48 @@ fn each_mutant_receiver_is_caught_by_its_property(#[case] fault: &str, #[case] p
     let (code, report) = run_json(&[path]);
     assert_eq!(code, 0, "the replay passes against Linux: {report}");
 }
+
+/// The other direction: Linux and the correct toy sender keep every retransmission
+/// property while the harness withholds, repeats and reorders its ACKs and changes
+/// its window.
+#[test]
+fn linux_and_the_toy_sender_pass_the_retransmission_properties() {
+    if !sandbox_available() {
+        return;
+    }
+    for adapter in [None, Some(toystack())] {
+        let mut cmd = sockspec();
+        cmd.args(["prop", "retransmission", "--cases", "48", "--seed", "1"]);
+        if let Some(a) = &adapter {
+            cmd.args(["--adapter", a]);
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{adapter:?}: {text}");
+        assert!(text.contains("48 passed, 0 failed"), "{text}");
+    }
+}
+
+/// The toy sender's two faults, each caught by its property with seed 1.
+#[rstest::rstest]
+#[case::garbled_retransmission("garbled-retransmission", "retransmission")]
+#[case::ignore_window("ignore-window", "beyond window")]
+fn each_mutant_sender_is_caught_by_its_property(#[case] fault: &str, #[case] property: &str) {
+    if !sandbox_available() {
+        return;
+    }
+    let adapter = format!("{} {fault}", toystack());
+    let out = sockspec()
+        .args(["prop", "retransmission", "--seed", "1", "--cases", "64"])
+        .args(["--shrink-iters", "40", "--shrink-time", "5m"])
+        .args(["--adapter", &adapter])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let wrong = text
+        .split("what went wrong:\n  ")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(wrong.starts_with(&format!("{property}:")), "{text}");
+}

@@ -21,7 +21,8 @@
 //! - `progress`: with a correct sender's retransmissions everything is acknowledged
 //!   and read within the timeout; a reset or a broken adapter also ends here.
 
-use super::segments::ReassemblyCase;
+use super::acks::{Answer, SendCase};
+use super::segments::{Piece, ReassemblyCase};
 use crate::adapter::{Fault, Session};
 use crate::protocol::{self, capability, Call, Done, Family, Reply, Request};
 use crate::remote::sendbuf::Ranges;
@@ -42,10 +43,14 @@ pub enum Property {
     WindowShrank,
     FinalAck,
     Progress,
+    /// The other direction: a retransmission carries other bytes than the original.
+    Retransmission,
+    /// The other direction: the target sends beyond the window the harness offered.
+    BeyondWindow,
 }
 
 impl Property {
-    pub const ALL: [Property; 7] = [
+    pub const ALL: [Property; 9] = [
         Property::Stream,
         Property::EarlyDelivery,
         Property::AckBeyondData,
@@ -53,6 +58,8 @@ impl Property {
         Property::WindowShrank,
         Property::FinalAck,
         Property::Progress,
+        Property::Retransmission,
+        Property::BeyondWindow,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +71,8 @@ impl Property {
             Property::WindowShrank => "window shrank",
             Property::FinalAck => "final ack",
             Property::Progress => "progress",
+            Property::Retransmission => "retransmission",
+            Property::BeyondWindow => "beyond window",
         }
     }
 
@@ -77,6 +86,8 @@ impl Property {
             Property::WindowShrank => "RFC 9293 3.8.6: the receiver should not shrink the window (move its right edge left)",
             Property::FinalAck => "RFC 9293 3.10.7.4 (eighth, the FIN): the last ACK covers the FIN",
             Property::Progress => "RFC 9293 3.8.1, 3.10.7.4: with a correct sender's retransmissions, the stream gets through",
+            Property::Retransmission => "RFC 9293 3.8.1: a retransmission repeats the bytes at those sequence numbers",
+            Property::BeyondWindow => "RFC 9293 3.8.6: a sender sends no further than the right edge of the offered window (a zero-window probe may carry one byte)",
         }
     }
 }
@@ -312,6 +323,303 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Runs one case of the other direction: the target sends, the harness answers as
+    /// the case says. The verdict; after a failure the target should be closed.
+    pub fn receive(&mut self, case: &SendCase) -> Result<(), ReassemblyError> {
+        self.cases += 1;
+        let port = FIRST_PORT + (self.cases % 40000) as u16;
+        let local = SocketAddr::from((self.ends.remote_v4, port));
+        let peer = SocketAddr::from((self.ends.target_v4, self.port));
+        let mut conn = Connection::new(local, peer, 1_000_000);
+        let outcome = self.take_stream(case, &mut conn);
+        self.wire.forget(&conn);
+        outcome
+    }
+
+    fn take_stream(
+        &mut self,
+        case: &SendCase,
+        conn: &mut Connection,
+    ) -> Result<(), ReassemblyError> {
+        let timeout = self.timeout;
+        let progress = |e: ExpectError| violated(Property::Progress, e.to_string());
+        conn.advertise = Some(case.window);
+        self.wire.open(conn, timeout).map_err(progress)?;
+        let session = self.sessions.target.as_mut().expect("opened with a target");
+        let s = call(
+            session.as_mut(),
+            &mut self.next_id,
+            Call::Accept {
+                sock: self.listener,
+            },
+            timeout,
+        )
+        .map_err(|e| violated(Property::Progress, format!("the application's {e}")))?
+        .sock
+        .ok_or_else(|| violated(Property::Progress, "`accept` answered without `sock`"))?;
+        let stream = case.stream();
+        let next_id = &mut self.next_id;
+        let wire = &mut self.wire;
+        let (wrote, taken) = std::thread::scope(|scope| {
+            let writer = scope
+                .spawn(|| write_all(session.as_mut(), next_id, s, &stream, &case.writes, timeout));
+            let taken = answer_all(wire, conn, case, timeout);
+            if taken.is_err() {
+                // An RST wakes a send that waits for room.
+                let _ = wire.send_rst(conn);
+            }
+            let wrote = writer.join().unwrap_or_else(|_| {
+                Err(violated(Property::Progress, "the writing thread panicked"))
+            });
+            (wrote, taken)
+        });
+        taken?;
+        wrote?;
+        let got: Vec<u8> = conn.received.drain(..).collect();
+        if got != stream {
+            let at = got.iter().zip(&stream).position(|(a, b)| a != b);
+            return Err(violated(
+                Property::Stream,
+                match at {
+                    Some(k) => format!(
+                        "byte {k} of the stream is {:#04x}, not {:#04x}",
+                        got[k], stream[k]
+                    ),
+                    None => format!("{} bytes arrived, not {}", got.len(), stream.len()),
+                },
+            ));
+        }
+        // The harness closes its side too, so the target's connection ends.
+        let fin = Outgoing::data(
+            conn.snd_nxt,
+            conn.rcv_nxt(),
+            conn.window(),
+            Vec::new(),
+            true,
+        );
+        let _ = self.wire.send(conn, &fin);
+        Ok(())
+    }
+}
+
+/// The application's side: writes the stream with the case's sizes, then closes.
+fn write_all(
+    session: &mut dyn Session,
+    next_id: &mut u64,
+    sock: u64,
+    stream: &[u8],
+    writes: &[u32],
+    timeout: Duration,
+) -> Result<(), ReassemblyError> {
+    let mut off = 0;
+    let mut k = 0;
+    while off < stream.len() {
+        let n = (writes[k % writes.len()].max(1) as usize).min(stream.len() - off);
+        k += 1;
+        let data = protocol::hex_encode(&stream[off..off + n]);
+        let done = call(
+            session,
+            next_id,
+            Call::Send {
+                sock,
+                data,
+                flags: vec![],
+            },
+            timeout,
+        )
+        .map_err(|e| {
+            violated(
+                Property::Progress,
+                format!(
+                    "the application's {e} after sending {off} of {} bytes",
+                    stream.len()
+                ),
+            )
+        })?;
+        let sent = done.sent.unwrap_or(0) as usize;
+        if sent == 0 || sent > n {
+            return Err(violated(
+                Property::Progress,
+                format!("a send of {n} bytes reported {sent}"),
+            ));
+        }
+        off += sent;
+    }
+    call(session, next_id, Call::Close { sock }, timeout)
+        .map(drop)
+        .map_err(|e| violated(Property::Progress, format!("the application's {e}")))
+}
+
+/// The harness's side: answers the target's segments as the case says, then plainly,
+/// until the target's FIN came after all its data; checks each segment against the
+/// window offered and each retransmission against the original.
+fn answer_all(
+    wire: &mut Wire,
+    conn: &mut Connection,
+    case: &SendCase,
+    within: Duration,
+) -> Result<(), ReassemblyError> {
+    let mut answers = case.answers.iter().copied();
+    let mut window: u16 = case.window;
+    // The furthest right edge offered, relative to the target's ISN, and the ACKs sent.
+    let mut edge = 1u32.wrapping_add(u32::from(window));
+    let mut sent_acks: Vec<u32> = vec![1];
+    let mut idle = 0;
+    let mut deadline = Instant::now() + within;
+    // However busy the target keeps the wire, a case ends.
+    let end_of_case = Instant::now() + within * 6;
+    loop {
+        if Instant::now() >= end_of_case {
+            return Err(violated(
+                Property::Progress,
+                format!(
+                    "the stream did not get through in {:?}: {} of {} bytes arrived in order{}",
+                    within * 6,
+                    conn.received.len(),
+                    case.len,
+                    conn.recent()
+                ),
+            ));
+        }
+        // Everything and the FIN: the case's answers end here, with a full ACK.
+        if conn.fin_received() {
+            ack(
+                wire,
+                conn,
+                conn.rcv_nxt(),
+                crate::remote::plain::HARNESS_WINDOW,
+            )?;
+            return Ok(());
+        }
+        // A shut window opens again on its own after a while, as when the receiving
+        // application reads: a window update, not only an answer to a probe (RFC 9293
+        // 3.8.6.2.2), so a sender that does not probe is not stranded.
+        let wait = if window == 0 {
+            deadline.min(Instant::now() + REOPEN_AFTER)
+        } else {
+            deadline
+        };
+        let next = wire
+            .next_segment(conn, wait)
+            .map_err(|e| violated(Property::Progress, e.to_string()))?;
+        if next.is_none() && window == 0 && Instant::now() < deadline {
+            window = crate::remote::plain::HARNESS_WINDOW;
+            ack(wire, conn, conn.rcv_nxt(), window)?;
+            let right = conn.rcv_nxt().wrapping_add(u32::from(window));
+            if (right.wrapping_sub(edge) as i32) > 0 {
+                edge = right;
+            }
+            continue;
+        }
+        let Some(seg) = next else {
+            return Err(violated(
+                Property::Progress,
+                format!(
+                    "the target sent nothing for {within:?}: {} of {} bytes arrived in order{}",
+                    conn.received.len(),
+                    case.len,
+                    conn.recent()
+                ),
+            ));
+        };
+        if seg.flags.contains(Flags::RST) {
+            return Err(violated(
+                Property::Progress,
+                format!(
+                    "the target reset the connection: `{}`",
+                    describe(conn, &seg)
+                ),
+            ));
+        }
+        // Any segment is the target still at work; its backoff may stretch the gaps.
+        deadline = Instant::now() + within;
+        if let Some(c) = conn.conflict.take() {
+            return Err(violated(
+                Property::Retransmission,
+                format!("{c}: `{}`", describe(conn, &seg)),
+            ));
+        }
+        let irs = conn.irs.unwrap_or(seg.seq);
+        let end = seg
+            .seq
+            .wrapping_sub(irs)
+            .wrapping_add(seg.payload.len() as u32);
+        // A probe of a shut window may carry one byte past it (RFC 9293 3.8.6.1).
+        let allowed = edge.wrapping_add(u32::from(window == 0));
+        if !seg.payload.is_empty() && (end.wrapping_sub(allowed) as i32) > 0 {
+            return Err(violated(
+                Property::BeyondWindow,
+                format!(
+                    "the segment ends at {end}, past the right edge {edge} the harness offered: `{}`",
+                    describe(conn, &seg)
+                ),
+            ));
+        }
+        // A bare ACK needs no answer, but a probe of a shut window does.
+        if seg.payload.is_empty() && !seg.flags.contains(Flags::FIN) && window != 0 {
+            continue;
+        }
+        let answer = match answers.next() {
+            // Two answers in a row that acknowledge nothing new at most: each sends the
+            // target's retransmission timer into backoff (RFC 6298 5.5), and a third
+            // would wait out more than a slow stack's (lwIP starts at 3 s) fourth RTO.
+            Some(Answer::Withhold | Answer::Repeat | Answer::Older) if idle >= 2 => Answer::Ack,
+            Some(a) => a,
+            None if window < crate::remote::plain::HARNESS_WINDOW => {
+                // The answers are spent: open the window for the rest.
+                Answer::Window(crate::remote::plain::HARNESS_WINDOW)
+            }
+            None => Answer::Ack,
+        };
+        idle = match answer {
+            Answer::Withhold | Answer::Repeat | Answer::Older => idle + 1,
+            Answer::Ack | Answer::Window(_) => 0,
+        };
+        let (number, win) = match answer {
+            Answer::Withhold => continue,
+            // A plain ACK reopens a shut window: the receiver's application read.
+            Answer::Ack => {
+                if window == 0 {
+                    window = case.window.max(1);
+                }
+                (conn.rcv_nxt(), window)
+            }
+            Answer::Repeat => (*sent_acks.last().unwrap_or(&1), window),
+            Answer::Older => {
+                let k = sent_acks.len().saturating_sub(2);
+                (sent_acks[k], window)
+            }
+            Answer::Window(w) => {
+                window = w;
+                (conn.rcv_nxt(), w)
+            }
+        };
+        ack(wire, conn, number, win)?;
+        sent_acks.push(number);
+        let right = number.wrapping_add(u32::from(win));
+        if (right.wrapping_sub(edge) as i32) > 0 {
+            edge = right;
+        }
+    }
+}
+
+/// How long the harness keeps its window shut before it opens it with an update.
+const REOPEN_AFTER: Duration = Duration::from_millis(300);
+
+/// An ACK of relative `number` with window `window`.
+fn ack(
+    wire: &mut Wire,
+    conn: &mut Connection,
+    number: u32,
+    window: u16,
+) -> Result<(), ReassemblyError> {
+    let mut out = Outgoing::data(conn.snd_nxt, number, window, Vec::new(), false);
+    out.flags = Flags::ACK;
+    wire.send(conn, &out)
+        .map_err(|e| violated(Property::Progress, ExpectError::from(e).to_string()))
+}
+
 /// `hello`, the wire the adapter's answer calls for, and a listener: the wire, its
 /// ends, the listener's handle and port, and the implementation's name.
 fn prepare(
@@ -375,76 +683,101 @@ fn send_all(
     delivery: &mut Delivery,
 ) -> Result<(), ReassemblyError> {
     let mss = u32::from(conn.peer_mss.clamp(1, crate::remote::plain::HARNESS_MSS));
-    let mut on_wire = Ranges::default();
     let beyond = |e: ExpectError| match e {
         ExpectError::AckBeyondSent { .. } | ExpectError::SackBeyondSent { .. } => {
             violated(Property::AckBeyondData, e.to_string())
         }
         e => violated(Property::Progress, e.to_string()),
     };
-    // Held back: recorded as sent and lost, so the retransmissions send them.
-    let mut held = Ranges::default();
-    held.insert(0, case.len);
-    for p in &case.segments {
-        // Split to the target's MSS: a correct sender never sends more (RFC 9293 3.7.1).
-        let mut at = p.start;
-        loop {
-            let n = (p.end() - at).min(mss);
-            let last = at + n == p.end();
-            let out = piece(conn, stream, at, n, last && p.fin, false);
-            on_wire.insert(at, at + n);
-            prefix.store(on_wire.reach(0), Ordering::SeqCst);
-            delivery.sent.push(crate::prop::segments::segment_line(
-                case,
-                &crate::prop::segments::Piece {
-                    start: at,
-                    len: n,
-                    fin: last && p.fin,
-                },
-            ));
-            wire.send(conn, &out).map_err(|e| beyond(e.into()))?;
-            at += n;
-            if last {
-                break;
+    // The whole story first, so that a case that fails midway still tells all of it.
+    let plan = plan(case, mss);
+    delivery.sent = plan
+        .iter()
+        .map(|(p, lost)| {
+            let line = crate::prop::segments::segment_line(case, p);
+            if *lost {
+                line + " lost"
+            } else {
+                line
             }
+        })
+        .collect();
+    let mut on_wire = Ranges::default();
+    let mut first_pass = plan.iter().peekable();
+    while let Some((p, lost)) = first_pass.next() {
+        if !lost {
+            on_wire.insert(p.start, p.end());
+            prefix.store(on_wire.reach(0), Ordering::SeqCst);
         }
-        drain(wire, conn).map_err(beyond)?;
-    }
-    // What the first pass left out: sent (as far as the sender knows) and lost.
-    let mut at = 0;
-    while at < case.len {
-        if on_wire.reach(at) > at {
-            at = on_wire.reach(at);
-            continue;
+        let out = piece(conn, stream, p.start, p.len, p.fin, *lost);
+        wire.send(conn, &out).map_err(|e| beyond(e.into()))?;
+        // The target's answers to a segment of the case, before the next: the last
+        // split of a piece, or the lost pieces all at once.
+        let next_lost = first_pass.peek().is_some_and(|(_, l)| *l);
+        if !lost && !next_lost {
+            drain(wire, conn).map_err(beyond)?;
         }
-        let mut end = at + 1;
-        while end < case.len && on_wire.reach(end) == end {
-            end += 1;
-        }
-        let mut from = at;
-        while from < end {
-            let n = (end - from).min(mss);
-            let out = piece(conn, stream, from, n, false, true);
-            let mut line = crate::prop::segments::segment_line(
-                case,
-                &crate::prop::segments::Piece {
-                    start: from,
-                    len: n,
-                    fin: false,
-                },
-            );
-            line.push_str(" lost");
-            delivery.sent.push(line);
-            wire.send(conn, &out).map_err(|e| beyond(e.into()))?;
-            from += n;
-        }
-        at = end;
     }
     // The retransmissions fill what is missing; the prefix the application may read
     // is then the whole stream.
     prefix.store(case.len, Ordering::SeqCst);
     wire.resend(conn, stall).map_err(beyond)?;
     Ok(())
+}
+
+/// What the harness sends of a case, in order: its segments cut to `mss` (RFC 9293
+/// 3.7.1), then what they left out, recorded as sent and lost (`true`), for the
+/// retransmissions to bring.
+fn plan(case: &ReassemblyCase, mss: u32) -> Vec<(Piece, bool)> {
+    let mut out = Vec::new();
+    let mut covered = Ranges::default();
+    for p in &case.segments {
+        let mut at = p.start;
+        loop {
+            let n = (p.end() - at).min(mss);
+            let last = at + n == p.end();
+            out.push((
+                Piece {
+                    start: at,
+                    len: n,
+                    fin: last && p.fin,
+                },
+                false,
+            ));
+            covered.insert(at, at + n);
+            at += n;
+            if last {
+                break;
+            }
+        }
+    }
+    let mut at = 0;
+    while at < case.len {
+        let reach = covered.reach(at);
+        if reach > at {
+            at = reach;
+            continue;
+        }
+        let mut end = at + 1;
+        while end < case.len && covered.reach(end) == end {
+            end += 1;
+        }
+        let mut from = at;
+        while from < end {
+            let n = (end - from).min(mss);
+            out.push((
+                Piece {
+                    start: from,
+                    len: n,
+                    fin: false,
+                },
+                true,
+            ));
+            from += n;
+        }
+        at = end;
+    }
+    out
 }
 
 /// Bytes `[at, at + n)` of the stream as a segment (with the FIN when `fin`).

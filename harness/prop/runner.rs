@@ -1,6 +1,7 @@
 //! Driving proptest's `TestRunner` against a target, and reporting a failure as its
 //! shrunk minimal case, the seed to replay it, and a scenario file.
 
+use super::acks::{self, SendCase};
 use super::case::{strategy, StreamCase};
 use super::deliver::{ReassemblyError, Target};
 use super::segments::{self, Bounds, ReassemblyCase};
@@ -325,6 +326,65 @@ pub fn run_reassembly(
         }
         other => other,
     }
+}
+
+/// Runs the other direction: the target sends, and the harness answers its segments
+/// as each case says (withheld, repeated, reordered ACKs, changing windows). One target
+/// serves the cases until one fails.
+pub fn run_retransmission(
+    settings: &Settings,
+    cfg: &PropConfig,
+    mut on_case: impl FnMut(&SendCase, &Result<(), ReassemblyError>),
+) -> PropOutcome<SendCase> {
+    let started = Instant::now();
+    let mut target: Option<Target> = None;
+    let mut setup: Option<String> = None;
+    let driven = drive(
+        settings,
+        cfg,
+        "sockspec prop retransmission",
+        acks::strategy(cfg.max_len.min(u32::MAX as usize) as u32),
+        |case| {
+            if setup.is_some() {
+                return Ok(());
+            }
+            let mut t = match target
+                .take()
+                .map_or_else(|| Target::open(settings, cfg.stall), Ok)
+            {
+                Ok(t) => t,
+                Err(e) => {
+                    setup = Some(e.to_string());
+                    return Ok(());
+                }
+            };
+            let result = t.receive(case);
+            on_case(case, &result);
+            match result {
+                Ok(()) => {
+                    target = Some(t);
+                    Ok(())
+                }
+                Err(e) => {
+                    t.close(true);
+                    match e {
+                        ReassemblyError::Setup(why) => {
+                            setup = Some(why);
+                            Ok(())
+                        }
+                        e => Err(e.to_string()),
+                    }
+                }
+            }
+        },
+    );
+    if let Some(t) = target {
+        t.close(false);
+    }
+    if let Some(why) = setup {
+        return PropOutcome::Error(PropError::Setup(why));
+    }
+    outcome(settings, cfg, driven, started, |_, _| Ok(None))
 }
 
 /// proptest shrinks the parts a case is built from, and can get stuck where removing

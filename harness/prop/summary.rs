@@ -34,9 +34,10 @@ pub fn reassembly_header(
     )
 }
 
-/// One reassembly case and its verdict, for `--verbose`.
+/// One case of `prop reassembly` or `prop retransmission` and its verdict, for
+/// `--verbose`.
 pub fn reassembly_line(
-    case: &crate::prop::segments::ReassemblyCase,
+    case: &impl Described,
     result: &Result<(), crate::prop::deliver::ReassemblyError>,
 ) -> String {
     let verdict = match result {
@@ -46,10 +47,10 @@ pub fn reassembly_line(
     format!("  {}: {verdict}", case.describe())
 }
 
-/// The command that runs the same reassembly cases again.
-pub fn reassembly_replay(cfg: &PropConfig, adapter: Option<&str>) -> String {
+/// The command that runs the same cases of `prop COMMAND` again.
+pub fn reassembly_replay(command: &str, cfg: &PropConfig, adapter: Option<&str>) -> String {
     let base = format!(
-        "sockspec prop reassembly --seed {} --cases {}",
+        "sockspec prop {command} --seed {} --cases {}",
         cfg.seed, cfg.cases
     );
     match adapter {
@@ -88,6 +89,12 @@ pub trait Described {
 impl Described for StreamCase {
     fn describe(&self) -> String {
         StreamCase::describe(self)
+    }
+}
+
+impl Described for crate::prop::acks::SendCase {
+    fn describe(&self) -> String {
+        crate::prop::acks::SendCase::describe(self)
     }
 }
 

@@ -196,9 +196,16 @@ pub struct Connection {
     /// that never did, fails the step that reads it (`w > acks only data sent`): no
     /// correct receiver sends either (RFC 9293 3.10.7.4; RFC 2018 3).
     pub strict_acks: bool,
+    /// With `strict_acks`, how long the harness waits for the target's answers before
+    /// it sends more, so that an ACK is judged by what it answered (a scenario's lines
+    /// follow each other in microseconds; a stack on a link answers in tens).
+    pub settle: Duration,
     /// When set, every segment from the target is kept here, for a caller that checks
     /// properties over the whole conversation.
     pub log: Option<Vec<Segment>>,
+    /// The first time the target sent bytes that differ from those it sent before at
+    /// the same place in its stream (a retransmission that is not one).
+    pub conflict: Option<String>,
 }
 
 impl Connection {
@@ -224,7 +231,9 @@ impl Connection {
             target_high: 0,
             sendbuf: SendBuffer::default(),
             strict_acks: false,
+            settle: Duration::ZERO,
             log: None,
+            conflict: None,
         }
     }
 
@@ -352,8 +361,14 @@ impl Connection {
         if !segment.payload.is_empty() && self.received.len() < RECEIVED_LIMIT {
             // Data outside the window or that contradicts earlier bytes is left out of
             // the stream; the steps that read it say what arrived.
-            if let Ok(bytes) = receiver.insert(first, &segment.payload) {
-                self.received.extend(bytes);
+            match receiver.insert(first, &segment.payload) {
+                Ok(bytes) => self.received.extend(bytes),
+                Err(e @ crate::wire::reassembly::ReassemblyError::Conflict { .. }) => {
+                    if self.conflict.is_none() {
+                        self.conflict = Some(e.to_string());
+                    }
+                }
+                Err(_) => {}
             }
         }
         if segment.flags.contains(Flags::FIN) && self.fin_seq.is_none() {
@@ -815,7 +830,7 @@ impl Wire {
     /// [`Connection::strict_acks`]). A problem is left for the step that reads.
     fn pump(&mut self, conn: &Connection) {
         while self.deferred.is_none() {
-            match self.read_one(Instant::now(), conn) {
+            match self.read_one(Instant::now() + conn.settle, conn) {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => self.deferred = Some(e),

@@ -50,7 +50,8 @@ impl Wire {
             flags: Flags::SYN,
             seq: 0,
             ack: 0,
-            window: HARNESS_WINDOW,
+            // What the connection may advertise (a case can offer less).
+            window: conn.window(),
             options,
             payload: Vec::new(),
             checksum: Checksum::Correct,

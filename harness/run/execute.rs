@@ -30,6 +30,9 @@ const WIRE_FIRST_PORT: u16 = 40000;
 /// The harness's initial sequence number on the wire. Fixed, so a scenario replays
 /// exactly; scenarios see relative numbers anyway.
 const WIRE_ISS: u32 = 1_000_000;
+/// After `w > acks only data sent`, how long each sent line waits for the target's
+/// answers to the lines before it.
+const ACK_SETTLE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Runs one scenario against a fresh session of `settings.target`.
 pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult, Option<String>) {
@@ -751,6 +754,7 @@ impl Runner<'_> {
                 .map(|()| "everything acknowledged".into()),
             (WireDirection::Expect, WireAction::AcksOnlyDataSent) => {
                 c.strict_acks = true;
+                c.settle = ACK_SETTLE;
                 Ok("from here on".into())
             }
             (WireDirection::Expect, WireAction::Fill | WireAction::Rst | WireAction::Resend)

@@ -2,7 +2,10 @@
 //! user-space stack that attaches like lwIP or smoltcp (an adapter with the `link`
 //! capability, the TAP named by `SOCKSPEC_LINK`) and does just enough TCP to be told a
 //! stream: a listener, the passive open, in-order and out-of-order data, the FIN, and
-//! the application's `accept`, `recv` and `close`. It never sends data.
+//! the application's `accept`, `recv` and `close`; and, for `prop retransmission`, just
+//! enough of a sender: `send` queues data that goes out within the peer's window, is
+//! retransmitted from the first unacknowledged byte when its timer runs out (doubling),
+//! probes a shut window with one byte, and ends with a FIN after `close`.
 //!
 //! `toystack` alone is a correct receiver: every reassembly property holds. With a
 //! fault it is a mutant, wrong in one classic way (tests/reassembly.rs names the
@@ -14,7 +17,9 @@
 //! - `ack-beyond`: the ACK covers the highest byte received, gaps and all;
 //! - `wrap-loss`: bytes of a segment past 2^32 arrive as zeros;
 //! - `stall-when-full`: with two runs of data held beyond a gap, every further segment is
-//!   dropped, the one that would fill the gap too (smoltcp #452's shape).
+//!   dropped, the one that would fill the gap too (smoltcp #452's shape);
+//! - `garbled-retransmission` (sending): a retransmission carries other bytes;
+//! - `ignore-window` (sending): data goes out whatever window the peer offers.
 //!
 //! Usage: `toystack [FAULT]`, run by sockspec as `--adapter`.
 
@@ -35,6 +40,8 @@ enum Fault {
     AckBeyond,
     WrapLoss,
     StallWhenFull,
+    GarbledRetransmission,
+    IgnoreWindow,
 }
 
 impl Fault {
@@ -46,6 +53,8 @@ impl Fault {
             "ack-beyond" => Fault::AckBeyond,
             "wrap-loss" => Fault::WrapLoss,
             "stall-when-full" => Fault::StallWhenFull,
+            "garbled-retransmission" => Fault::GarbledRetransmission,
+            "ignore-window" => Fault::IgnoreWindow,
             _ => return None,
         })
     }
@@ -55,6 +64,9 @@ const MAC: Mac = [0x02, 0x00, 0x5e, 0x00, 0x53, 0x77];
 const ISS: u32 = 7000;
 /// The window the toy advertises, less what the application has not read.
 const BUFFER: usize = 65535;
+/// The first retransmission timeout of what the toy sends.
+const RTO: std::time::Duration = std::time::Duration::from_millis(200);
+const MSS: u64 = 1460;
 
 /// One connection, from the SYN on.
 struct Conn {
@@ -73,6 +85,18 @@ struct Conn {
     fin: Option<u64>,
     reset: bool,
     closed: bool,
+    /// Sending: everything the application wrote (offset 0 is ISS + 1).
+    out: Vec<u8>,
+    /// Offsets of SND.UNA and SND.NXT in `out`, and the most ever sent.
+    una: u64,
+    nxt: u64,
+    sent_high: u64,
+    /// The peer's window from its last ACK.
+    peer_window: u32,
+    /// The FIN went out (it follows all of `out`).
+    fin_sent: bool,
+    rto: std::time::Duration,
+    timer: Option<std::time::Instant>,
 }
 
 impl Conn {
@@ -101,6 +125,37 @@ impl Conn {
 
     fn eof(&self) -> bool {
         self.fin == Some(self.next) && self.app.is_empty()
+    }
+
+    /// The sequence number of sending offset `off`.
+    fn seq(&self, off: u64) -> u32 {
+        ISS.wrapping_add(1).wrapping_add(off as u32)
+    }
+
+    fn fin_acked(&self) -> bool {
+        self.fin_sent && self.una > self.out.len() as u64
+    }
+
+    /// An ACK from the peer: SND.UNA moves up (the FIN counts one past the data), the
+    /// window is the peer's latest word, the timer restarts or stops.
+    fn acknowledged(&mut self, ack: u32, window: u16) {
+        let off = u64::from(ack.wrapping_sub(ISS.wrapping_add(1)));
+        let most = self.out.len() as u64 + u64::from(self.fin_sent);
+        if off > most {
+            return;
+        }
+        if off > self.una {
+            self.una = off;
+            self.rto = RTO;
+            self.timer = None;
+            let data_una = self.una.min(self.out.len() as u64);
+            if self.nxt < data_una {
+                self.nxt = data_una;
+            }
+        }
+        if off >= self.una {
+            self.peer_window = u32::from(window);
+        }
     }
 
     /// Runs of held bytes: how many separate blocks lie beyond the gap.
@@ -250,7 +305,7 @@ impl Stack {
         let found = self
             .conns
             .iter()
-            .find(|(_, c)| c.remote == s.src && !c.closed)
+            .find(|(_, c)| c.remote == s.src)
             .map(|(h, _)| *h);
         let Some(h) = found else {
             if s.flags == Flags::SYN {
@@ -269,6 +324,14 @@ impl Stack {
                         fin: None,
                         reset: false,
                         closed: false,
+                        out: Vec::new(),
+                        una: 0,
+                        nxt: 0,
+                        sent_high: 0,
+                        peer_window: u32::from(s.window),
+                        fin_sent: false,
+                        rto: RTO,
+                        timer: None,
                     },
                 );
                 let ack = s.seq.wrapping_add(1);
@@ -310,6 +373,9 @@ impl Stack {
                 return;
             }
         }
+        if s.flags.contains(Flags::ACK) {
+            conn.acknowledged(s.ack, s.window);
+        }
         let start = u64::from(s.seq.wrapping_sub(conn.base));
         if !s.payload.is_empty() {
             conn.take(s.seq, start, &s.payload, fault);
@@ -320,9 +386,88 @@ impl Stack {
         }
         if !s.payload.is_empty() || s.flags.contains(Flags::FIN) {
             let (ack, window) = (conn.ack(fault), conn.window(fault));
-            let seq = ISS.wrapping_add(1) + u32::from(conn.closed);
+            let seq = conn.seq(conn.nxt);
             self.reply(s.src, port, seq, ack, Flags::ACK, window);
         }
+        self.transmit(h, false);
+    }
+
+    /// Sends what the window allows of connection `h`'s data, then its FIN; with
+    /// `expired`, the retransmission timer ran out: back to SND.UNA, or a probe.
+    fn transmit(&mut self, h: u64, expired: bool) {
+        let fault = self.fault;
+        let port = self.listener.unwrap_or(0);
+        let Some(c) = self.conns.get_mut(&h) else {
+            return;
+        };
+        if !c.established || c.reset {
+            return;
+        }
+        if expired {
+            c.nxt = c.una.min(c.out.len() as u64);
+            c.rto = (c.rto * 2).min(std::time::Duration::from_secs(2));
+            c.timer = None;
+        }
+        let mut segments = Vec::new();
+        let len = c.out.len() as u64;
+        let window = if fault == Fault::IgnoreWindow {
+            u64::MAX / 2
+        } else {
+            u64::from(c.peer_window)
+        };
+        let mut edge = c.una + window;
+        // A shut window gets a probe of one byte when the timer runs out (RFC 9293 3.8.6.1).
+        if window == 0 && expired && c.una < len {
+            edge = c.una + 1;
+        }
+        while c.nxt < len && c.nxt < edge {
+            let n = MSS.min(len - c.nxt).min(edge - c.nxt);
+            let mut payload = c.out[c.nxt as usize..(c.nxt + n) as usize].to_vec();
+            if fault == Fault::GarbledRetransmission && c.nxt < c.sent_high {
+                for b in &mut payload {
+                    *b ^= 0x55;
+                }
+            }
+            segments.push((c.seq(c.nxt), payload, false));
+            c.nxt += n;
+        }
+        if c.closed && c.nxt == len && (!c.fin_sent || (expired && !c.fin_acked())) {
+            segments.push((c.seq(len), Vec::new(), true));
+            c.fin_sent = true;
+        }
+        c.sent_high = c.sent_high.max(c.nxt);
+        let outstanding = c.una < len || (c.fin_sent && !c.fin_acked());
+        if outstanding && c.timer.is_none() {
+            c.timer = Some(std::time::Instant::now() + c.rto);
+        }
+        let (remote, ack, win) = (c.remote, c.ack(fault), c.window(fault));
+        for (seq, payload, fin) in segments {
+            let flags = if fin {
+                Flags::FIN | Flags::ACK
+            } else {
+                Flags::PSH | Flags::ACK
+            };
+            let seg = Segment {
+                src: SocketAddr::from((self.own, port)),
+                dst: remote,
+                seq,
+                ack,
+                flags,
+                window: win,
+                urgent: 0,
+                options: Vec::new(),
+                payload,
+            };
+            self.send_segment(&seg);
+        }
+    }
+
+    /// The earliest retransmission timer, and its connection.
+    fn next_timer(&self) -> Option<(std::time::Instant, u64)> {
+        self.conns
+            .iter()
+            .filter_map(|(h, c)| c.timer.map(|t| (t, *h)))
+            .min()
     }
 }
 
@@ -443,19 +588,30 @@ fn answer(stack: &mut Stack, req: &Request) -> Option<Response> {
             if let Some(c) = stack.conns.get_mut(sock) {
                 if !c.closed && !c.reset {
                     c.closed = true;
-                    let (remote, ack) = (c.remote, c.ack(stack.fault));
-                    let port = stack.listener.unwrap_or(0);
-                    stack.reply(
-                        remote,
-                        port,
-                        ISS.wrapping_add(1),
-                        ack,
-                        Flags::FIN | Flags::ACK,
-                        0,
-                    );
+                    stack.transmit(*sock, false);
                 }
             }
             ok(id, Done::default())
+        }
+        Call::Send { sock, data, .. } => {
+            let Some(bytes) = sockspec::protocol::hex_decode(data) else {
+                return Some(err(id, "EINVAL"));
+            };
+            let Some(c) = stack.conns.get_mut(sock) else {
+                return Some(err(id, "EBADF"));
+            };
+            if c.reset || c.closed {
+                return Some(err(id, "EPIPE"));
+            }
+            c.out.extend_from_slice(&bytes);
+            stack.transmit(*sock, false);
+            ok(
+                id,
+                Done {
+                    sent: Some(bytes.len() as u64),
+                    ..Done::default()
+                },
+            )
         }
         _ => err(id, "ENOSYS"),
     })
@@ -536,9 +692,20 @@ fn main() {
                 revents: 0,
             },
         ];
+        let wait = stack.next_timer().map_or(-1, |(t, _)| {
+            t.saturating_duration_since(std::time::Instant::now())
+                .as_millis()
+                .min(1000) as i32
+        });
         // SAFETY: two pollfds we own.
-        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, wait) } < 0 {
             continue;
+        }
+        while let Some((t, h)) = stack.next_timer() {
+            if t > std::time::Instant::now() {
+                break;
+            }
+            stack.transmit(h, true);
         }
         if fds[1].revents & libc::POLLIN != 0 {
             if let Ok(n) = stack.tap.read(&mut buf) {
