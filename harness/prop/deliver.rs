@@ -224,15 +224,32 @@ impl Target {
     /// Runs one case: what the harness sent, and the verdict. After a failure the
     /// target should be closed.
     pub fn deliver(&mut self, case: &ReassemblyCase) -> (Delivery, Result<(), ReassemblyError>) {
-        self.cases += 1;
-        let port = FIRST_PORT + (self.cases % 40000) as u16;
-        let local = SocketAddr::from((self.ends.remote_v4, port));
-        let peer = SocketAddr::from((self.ends.target_v4, self.port));
-        let mut conn = Connection::new(local, peer, case.isn);
+        let mut conn = self.connection(case.isn);
         let mut delivery = Delivery::default();
         let outcome = self.exchange(case, &mut conn, &mut delivery);
         self.wire.forget(&conn);
         (delivery, outcome)
+    }
+
+    /// A connection of the next case: from a port of its own, to the listener.
+    fn connection(&mut self, isn: u32) -> Connection {
+        self.cases += 1;
+        let port = FIRST_PORT + (self.cases % 40000) as u16;
+        let local = SocketAddr::from((self.ends.remote_v4, port));
+        let peer = SocketAddr::from((self.ends.target_v4, self.port));
+        Connection::new(local, peer, isn)
+    }
+
+    /// The application accepts the connection the harness opened.
+    fn accept(&mut self) -> Result<u64, ReassemblyError> {
+        let session = self.sessions.target.as_mut().expect("opened with a target");
+        let accept = Call::Accept {
+            sock: self.listener,
+        };
+        call(session.as_mut(), &mut self.next_id, accept, self.timeout)
+            .map_err(|e| violated(Property::Progress, format!("the application's {e}")))?
+            .sock
+            .ok_or_else(|| violated(Property::Progress, "`accept` answered without `sock`"))
     }
 
     /// The wire's recording, as a pcap file.
@@ -258,18 +275,8 @@ impl Target {
                 timeout,
             )
             .map_err(progress)?;
+        let s = self.accept()?;
         let session = self.sessions.target.as_mut().expect("opened with a target");
-        let s = call(
-            session.as_mut(),
-            &mut self.next_id,
-            Call::Accept {
-                sock: self.listener,
-            },
-            timeout,
-        )
-        .map_err(|e| violated(Property::Progress, format!("the application's {e}")))?
-        .sock
-        .ok_or_else(|| violated(Property::Progress, "`accept` answered without `sock`"))?;
         conn.log = Some(Vec::new());
         conn.strict_acks = true;
         let stream = case.stream();
@@ -327,11 +334,7 @@ impl Target {
     /// Runs one case of the other direction: the target sends, the harness answers as
     /// the case says. The verdict; after a failure the target should be closed.
     pub fn receive(&mut self, case: &SendCase) -> Result<(), ReassemblyError> {
-        self.cases += 1;
-        let port = FIRST_PORT + (self.cases % 40000) as u16;
-        let local = SocketAddr::from((self.ends.remote_v4, port));
-        let peer = SocketAddr::from((self.ends.target_v4, self.port));
-        let mut conn = Connection::new(local, peer, 1_000_000);
+        let mut conn = self.connection(1_000_000);
         let outcome = self.take_stream(case, &mut conn);
         self.wire.forget(&conn);
         outcome
@@ -346,18 +349,8 @@ impl Target {
         let progress = |e: ExpectError| violated(Property::Progress, e.to_string());
         conn.advertise = Some(case.window);
         self.wire.open(conn, timeout).map_err(progress)?;
+        let s = self.accept()?;
         let session = self.sessions.target.as_mut().expect("opened with a target");
-        let s = call(
-            session.as_mut(),
-            &mut self.next_id,
-            Call::Accept {
-                sock: self.listener,
-            },
-            timeout,
-        )
-        .map_err(|e| violated(Property::Progress, format!("the application's {e}")))?
-        .sock
-        .ok_or_else(|| violated(Property::Progress, "`accept` answered without `sock`"))?;
         let stream = case.stream();
         let next_id = &mut self.next_id;
         let wire = &mut self.wire;
@@ -614,8 +607,8 @@ fn ack(
     number: u32,
     window: u16,
 ) -> Result<(), ReassemblyError> {
-    let mut out = Outgoing::data(conn.snd_nxt, number, window, Vec::new(), false);
-    out.flags = Flags::ACK;
+    // No data: a bare ACK.
+    let out = Outgoing::data(conn.snd_nxt, number, window, Vec::new(), false);
     wire.send(conn, &out)
         .map_err(|e| violated(Property::Progress, ExpectError::from(e).to_string()))
 }

@@ -236,6 +236,76 @@ pub fn run_stream(
     })
 }
 
+/// One target for a run's cases: kept while cases pass, thrown away after a failure
+/// (a stack that failed may be broken), opened again for the next; a target that cannot
+/// be had at all stops the run with `setup`.
+struct Targets<'a> {
+    settings: &'a Settings,
+    stall: Duration,
+    target: Option<Target>,
+    setup: Option<String>,
+}
+
+impl<'a> Targets<'a> {
+    fn new(settings: &'a Settings, stall: Duration) -> Self {
+        Targets {
+            settings,
+            stall,
+            target: None,
+            setup: None,
+        }
+    }
+
+    /// Runs `case` on the target: `None` when no target could be had.
+    fn run(
+        &mut self,
+        case: impl FnOnce(&mut Target) -> Result<(), ReassemblyError>,
+    ) -> Option<Result<(), ReassemblyError>> {
+        if self.setup.is_some() {
+            return None;
+        }
+        let mut t = match self
+            .target
+            .take()
+            .map_or_else(|| Target::open(self.settings, self.stall), Ok)
+        {
+            Ok(t) => t,
+            Err(e) => {
+                self.setup = Some(e.to_string());
+                return None;
+            }
+        };
+        let result = case(&mut t);
+        match &result {
+            Ok(()) => self.target = Some(t),
+            Err(e) => {
+                t.close(true);
+                if let ReassemblyError::Setup(why) = e {
+                    self.setup = Some(why.clone());
+                }
+            }
+        }
+        Some(result)
+    }
+
+    /// Ends the run's target; the reason no target could be had, if so.
+    fn finish(self) -> Option<String> {
+        if let Some(t) = self.target {
+            t.close(false);
+        }
+        self.setup
+    }
+}
+
+/// A case's result as proptest takes it: a setup problem is no verdict (the run
+/// reports it instead).
+fn verdict(result: Option<Result<(), ReassemblyError>>) -> Result<(), String> {
+    match result {
+        Some(Err(e)) if !matches!(e, ReassemblyError::Setup(_)) => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
 /// Runs the reassembly properties against the target's wire; `on_case` sees each case
 /// and its outcome. One target serves the cases until one fails; a failed case's
 /// target is thrown away, so each case after a failure (shrinking's) starts afresh.
@@ -246,8 +316,7 @@ pub fn run_reassembly(
     mut on_case: impl FnMut(&ReassemblyCase, &Result<(), ReassemblyError>),
 ) -> PropOutcome<ReassemblyCase> {
     let started = Instant::now();
-    let mut target: Option<Target> = None;
-    let mut setup: Option<String> = None;
+    let mut targets = Targets::new(settings, cfg.stall);
     // Half the shrink time for proptest's shrinking, the rest for dropping segments.
     let halved = PropConfig {
         max_shrink_time: cfg.max_shrink_time / 2,
@@ -259,42 +328,14 @@ pub fn run_reassembly(
         "sockspec prop reassembly",
         segments::strategy(bounds),
         |case| {
-            if setup.is_some() {
-                return Ok(());
-            }
-            let mut t = match target
-                .take()
-                .map_or_else(|| Target::open(settings, cfg.stall), Ok)
-            {
-                Ok(t) => t,
-                Err(e) => {
-                    setup = Some(e.to_string());
-                    return Ok(());
-                }
-            };
-            let (_, result) = t.deliver(case);
-            on_case(case, &result);
-            match result {
-                Ok(()) => {
-                    target = Some(t);
-                    Ok(())
-                }
-                Err(ReassemblyError::Setup(why)) => {
-                    t.close(true);
-                    setup = Some(why);
-                    Ok(())
-                }
-                Err(e) => {
-                    t.close(true);
-                    Err(e.to_string())
-                }
-            }
+            verdict(targets.run(|t| {
+                let (_, result) = t.deliver(case);
+                on_case(case, &result);
+                result
+            }))
         },
     );
-    if let Some(t) = target {
-        t.close(false);
-    }
-    if let Some(why) = setup {
+    if let Some(why) = targets.finish() {
         return PropOutcome::Error(PropError::Setup(why));
     }
     match outcome(settings, cfg, driven, started, |_, _| Ok(None)) {
@@ -337,51 +378,21 @@ pub fn run_retransmission(
     mut on_case: impl FnMut(&SendCase, &Result<(), ReassemblyError>),
 ) -> PropOutcome<SendCase> {
     let started = Instant::now();
-    let mut target: Option<Target> = None;
-    let mut setup: Option<String> = None;
+    let mut targets = Targets::new(settings, cfg.stall);
     let driven = drive(
         settings,
         cfg,
         "sockspec prop retransmission",
         acks::strategy(cfg.max_len.min(u32::MAX as usize) as u32),
         |case| {
-            if setup.is_some() {
-                return Ok(());
-            }
-            let mut t = match target
-                .take()
-                .map_or_else(|| Target::open(settings, cfg.stall), Ok)
-            {
-                Ok(t) => t,
-                Err(e) => {
-                    setup = Some(e.to_string());
-                    return Ok(());
-                }
-            };
-            let result = t.receive(case);
-            on_case(case, &result);
-            match result {
-                Ok(()) => {
-                    target = Some(t);
-                    Ok(())
-                }
-                Err(e) => {
-                    t.close(true);
-                    match e {
-                        ReassemblyError::Setup(why) => {
-                            setup = Some(why);
-                            Ok(())
-                        }
-                        e => Err(e.to_string()),
-                    }
-                }
-            }
+            verdict(targets.run(|t| {
+                let result = t.receive(case);
+                on_case(case, &result);
+                result
+            }))
         },
     );
-    if let Some(t) = target {
-        t.close(false);
-    }
-    if let Some(why) = setup {
+    if let Some(why) = targets.finish() {
         return PropOutcome::Error(PropError::Setup(why));
     }
     outcome(settings, cfg, driven, started, |_, _| Ok(None))
@@ -402,7 +413,7 @@ fn fewer_segments(
     let deadline = Instant::now() + left;
     let property = reason.split(':').next().unwrap_or_default().to_string();
     let mut runs = 0;
-    let mut target: Option<Target> = None;
+    let mut targets = Targets::new(settings, cfg.stall);
     let mut changed = true;
     while changed && Instant::now() < deadline && runs < cfg.max_shrink_iters {
         changed = false;
@@ -424,29 +435,16 @@ fn fewer_segments(
             }
             // Twice at most: whether a bug shows can depend on when the target's
             // answers arrive, and one lucky pass must not keep a segment in the story.
-            let mut result = Ok(Ok(()));
+            let mut result = None;
             for _ in 0..2 {
                 runs += 1;
-                // A target that passed serves the next attempt; one that failed is gone.
-                result = target
-                    .take()
-                    .map_or_else(|| Target::open(settings, cfg.stall), Ok)
-                    .map(|mut t| {
-                        let (_, result) = t.deliver(&fewer);
-                        match result {
-                            Ok(()) => target = Some(t),
-                            Err(_) => {
-                                t.close(true);
-                            }
-                        }
-                        result
-                    });
-                if !matches!(result, Ok(Ok(()))) {
+                result = targets.run(|t| t.deliver(&fewer).1);
+                if !matches!(result, Some(Ok(()))) {
                     break;
                 }
             }
             match result {
-                Ok(Err(e)) if e.property().map(|p| p.name()) == Some(property.as_str()) => {
+                Some(Err(e)) if e.property().map(|p| p.name()) == Some(property.as_str()) => {
                     case = fewer;
                     reason = e.to_string();
                     changed = true;
@@ -455,9 +453,7 @@ fn fewer_segments(
             }
         }
     }
-    if let Some(t) = target {
-        t.close(false);
-    }
+    targets.finish();
     (case, reason, runs)
 }
 

@@ -58,8 +58,6 @@ pub enum StreamError {
         op: &'static str,
         after: Duration,
     },
-    #[error("{side}: answered id {id}, which has no request waiting")]
-    UnknownId { side: &'static str, id: u64 },
     #[error("{side}: `{op}` answered without {field}")]
     Missing {
         side: &'static str,

@@ -513,20 +513,13 @@ impl Wire {
 
     /// A bare ACK of everything received so far.
     fn acknowledge(&mut self, conn: &mut Connection) -> Result<(), ExpectError> {
-        let out = Outgoing {
-            flags: Flags::ACK,
-            seq: conn.snd_nxt,
-            ack: conn.rcv_nxt(),
-            window: conn.window(),
-            options: Vec::new(),
-            payload: Vec::new(),
-            checksum: Checksum::Correct,
-            from: None,
-            to: None,
-            urgent: 0,
-            ip_options: Vec::new(),
-            lost: false,
-        };
+        let out = Outgoing::data(
+            conn.snd_nxt,
+            conn.rcv_nxt(),
+            conn.window(),
+            Vec::new(),
+            false,
+        );
         Ok(self.send(conn, &out)?)
     }
 }
