@@ -76,6 +76,16 @@ impl Property {
         }
     }
 
+    /// Whether a failure of `other` is the same bug for the shrinker. Wrong bytes read
+    /// and bytes read too early are one: which a case shows depends on whether the
+    /// application's read comes before or after the segment that fills the gap (a
+    /// stack that delivers a duplicate gives both), and a shrinker that took only one
+    /// kept segments whose removal merely changed the timing.
+    pub fn same_failure(self, other: Property) -> bool {
+        let delivered = |p| matches!(p, Property::Stream | Property::EarlyDelivery);
+        self == other || (delivered(self) && delivered(other))
+    }
+
     /// The rule it checks, for the report.
     pub fn rule(self) -> &'static str {
         match self {
@@ -935,4 +945,18 @@ fn read_all(
         off = end;
     }
     unreachable!("the loop returns")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Property;
+
+    #[test]
+    fn wrong_bytes_and_early_bytes_are_one_failure_for_the_shrinker() {
+        assert!(Property::Stream.same_failure(Property::EarlyDelivery));
+        assert!(Property::EarlyDelivery.same_failure(Property::Stream));
+        assert!(Property::Progress.same_failure(Property::Progress));
+        assert!(!Property::Stream.same_failure(Property::Progress));
+        assert!(!Property::AckBeyondData.same_failure(Property::AckBackwards));
+    }
 }

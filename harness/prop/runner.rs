@@ -3,7 +3,7 @@
 
 use super::acks::{self, SendCase};
 use super::case::{strategy, StreamCase};
-use super::deliver::{ReassemblyError, Target};
+use super::deliver::{Property, ReassemblyError, Target};
 use super::segments::{self, Bounds, ReassemblyCase};
 use super::stream::{run_case, StreamError};
 use crate::run::Settings;
@@ -411,7 +411,9 @@ fn fewer_segments(
     left: Duration,
 ) -> (ReassemblyCase, String, u32) {
     let deadline = Instant::now() + left;
-    let property = reason.split(':').next().unwrap_or_default().to_string();
+    let property = Property::ALL
+        .into_iter()
+        .find(|p| reason.starts_with(&format!("{}:", p.name())));
     let mut runs = 0;
     let mut targets = Targets::new(settings, cfg.stall);
     let mut changed = true;
@@ -444,7 +446,11 @@ fn fewer_segments(
                 }
             }
             match result {
-                Some(Err(e)) if e.property().map(|p| p.name()) == Some(property.as_str()) => {
+                Some(Err(e))
+                    if property
+                        .zip(e.property())
+                        .is_some_and(|(was, now)| was.same_failure(now)) =>
+                {
                     case = fewer;
                     reason = e.to_string();
                     changed = true;
