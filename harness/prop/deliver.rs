@@ -30,7 +30,7 @@ use crate::remote::{Connection, ExpectError, Outgoing, Wire};
 use crate::run::{close_sandbox, lan_wire, wire_of, Sessions, Settings, WireEnds};
 use crate::wire::segment::{Flags, Segment, TcpOption};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// What a case checks; a failure names the one it broke.
@@ -136,6 +136,81 @@ pub struct Delivery {
     /// Every segment of the first pass, in packetdrill's notation, `lost` for those
     /// held back.
     pub sent: Vec<String>,
+    /// The application's reads, in order.
+    pub reads: Vec<Read>,
+}
+
+/// The reads that returned before segment `k` went, in a line: the data as one
+/// range (a long stream read in small pieces would be hundreds of lines), the end of
+/// the stream on its own.
+fn tell_reads<'a>(
+    out: &mut Vec<String>,
+    reads: &mut std::iter::Peekable<impl Iterator<Item = &'a Read>>,
+    k: usize,
+) {
+    let mut data: Option<(usize, usize, usize)> = None;
+    let flush = |out: &mut Vec<String>, data: &mut Option<(usize, usize, usize)>| match data.take()
+    {
+        Some((from, to, 1)) => out.push(format!(
+            "the application reads {} bytes: {from}..{to}",
+            to - from
+        )),
+        Some((from, to, n)) => out.push(format!(
+            "the application reads {} bytes in {n} reads: {from}..{to}",
+            to - from
+        )),
+        None => {}
+    };
+    while let Some(r) = reads.next_if(|r| r.after <= k) {
+        if r.to == r.from {
+            flush(out, &mut data);
+            out.push("the application reads the end of the stream".to_string());
+            continue;
+        }
+        data = match data {
+            Some((from, _, n)) => Some((from, r.to, n + 1)),
+            None => Some((r.from, r.to, 1)),
+        };
+    }
+    flush(out, &mut data);
+}
+
+/// A scenario line without its payload's hex, which the written scenario keeps: the
+/// segment's numbers tell the story on a terminal.
+fn without_payload(line: &str) -> String {
+    match line.split_once(" hex\"") {
+        Some((head, rest)) if rest.ends_with(" lost") => format!("{head} lost"),
+        Some((head, _)) => head.to_string(),
+        None => line.to_string(),
+    }
+}
+
+/// One read of the application: the bytes it returned (none at end of stream), and
+/// how far the harness had got when it returned: the number of first-pass segments
+/// sent, one more once the retransmissions began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Read {
+    pub after: usize,
+    pub from: usize,
+    pub to: usize,
+}
+
+impl Delivery {
+    /// The case as it went, in scenario lines: each segment the harness sent, the
+    /// retransmissions (`w < resend`), and the application's reads where they
+    /// returned. A read that returned while a segment was on its way is shown after it.
+    pub fn story(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut reads = self.reads.iter().peekable();
+        for (k, line) in self.sent.iter().enumerate() {
+            tell_reads(&mut out, &mut reads, k);
+            out.push(format!("w < {}", without_payload(line)));
+        }
+        tell_reads(&mut out, &mut reads, self.sent.len());
+        out.push("w < resend".to_string());
+        tell_reads(&mut out, &mut reads, usize::MAX);
+        out
+    }
 }
 
 /// The first port of the harness's side; each case takes the next.
@@ -293,6 +368,9 @@ impl Target {
         // Bytes of the stream that went on the wire contiguously from the first: the
         // most the application may have read. Raised before a segment is sent.
         let prefix = AtomicU32::new(0);
+        // First-pass segments sent, one more once the retransmissions begin: where
+        // each read returned, for the story.
+        let went = AtomicUsize::new(0);
         let next_id = &mut self.next_id;
         let wire = &mut self.wire;
         let (sent, read) = std::thread::scope(|scope| {
@@ -303,18 +381,22 @@ impl Target {
                     s,
                     &stream,
                     &case.reads,
-                    &prefix,
+                    (&prefix, &went),
                     timeout,
                 )
             });
-            let sent = send_all(wire, conn, case, &stream, &prefix, stall, delivery);
+            let sent = send_all(wire, conn, case, &stream, (&prefix, &went), stall, delivery);
             if sent.is_err() {
                 // An RST wakes a read that would otherwise wait out its deadline.
                 let _ = wire.send_rst(conn);
             }
-            let read = reader.join().unwrap_or_else(|_| {
-                Err(violated(Property::Progress, "the reading thread panicked"))
-            });
+            let read = match reader.join() {
+                Ok((read, reads)) => {
+                    delivery.reads = reads;
+                    read
+                }
+                Err(_) => Err(violated(Property::Progress, "the reading thread panicked")),
+            };
             (sent, read)
         });
         match (sent, read) {
@@ -681,7 +763,7 @@ fn send_all(
     conn: &mut Connection,
     case: &ReassemblyCase,
     stream: &[u8],
-    prefix: &AtomicU32,
+    (prefix, went): (&AtomicU32, &AtomicUsize),
     stall: Duration,
     delivery: &mut Delivery,
 ) -> Result<(), ReassemblyError> {
@@ -713,6 +795,8 @@ fn send_all(
             prefix.store(on_wire.reach(0), Ordering::SeqCst);
         }
         let out = piece(conn, stream, p.start, p.len, p.fin, *lost);
+        // Counted before it goes: a read it makes possible returns after this.
+        went.fetch_add(1, Ordering::SeqCst);
         wire.send(conn, &out).map_err(|e| beyond(e.into()))?;
         // The target's answers to a segment of the case, before the next: the last
         // split of a piece, or the lost pieces all at once.
@@ -724,6 +808,7 @@ fn send_all(
     // The retransmissions fill what is missing; the prefix the application may read
     // is then the whole stream.
     prefix.store(case.len, Ordering::SeqCst);
+    went.fetch_add(1, Ordering::SeqCst);
     wire.resend(conn, stall).map_err(beyond)?;
     Ok(())
 }
@@ -866,72 +951,81 @@ fn read_all(
     sock: u64,
     stream: &[u8],
     reads: &[u32],
-    prefix: &AtomicU32,
+    (prefix, went): (&AtomicU32, &AtomicUsize),
     timeout: Duration,
-) -> Result<(), ReassemblyError> {
-    let mut off = 0usize;
-    for k in 0.. {
-        let max = u64::from(reads[k % reads.len()].max(1));
-        let done = call(
-            session,
-            next_id,
-            Call::Recv {
-                sock,
-                max,
-                flags: vec![],
-            },
-            timeout,
-        )
-        .map_err(|e| {
-            violated(
-                Property::Progress,
-                format!(
-                    "the application's {e} after reading {off} of {} bytes",
-                    stream.len()
-                ),
+) -> (Result<(), ReassemblyError>, Vec<Read>) {
+    let mut story = Vec::new();
+    let mut read = || {
+        let mut off = 0usize;
+        for k in 0.. {
+            let max = u64::from(reads[k % reads.len()].max(1));
+            let done = call(
+                session,
+                next_id,
+                Call::Recv {
+                    sock,
+                    max,
+                    flags: vec![],
+                },
+                timeout,
             )
-        })?;
-        let data = done
-            .data
-            .as_deref()
-            .and_then(protocol::hex_decode)
-            .ok_or_else(|| violated(Property::Progress, "`recv` answered without valid `data`"))?;
-        if data.is_empty() {
-            if off == stream.len() {
-                return Ok(());
+            .map_err(|e| {
+                violated(
+                    Property::Progress,
+                    format!(
+                        "the application's {e} after reading {off} of {} bytes",
+                        stream.len()
+                    ),
+                )
+            })?;
+            let data = done
+                .data
+                .as_deref()
+                .and_then(protocol::hex_decode)
+                .ok_or_else(|| {
+                    violated(Property::Progress, "`recv` answered without valid `data`")
+                })?;
+            story.push(Read {
+                after: went.load(Ordering::SeqCst),
+                from: off,
+                to: off + data.len(),
+            });
+            if data.is_empty() {
+                if off == stream.len() {
+                    return Ok(());
+                }
+                return Err(violated(
+                    Property::Stream,
+                    format!("end of stream after {off} of {} bytes", stream.len()),
+                ));
             }
-            return Err(violated(
-                Property::Stream,
-                format!("end of stream after {off} of {} bytes", stream.len()),
-            ));
-        }
-        let end = off + data.len();
-        let sent = prefix.load(Ordering::SeqCst) as usize;
-        if end > sent {
-            return Err(violated(
+            let end = off + data.len();
+            let sent = prefix.load(Ordering::SeqCst) as usize;
+            if end > sent {
+                return Err(violated(
                 Property::EarlyDelivery,
                 format!(
                     "the application read bytes {off}..{end} when only bytes 0..{sent} had gone on the wire without a gap"
                 ),
             ));
-        }
-        if end > stream.len() {
-            return Err(violated(
-                Property::Stream,
-                format!(
-                    "the application read {end} bytes of a {}-byte stream",
-                    stream.len()
-                ),
-            ));
-        }
-        if let Some(k) = (0..data.len()).find(|&k| data[k] != stream[off + k]) {
-            let at = off + k;
-            let around = |b: &[u8], from: usize| {
-                protocol::hex_encode(
-                    &b[from.saturating_sub(off)..(from.saturating_sub(off) + 8).min(b.len())],
-                )
-            };
-            return Err(violated(
+            }
+            if end > stream.len() {
+                return Err(violated(
+                    Property::Stream,
+                    format!(
+                        "the application read {end} bytes of a {}-byte stream",
+                        stream.len()
+                    ),
+                ));
+            }
+            if let Some(k) = (0..data.len()).find(|&k| data[k] != stream[off + k]) {
+                let at = off + k;
+                let around = |b: &[u8], from: usize| {
+                    protocol::hex_encode(
+                        &b[from.saturating_sub(off)..(from.saturating_sub(off) + 8).min(b.len())],
+                    )
+                };
+                return Err(violated(
                 Property::Stream,
                 format!(
                     "byte {at} of the stream is {:#04x}, not {:#04x} (a read of {max} that returned bytes {off}..{end}; from byte {at}: got {}, expected {})",
@@ -941,15 +1035,18 @@ fn read_all(
                     protocol::hex_encode(&stream[at..(at + 8).min(stream.len())]),
                 ),
             ));
+            }
+            off = end;
         }
-        off = end;
-    }
-    unreachable!("the loop returns")
+        unreachable!("the loop returns")
+    };
+    let outcome = read();
+    (outcome, story)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Property;
+    use super::{Delivery, Property, Read};
 
     #[test]
     fn wrong_bytes_and_early_bytes_are_one_failure_for_the_shrinker() {
@@ -958,5 +1055,56 @@ mod tests {
         assert!(Property::Progress.same_failure(Property::Progress));
         assert!(!Property::Stream.same_failure(Property::Progress));
         assert!(!Property::AckBeyondData.same_failure(Property::AckBackwards));
+    }
+
+    #[test]
+    fn the_story_puts_each_read_after_the_segments_sent_before_it() {
+        let delivery = Delivery {
+            sent: vec![
+                "P. 5:9(4) ack 1 win 65535 hex\"04050607\"".into(),
+                "P. 1:5(4) ack 1 win 65535 hex\"00010203\" lost".into(),
+                "F. 9:9(0) ack 1 win 65535".into(),
+            ],
+            reads: vec![
+                Read {
+                    after: 0,
+                    from: 0,
+                    to: 0,
+                },
+                Read {
+                    after: 3,
+                    from: 0,
+                    to: 4,
+                },
+                Read {
+                    after: 4,
+                    from: 4,
+                    to: 8,
+                },
+                Read {
+                    after: 4,
+                    from: 8,
+                    to: 9,
+                },
+                Read {
+                    after: 4,
+                    from: 9,
+                    to: 9,
+                },
+            ],
+        };
+        assert_eq!(
+            delivery.story(),
+            [
+                "the application reads the end of the stream",
+                "w < P. 5:9(4) ack 1 win 65535",
+                "w < P. 1:5(4) ack 1 win 65535 lost",
+                "w < F. 9:9(0) ack 1 win 65535",
+                "the application reads 4 bytes: 0..4",
+                "w < resend",
+                "the application reads 5 bytes in 2 reads: 4..9",
+                "the application reads the end of the stream",
+            ]
+        );
     }
 }

@@ -61,6 +61,9 @@ pub enum PropOutcome<C> {
         shrink_steps: u32,
         shrink_time: Duration,
         scenario: Option<PathBuf>,
+        /// The minimal case as it went, one line each (segments and the application's
+        /// reads), where the property can tell it.
+        story: Vec<String>,
     },
     /// Stopped by SIGINT or SIGTERM.
     Interrupted,
@@ -188,6 +191,7 @@ fn outcome<C>(
                 shrink_steps: driven.after_failure,
                 shrink_time,
                 scenario,
+                story: Vec::new(),
             }
         }
         Err(TestError::Abort(reason)) => {
@@ -352,8 +356,8 @@ pub fn run_reassembly(
                 .max_shrink_time
                 .saturating_sub(shrink_time.min(halved.max_shrink_time));
             let (minimal, reason, removals) = fewer_segments(settings, cfg, minimal, reason, left);
-            let scenario = match reassembly_scenario(settings, cfg, &minimal, &reason) {
-                Ok(path) => path,
+            let (scenario, story) = match replay_minimal(settings, cfg, &minimal, &reason) {
+                Ok(told) => told,
                 Err(e) => return PropOutcome::Error(e),
             };
             PropOutcome::Failed {
@@ -363,6 +367,7 @@ pub fn run_reassembly(
                 shrink_steps: shrink_steps + removals,
                 shrink_time: shrink_time + began.elapsed(),
                 scenario,
+                story,
             }
         }
         other => other,
@@ -463,23 +468,25 @@ fn fewer_segments(
     (case, reason, runs)
 }
 
-/// Writes the minimal case as a wire scenario with its pcap, from one more run on a
-/// fresh target (the segments as they went, cut to the target's MSS).
-fn reassembly_scenario(
+/// Runs the minimal case once more on a fresh target, for its story (the segments as
+/// they went, cut to the target's MSS, and the application's reads) and, where the
+/// run asked for it, a wire scenario with its pcap.
+fn replay_minimal(
     settings: &Settings,
     cfg: &PropConfig,
     minimal: &ReassemblyCase,
     reason: &str,
-) -> Result<Option<PathBuf>, PropError> {
-    let Some(dir) = &cfg.scenario_dir else {
-        return Ok(None);
-    };
+) -> Result<(Option<PathBuf>, Vec<String>), PropError> {
     let mut t = Target::open(settings, cfg.stall).map_err(|e| PropError::Setup(e.to_string()))?;
     let (delivery, _) = t.deliver(minimal);
     let pcap = t.pcap();
     t.close(true);
+    let story = delivery.story();
+    let Some(dir) = &cfg.scenario_dir else {
+        return Ok((None, story));
+    };
     let Some(text) = segments::scenario(minimal, &delivery.sent, reason, cfg.seed) else {
-        return Ok(None);
+        return Ok((None, story));
     };
     let name = format!("reassembly-seed-{}", cfg.seed);
     let path = write_scenario(dir, format!("{name}.scn"), &text)?;
@@ -488,5 +495,5 @@ fn reassembly_scenario(
         path: pcap_path.clone(),
         source,
     })?;
-    Ok(Some(path))
+    Ok((Some(path), story))
 }

@@ -126,6 +126,7 @@ pub fn outcome<C: Described>(
             shrink_steps,
             shrink_time,
             scenario,
+            story,
         } => {
             let mut out = format!(
                 "FAIL after {cases_before} passing case{} (seed {seed})\n",
@@ -136,6 +137,12 @@ pub fn outcome<C: Described>(
                 shrink_time.as_secs_f64()
             ));
             out.push_str(&format!("  {}\n", minimal.describe()));
+            if !story.is_empty() {
+                out.push_str("as it went (sequence numbers from the harness's ISN):\n");
+                for line in story {
+                    out.push_str(&format!("  {line}\n"));
+                }
+            }
             out.push_str(&format!("what went wrong:\n  {reason}\n"));
             out.push_str(&format!("replay: {replay}\n"));
             match scenario {

@@ -124,7 +124,11 @@ pub fn sample_program(source: &str, bug: Option<&str>) -> PathBuf {
         None => stem.to_string(),
     };
     let out = dir.join(&name);
-    let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    // Unique per call: tests of one binary are threads of one process, and two that
+    // compile the same program at once must not rename each other's file.
+    static COMPILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = COMPILES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let tmp = dir.join(format!("{name}.{}.{call}.tmp", std::process::id()));
     let mut gcc = Command::new("gcc");
     gcc.args(["-O2", "-Wall", "-Werror", "-pthread", "-o"])
         .arg(&tmp)

@@ -13,7 +13,8 @@
 //!
 //! - `early-delivery`: out-of-order bytes go to the application at once;
 //! - `drop-gap-filler`: the segment at RCV.NXT is dropped while later data is held;
-//! - `overlap-appended`: a segment that overlaps delivered data is delivered whole;
+//! - `overlap-appended`: a segment that begins in delivered data (overlapping RCV.NXT,
+//!   or a duplicate) is delivered whole, the old bytes again;
 //! - `ack-beyond`: the ACK covers the highest byte received, gaps and all;
 //! - `wrap-loss`: bytes of a segment past 2^32 arrive as zeros;
 //! - `stall-when-full`: with two runs of data held beyond a gap, every further segment is
@@ -177,12 +178,10 @@ impl Conn {
         match fault {
             Fault::DropGapFiller if in_order && !self.held.is_empty() => return,
             Fault::StallWhenFull if self.runs() >= 2 => return,
-            Fault::OverlapAppended
-                if start < self.next && start + data.len() as u64 > self.next =>
-            {
+            Fault::OverlapAppended if start < self.next && !data.is_empty() => {
                 // The whole segment, the part already delivered included.
                 self.app.extend(data);
-                self.next = start + data.len() as u64;
+                self.next = self.next.max(start + data.len() as u64);
                 self.high = self.high.max(self.next);
                 return;
             }
