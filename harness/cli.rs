@@ -214,6 +214,10 @@ pub struct PropReassemblyArgs {
     /// Largest segment (the target's MSS cuts larger ones)
     #[arg(long, value_name = "BYTES", default_value = "1460", value_parser = parse_bytes)]
     pub max_segment: u64,
+    /// In about a third of the cases, ask the target's listener for this receive buffer
+    /// (SO_RCVBUF, e.g. 2k), so that its window's edge falls inside the stream
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub rcvbuf: Option<u64>,
     /// Most shrink steps after a failure
     #[arg(long, default_value_t = 512)]
     pub shrink_iters: u32,
@@ -1274,6 +1278,9 @@ fn prop_reassembly(args: PropReassemblyArgs) -> i32 {
         max_len: cfg.max_len as u32,
         max_segments: args.max_segments.max(1),
         max_segment: args.max_segment.clamp(1, 65535) as u32,
+        rcvbuf: args
+            .rcvbuf
+            .map(|n| n.clamp(1, u64::from(i32::MAX as u32)) as u32),
     };
     println!(
         "{}",
@@ -1287,7 +1294,8 @@ fn prop_reassembly(args: PropReassemblyArgs) -> i32 {
         }
     });
     Interrupts::Signals.report_begins();
-    let replay = summary::reassembly_replay("reassembly", &cfg, args.target.adapter.as_deref());
+    let replay = summary::reassembly_replay("reassembly", &cfg, args.target.adapter.as_deref())
+        + &summary::bounds_flags(&bounds);
     let (out, err, verdict) = summary::outcome(&outcome, &cfg, &replay);
     prop_exit(&out, &err, verdict)
 }

@@ -22,7 +22,7 @@
 //!   and read within the timeout; a reset or a broken adapter also ends here.
 
 use super::acks::{Answer, SendCase};
-use super::segments::{Piece, ReassemblyCase};
+use super::segments::{Edge, Piece, ReassemblyCase};
 use crate::adapter::{Fault, Session};
 use crate::protocol::{self, capability, Call, Done, Family, Reply, Request};
 use crate::remote::sendbuf::Ranges;
@@ -138,6 +138,9 @@ pub struct Delivery {
     pub sent: Vec<String>,
     /// The application's reads, in order.
     pub reads: Vec<Read>,
+    /// The receive buffer the target's listener had, when the case asked for a small
+    /// one and the target could set it.
+    pub rcvbuf: Option<u32>,
 }
 
 /// The reads that returned before segment `k` went, in a line: the data as one
@@ -218,13 +221,32 @@ const FIRST_PORT: u16 = 20000;
 /// How long the harness waits for the target's FIN after the application closes.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-/// A target ready for cases: its sandbox and session, the wire, and a listener.
+/// A listening socket of the target's application.
+#[derive(Debug, Clone, Copy)]
+struct Listener {
+    sock: u64,
+    port: u16,
+}
+
+/// What [`prepare`] finds and makes.
+struct Prepared {
+    wire: Wire,
+    ends: WireEnds,
+    listener: Listener,
+    implementation: String,
+}
+
+/// A target ready for cases: its sandbox and session, the wire, and a listener; more,
+/// each with the receive buffer a case asked for, made when first asked.
 pub struct Target {
     sessions: Sessions,
     wire: Wire,
     ends: WireEnds,
-    listener: u64,
-    port: u16,
+    listener: Listener,
+    /// By receive buffer: `None` where the target could not set it.
+    sized: Vec<(u32, Option<Listener>)>,
+    /// The listener of the case under way.
+    current: Listener,
     next_id: u64,
     cases: u32,
     timeout: Duration,
@@ -272,12 +294,18 @@ impl Target {
             .map_err(|e| ReassemblyError::Setup(format!("{} {}", e.stage, e.fault)))?;
         let mut next_id = 0;
         match prepare(&mut sessions, &mut next_id, settings.timeout) {
-            Ok((wire, ends, listener, port, implementation)) => Ok(Target {
+            Ok(Prepared {
+                wire,
+                ends,
+                listener,
+                implementation,
+            }) => Ok(Target {
                 sessions,
                 wire,
                 ends,
                 listener,
-                port,
+                sized: Vec::new(),
+                current: listener,
                 next_id,
                 cases: 0,
                 timeout: settings.timeout,
@@ -309,11 +337,35 @@ impl Target {
     /// Runs one case: what the harness sent, and the verdict. After a failure the
     /// target should be closed.
     pub fn deliver(&mut self, case: &ReassemblyCase) -> (Delivery, Result<(), ReassemblyError>) {
+        let sized = match case.rcvbuf {
+            Some(n) => match self.sized_listener(n) {
+                Ok(l) => l.map(|l| (n, l)),
+                Err(e) => return (Delivery::default(), Err(e)),
+            },
+            None => None,
+        };
+        self.current = sized.map_or(self.listener, |(_, l)| l);
         let mut conn = self.connection(case.isn);
-        let mut delivery = Delivery::default();
+        let mut delivery = Delivery {
+            rcvbuf: sized.map(|(n, _)| n),
+            ..Delivery::default()
+        };
         let outcome = self.exchange(case, &mut conn, &mut delivery);
         self.wire.forget(&conn);
         (delivery, outcome)
+    }
+
+    /// The listener with receive buffer `n`, made on first use; `None` for a target
+    /// that cannot set SO_RCVBUF (its cases keep the one window it has).
+    fn sized_listener(&mut self, n: u32) -> Result<Option<Listener>, ReassemblyError> {
+        if let Some((_, l)) = self.sized.iter().find(|(m, _)| *m == n) {
+            return Ok(*l);
+        }
+        let session = self.sessions.target.as_mut().expect("opened with a target");
+        let l = listen(session.as_mut(), &mut self.next_id, self.timeout, Some(n))
+            .map_err(|e| violated(Property::Progress, format!("the application's {e}")))?;
+        self.sized.push((n, l));
+        Ok(l)
     }
 
     /// A connection of the next case: from a port of its own, to the listener.
@@ -321,7 +373,7 @@ impl Target {
         self.cases += 1;
         let port = FIRST_PORT + (self.cases % 40000) as u16;
         let local = SocketAddr::from((self.ends.remote_v4, port));
-        let peer = SocketAddr::from((self.ends.target_v4, self.port));
+        let peer = SocketAddr::from((self.ends.target_v4, self.current.port));
         Connection::new(local, peer, isn)
     }
 
@@ -329,7 +381,7 @@ impl Target {
     fn accept(&mut self) -> Result<u64, ReassemblyError> {
         let session = self.sessions.target.as_mut().expect("opened with a target");
         let accept = Call::Accept {
-            sock: self.listener,
+            sock: self.current.sock,
         };
         call(session.as_mut(), &mut self.next_id, accept, self.timeout)
             .map_err(|e| violated(Property::Progress, format!("the application's {e}")))?
@@ -426,6 +478,7 @@ impl Target {
     /// Runs one case of the other direction: the target sends, the harness answers as
     /// the case says. The verdict; after a failure the target should be closed.
     pub fn receive(&mut self, case: &SendCase) -> Result<(), ReassemblyError> {
+        self.current = self.listener;
         let mut conn = self.connection(1_000_000);
         let outcome = self.take_stream(case, &mut conn);
         self.wire.forget(&conn);
@@ -711,7 +764,7 @@ fn prepare(
     sessions: &mut Sessions,
     next_id: &mut u64,
     timeout: Duration,
-) -> Result<(Wire, WireEnds, u64, u16, String), ReassemblyError> {
+) -> Result<Prepared, ReassemblyError> {
     let setup = |e: String| ReassemblyError::Setup(format!("the target: {e}"));
     let session = sessions.target.as_mut().expect("opened with a target");
     let mut c = |call_: Call| call(session.as_mut(), next_id, call_, timeout);
@@ -733,28 +786,53 @@ fn prepare(
     let wire = wire
         .map_err(ReassemblyError::Setup)?
         .ok_or_else(|| ReassemblyError::Setup("no wire".into()))?;
-    let l = c(Call::Socket {
-        family: Family::Ipv4,
-    })
-    .map_err(setup)?
-    .sock
-    .ok_or_else(|| setup("`socket` answered without `sock`".into()))?;
-    c(Call::Bind {
-        sock: l,
-        addr: "0.0.0.0:0".into(),
-    })
-    .map_err(setup)?;
-    c(Call::Listen {
-        sock: l,
-        backlog: 8,
-    })
-    .map_err(setup)?;
-    let addr = c(Call::Getsockname { sock: l })
+    let listener = listen(session.as_mut(), next_id, timeout, None)
         .map_err(setup)?
+        .expect("no buffer to set, no way to decline");
+    Ok(Prepared {
+        wire,
+        ends,
+        listener,
+        implementation,
+    })
+}
+
+/// A listener of the target's application on any port, with receive buffer `rcvbuf`
+/// where given; `None` when the target cannot set that.
+fn listen(
+    session: &mut dyn Session,
+    next_id: &mut u64,
+    timeout: Duration,
+    rcvbuf: Option<u32>,
+) -> Result<Option<Listener>, String> {
+    let mut c = |call_: Call| call(session, next_id, call_, timeout);
+    let sock = c(Call::Socket {
+        family: Family::Ipv4,
+    })?
+    .sock
+    .ok_or("`socket` answered without `sock`")?;
+    if let Some(n) = rcvbuf {
+        let set = Call::Setsockopt {
+            sock,
+            opt: crate::protocol::SockOpt::RcvBuf.name().into(),
+            value: Some(i64::from(n)),
+        };
+        if c(set).is_err() {
+            c(Call::Close { sock })?;
+            return Ok(None);
+        }
+    }
+    c(Call::Bind {
+        sock,
+        addr: "0.0.0.0:0".into(),
+    })?;
+    c(Call::Listen { sock, backlog: 8 })?;
+    let port = c(Call::Getsockname { sock })?
         .addr
         .and_then(|a| a.parse::<SocketAddr>().ok())
-        .ok_or_else(|| setup("`getsockname` answered without an address".into()))?;
-    Ok((wire, ends, l, addr.port(), implementation))
+        .ok_or("`getsockname` answered without an address")?
+        .port();
+    Ok(Some(Listener { sock, port }))
 }
 
 /// The case's segments, then the correct sender's retransmissions.
@@ -788,8 +866,11 @@ fn send_all(
         })
         .collect();
     let mut on_wire = Ranges::default();
-    let mut first_pass = plan.iter().peekable();
-    while let Some((p, lost)) = first_pass.next() {
+    let mut first_pass = plan.iter().enumerate().peekable();
+    // Where the next line goes in the story: edge segments are added as they go.
+    let mut line = 0;
+    let sent_first = plan.iter().filter(|(_, lost)| !lost).count().max(1);
+    while let Some((k, (p, lost))) = first_pass.next() {
         if !lost {
             on_wire.insert(p.start, p.end());
             prefix.store(on_wire.reach(0), Ordering::SeqCst);
@@ -798,10 +879,32 @@ fn send_all(
         // Counted before it goes: a read it makes possible returns after this.
         went.fetch_add(1, Ordering::SeqCst);
         wire.send(conn, &out).map_err(|e| beyond(e.into()))?;
+        line += 1;
         // The target's answers to a segment of the case, before the next: the last
         // split of a piece, or the lost pieces all at once.
-        let next_lost = first_pass.peek().is_some_and(|(_, l)| *l);
+        let next_lost = first_pass.peek().is_some_and(|(_, (_, l))| *l);
         if !lost && !next_lost {
+            drain(wire, conn).map_err(beyond)?;
+        }
+        if *lost {
+            continue;
+        }
+        for edge in case
+            .edges
+            .iter()
+            .filter(|e| e.after as usize % sent_first == k)
+        {
+            for p in edge_pieces(conn, case.len, edge, mss) {
+                on_wire.insert(p.start, p.end());
+                prefix.store(on_wire.reach(0), Ordering::SeqCst);
+                delivery
+                    .sent
+                    .insert(line, crate::prop::segments::segment_line(case, &p));
+                let out = piece(conn, stream, p.start, p.len, false, false);
+                went.fetch_add(1, Ordering::SeqCst);
+                wire.send(conn, &out).map_err(|e| beyond(e.into()))?;
+                line += 1;
+            }
             drain(wire, conn).map_err(beyond)?;
         }
     }
@@ -864,6 +967,28 @@ fn plan(case: &ReassemblyCase, mss: u32) -> Vec<(Piece, bool)> {
             from += n;
         }
         at = end;
+    }
+    out
+}
+
+/// An edge segment where the target's window ends now (its latest ACK plus its
+/// window, RFC 9293 3.3.1's SND.UNA + SND.WND), cut to `mss`.
+fn edge_pieces(conn: &Connection, len: u32, edge: &Edge, mss: u32) -> Vec<Piece> {
+    // Relative sequence number 1 is the stream's byte 0.
+    let right = conn.snd_una.wrapping_add(conn.snd_wnd).wrapping_sub(1);
+    let Some((start, end)) = edge.bytes(right, len) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut at = start;
+    while at < end {
+        let n = (end - at).min(mss);
+        out.push(Piece {
+            start: at,
+            len: n,
+            fin: false,
+        });
+        at += n;
     }
     out
 }
@@ -1092,6 +1217,7 @@ mod tests {
                     to: 9,
                 },
             ],
+            rcvbuf: None,
         };
         assert_eq!(
             delivery.story(),

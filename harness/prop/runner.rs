@@ -3,7 +3,7 @@
 
 use super::acks::{self, SendCase};
 use super::case::{strategy, StreamCase};
-use super::deliver::{Property, ReassemblyError, Target};
+use super::deliver::{Delivery, Property, ReassemblyError, Target};
 use super::segments::{self, Bounds, ReassemblyCase};
 use super::stream::{run_case, StreamError};
 use crate::run::Settings;
@@ -326,6 +326,8 @@ pub fn run_reassembly(
         max_shrink_time: cfg.max_shrink_time / 2,
         ..cfg.clone()
     };
+    // The last failing run, for the story: a run of the same case again may pass.
+    let mut failing: Option<(ReassemblyCase, Delivery)> = None;
     let driven = drive(
         settings,
         &halved,
@@ -333,8 +335,11 @@ pub fn run_reassembly(
         segments::strategy(bounds),
         |case| {
             verdict(targets.run(|t| {
-                let (_, result) = t.deliver(case);
+                let (delivery, result) = t.deliver(case);
                 on_case(case, &result);
+                if result.is_err() {
+                    failing = Some((case.clone(), delivery));
+                }
                 result
             }))
         },
@@ -355,8 +360,10 @@ pub fn run_reassembly(
             let left = cfg
                 .max_shrink_time
                 .saturating_sub(shrink_time.min(halved.max_shrink_time));
-            let (minimal, reason, removals) = fewer_segments(settings, cfg, minimal, reason, left);
-            let (scenario, story) = match replay_minimal(settings, cfg, &minimal, &reason) {
+            let (minimal, reason, removals) =
+                fewer_segments(settings, cfg, minimal, reason, left, &mut failing);
+            let told = failing.filter(|(case, _)| *case == minimal).map(|(_, d)| d);
+            let (scenario, story) = match replay_minimal(settings, cfg, &minimal, told, &reason) {
                 Ok(told) => told,
                 Err(e) => return PropOutcome::Error(e),
             };
@@ -414,6 +421,7 @@ fn fewer_segments(
     mut case: ReassemblyCase,
     mut reason: String,
     left: Duration,
+    failing: &mut Option<(ReassemblyCase, Delivery)>,
 ) -> (ReassemblyCase, String, u32) {
     let deadline = Instant::now() + left;
     let property = Property::ALL
@@ -440,27 +448,33 @@ fn fewer_segments(
                     fin: true,
                 });
             }
-            // Twice at most: whether a bug shows can depend on when the target's
-            // answers arrive, and one lucky pass must not keep a segment in the story.
-            let mut result = None;
-            for _ in 0..2 {
-                runs += 1;
-                result = targets.run(|t| t.deliver(&fewer).1);
-                if !matches!(result, Some(Ok(()))) {
-                    break;
-                }
-            }
-            match result {
-                Some(Err(e))
-                    if property
-                        .zip(e.property())
-                        .is_some_and(|(was, now)| was.same_failure(now)) =>
-                {
+            match fails_the_same(&mut targets, &fewer, property, &mut runs, failing) {
+                Some(why) => {
                     case = fewer;
-                    reason = e.to_string();
+                    reason = why;
                     changed = true;
                 }
-                _ => k += 1,
+                None => k += 1,
+            }
+        }
+        // The same for segments at the window's edge, and for the small window.
+        let mut k = 0;
+        while k <= case.edges.len() && Instant::now() < deadline {
+            let mut simpler = case.clone();
+            if k < case.edges.len() {
+                simpler.edges.remove(k);
+            } else if case.rcvbuf.is_some() {
+                simpler.rcvbuf = None;
+            } else {
+                break;
+            }
+            match fails_the_same(&mut targets, &simpler, property, &mut runs, failing) {
+                Some(why) => {
+                    case = simpler;
+                    reason = why;
+                    changed = true;
+                }
+                None => k += 1,
             }
         }
     }
@@ -468,24 +482,68 @@ fn fewer_segments(
     (case, reason, runs)
 }
 
-/// Runs the minimal case once more on a fresh target, for its story (the segments as
-/// they went, cut to the target's MSS, and the application's reads) and, where the
-/// run asked for it, a wire scenario with its pcap.
+/// Whether `case` still breaks `property` (or what counts as the same failure), and
+/// how. Run twice at most: whether a bug shows can depend on when the target's answers
+/// arrive, and one lucky pass must not keep a segment in the story.
+fn fails_the_same(
+    targets: &mut Targets,
+    case: &ReassemblyCase,
+    property: Option<Property>,
+    runs: &mut u32,
+    failing: &mut Option<(ReassemblyCase, Delivery)>,
+) -> Option<String> {
+    for _ in 0..2 {
+        *runs += 1;
+        let mut told = None;
+        let result = targets.run(|t| {
+            let (delivery, result) = t.deliver(case);
+            told = Some(delivery);
+            result
+        });
+        match result {
+            Some(Ok(())) => continue,
+            Some(Err(e)) => {
+                let same = property
+                    .zip(e.property())
+                    .is_some_and(|(was, now)| was.same_failure(now));
+                if same {
+                    *failing = told.map(|d| (case.clone(), d));
+                }
+                return same.then(|| e.to_string());
+            }
+            None => return None,
+        }
+    }
+    None
+}
+
+/// Runs the minimal case once more on a fresh target, for a pcap and, where the run
+/// asked for it, a wire scenario. The story (the segments as they went, cut to the
+/// target's MSS, and the application's reads) is the failing run's, `told`, where it
+/// was kept, and says so when the run again passed.
 fn replay_minimal(
     settings: &Settings,
     cfg: &PropConfig,
     minimal: &ReassemblyCase,
+    told: Option<Delivery>,
     reason: &str,
 ) -> Result<(Option<PathBuf>, Vec<String>), PropError> {
     let mut t = Target::open(settings, cfg.stall).map_err(|e| PropError::Setup(e.to_string()))?;
-    let (delivery, _) = t.deliver(minimal);
+    let (again, result) = t.deliver(minimal);
     let pcap = t.pcap();
     t.close(true);
-    let story = delivery.story();
+    let delivery = told.unwrap_or(again);
+    let mut story = delivery.story();
+    if result.is_ok() {
+        story.push(
+            "(one more run of this case passed: whether it fails depends on timing)".to_string(),
+        );
+    }
     let Some(dir) = &cfg.scenario_dir else {
         return Ok((None, story));
     };
-    let Some(text) = segments::scenario(minimal, &delivery.sent, reason, cfg.seed) else {
+    let Some(text) = segments::scenario(minimal, &delivery.sent, delivery.rcvbuf, reason, cfg.seed)
+    else {
         return Ok((None, story));
     };
     let name = format!("reassembly-seed-{}", cfg.seed);

@@ -2,7 +2,10 @@
 //! delivers it in: cut at random boundaries, reordered, duplicated, overlapping (with
 //! the same bytes), some held back to be sent only when the target's ACKs show them
 //! missing, the FIN early or late, from an initial sequence number that may wrap past
-//! 2^32; and how the target's application reads it. The strategy builds the segments
+//! 2^32; segments placed at the target's window edge, partly or wholly beyond it
+//! (RFC 9293 3.10.7.4 trims them, 3.8.6 bounds what a sender may send), with a small
+//! receive buffer where asked so that the edge falls inside the stream; and how the
+//! target's application reads it. The strategy builds the segments
 //! from parts proptest can shrink each on its own (the stream's length, the cuts, the
 //! extra pieces, the order), so a failure shrinks to a few short segments.
 //!
@@ -27,6 +30,27 @@ impl Piece {
     }
 }
 
+/// A segment placed where the target's window ends, known only when it is sent (from
+/// the target's latest ACK): `back` bytes before the right edge and `beyond` after it,
+/// sent after the first pass's segment `after` (folded into range). Bytes outside the
+/// stream are left out; an edge past the stream's end sends nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edge {
+    pub after: u32,
+    pub back: u32,
+    pub beyond: u32,
+}
+
+impl Edge {
+    /// The stream's bytes of this edge segment when the target's right edge is at
+    /// stream offset `right`: `None` when none of the stream is there.
+    pub fn bytes(&self, right: u32, len: u32) -> Option<(u32, u32)> {
+        let start = right.saturating_sub(self.back).min(len);
+        let end = right.saturating_add(self.beyond).min(len);
+        (start < end).then_some((start, end))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReassemblyCase {
     /// Bytes in the stream.
@@ -41,6 +65,11 @@ pub struct ReassemblyCase {
     pub segments: Vec<Piece>,
     /// The application's read sizes, used in turn.
     pub reads: Vec<u32>,
+    /// Segments at the window's edge, sent among the first pass.
+    pub edges: Vec<Edge>,
+    /// The receive buffer (SO_RCVBUF) the target's listener is asked for, where it
+    /// can set one: small, the window's edge falls inside the stream.
+    pub rcvbuf: Option<u32>,
 }
 
 /// About the most reads the application makes in a case.
@@ -56,6 +85,8 @@ pub struct Bounds {
     /// The largest segment; the harness cuts it further to the MSS the target
     /// announced (RFC 9293 3.7.1).
     pub max_segment: u32,
+    /// A receive buffer to ask for in some cases (`--rcvbuf`); none by default.
+    pub rcvbuf: Option<u32>,
 }
 
 impl Default for Bounds {
@@ -64,6 +95,7 @@ impl Default for Bounds {
             max_len: 64 << 10,
             max_segments: 64,
             max_segment: 1460,
+            rcvbuf: None,
         }
     }
 }
@@ -113,6 +145,12 @@ impl ReassemblyCase {
         if self.isn.checked_add(self.len + 2).is_none() {
             notes.push("sequence numbers wrap".to_string());
         }
+        if !self.edges.is_empty() {
+            notes.push(format!("{} at the window's edge", self.edges.len()));
+        }
+        if let Some(n) = self.rcvbuf {
+            notes.push(format!("receive buffer {n}"));
+        }
         if !notes.is_empty() {
             let _ = write!(out, " ({})", notes.join(", "));
         }
@@ -140,6 +178,7 @@ pub const SCENARIO_LIMIT: u32 = 2048;
 pub fn scenario(
     case: &ReassemblyCase,
     sent: &[String],
+    rcvbuf: Option<u32>,
     failure: &str,
     seed: u64,
 ) -> Option<String> {
@@ -170,9 +209,13 @@ pub fn scenario(
     for line in failure.lines() {
         let _ = writeln!(s, "# {line}");
     }
+    s.push_str("l = socket()\n");
+    if let Some(n) = rcvbuf {
+        let _ = writeln!(s, "setsockopt(l, SO_RCVBUF, {n})");
+    }
     let _ = writeln!(
         s,
-        "l = socket()\nbind(l, 0.0.0.0:0)\nlisten(l, 1)\nw = wire(l, {})",
+        "bind(l, 0.0.0.0:0)\nlisten(l, 1)\nw = wire(l, {})",
         case.isn
     );
     s.push_str("w < S 0:0(0) win 65535 <mss 1460,sackOK>\n");
@@ -251,6 +294,8 @@ struct Parts {
     /// Whether the FIN rides on the last data segment or goes alone.
     fin_alone: bool,
     reads: Vec<u32>,
+    edges: Vec<Edge>,
+    small_window: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -320,6 +365,8 @@ fn build(parts: Parts, bounds: Bounds) -> ReassemblyCase {
         isn,
         segments: keyed.into_iter().map(|(_, p)| p).collect(),
         reads: parts.reads.iter().map(|n| (*n).max(read_floor)).collect(),
+        edges: parts.edges,
+        rcvbuf: bounds.rcvbuf.filter(|_| parts.small_window),
     }
 }
 
@@ -346,9 +393,29 @@ pub fn strategy(bounds: Bounds) -> impl Strategy<Value = ReassemblyCase> {
         proptest::collection::vec(0..4u32, 0..n + 2),
         any::<bool>(),
         proptest::collection::vec(prop_oneof![1..=16u32, 1..=65536u32], 1..4),
+        (
+            proptest::collection::vec(
+                (any::<u32>(), 0..=max_seg, 1..=max_seg).prop_map(|(after, back, beyond)| Edge {
+                    after,
+                    back,
+                    beyond,
+                }),
+                0..4,
+            ),
+            prop::bool::weighted(0.3),
+        ),
     )
         .prop_map(
-            move |((len, seed, isn), cuts, extras, held, order, fin_alone, reads)| {
+            move |(
+                (len, seed, isn),
+                cuts,
+                extras,
+                held,
+                order,
+                fin_alone,
+                reads,
+                (edges, small_window),
+            )| {
                 build(
                     Parts {
                         len,
@@ -360,6 +427,8 @@ pub fn strategy(bounds: Bounds) -> impl Strategy<Value = ReassemblyCase> {
                         order,
                         fin_alone,
                         reads,
+                        edges,
+                        small_window,
                     },
                     bounds,
                 )
@@ -384,6 +453,8 @@ mod tests {
             order: vec![],
             fin_alone: false,
             reads: vec![10],
+            edges: vec![],
+            small_window: false,
         }
     }
 
@@ -439,6 +510,22 @@ mod tests {
     }
 
     #[test]
+    fn an_edge_segment_is_the_stream_around_the_right_edge() {
+        let edge = Edge {
+            after: 0,
+            back: 10,
+            beyond: 20,
+        };
+        assert_eq!(edge.bytes(100, 250), Some((90, 120)));
+        // Cut at the stream's ends; nothing when the edge lies past the stream.
+        assert_eq!(edge.bytes(5, 250), Some((0, 25)));
+        assert_eq!(edge.bytes(240, 250), Some((230, 250)));
+        assert_eq!(edge.bytes(260, 250), None);
+        let beyond_only = Edge { back: 0, ..edge };
+        assert_eq!(beyond_only.bytes(250, 250), None);
+    }
+
+    #[test]
     fn an_empty_stream_is_a_lone_fin() {
         let case = build(parts(0), Bounds::default());
         assert_eq!(
@@ -456,7 +543,7 @@ mod tests {
         /// repairs that fill what is held back) describe the stream exactly once.
         #[test]
         fn generated_cases_keep_their_bounds(seed in any::<u64>()) {
-            let bounds = Bounds { max_len: 4096, max_segments: 16, max_segment: 536 };
+            let bounds = Bounds { max_len: 4096, max_segments: 16, max_segment: 536, rcvbuf: Some(2048) };
             let mut runner = TestRunner::new(Config {
                 rng_algorithm: RngAlgorithm::ChaCha,
                 rng_seed: RngSeed::Fixed(seed),
@@ -467,6 +554,8 @@ mod tests {
             // The cut pieces, the extras and the FIN.
             prop_assert!(case.segments.len() <= 16 + 1);
             prop_assert_eq!(case.segments.iter().filter(|p| p.fin).count(), 1);
+            prop_assert!(case.rcvbuf.is_none() || case.rcvbuf == Some(2048));
+            prop_assert!(case.edges.len() < 4);
             for p in &case.segments {
                 prop_assert!(p.end() <= case.len);
                 prop_assert!(p.len <= 536 || p.len <= case.len.div_ceil(16));

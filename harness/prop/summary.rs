@@ -28,8 +28,12 @@ pub fn reassembly_header(
     cfg: &PropConfig,
     bounds: &crate::prop::segments::Bounds,
 ) -> String {
+    let rcvbuf = bounds
+        .rcvbuf
+        .map(|n| format!(", a third with a {n}-byte receive buffer"))
+        .unwrap_or_default();
     format!(
-        "reassembly against {target}: {} cases up to {} bytes in up to {} segments of up to {} bytes, seed {}",
+        "reassembly against {target}: {} cases up to {} bytes in up to {} segments of up to {} bytes{rcvbuf}, seed {}",
         cfg.cases, bounds.max_len, bounds.max_segments, bounds.max_segment, cfg.seed
     )
 }
@@ -57,6 +61,26 @@ pub fn reassembly_replay(command: &str, cfg: &PropConfig, adapter: Option<&str>)
         Some(cmd) => format!("{base} --adapter '{cmd}'"),
         None => base,
     }
+}
+
+/// The flags of bounds other than the defaults, for a replay command: the same seed
+/// makes other cases under other bounds.
+pub fn bounds_flags(bounds: &crate::prop::segments::Bounds) -> String {
+    let default = crate::prop::segments::Bounds::default();
+    let mut out = String::new();
+    if bounds.max_len != default.max_len {
+        out.push_str(&format!(" --max-len {}", bounds.max_len));
+    }
+    if bounds.max_segments != default.max_segments {
+        out.push_str(&format!(" --max-segments {}", bounds.max_segments));
+    }
+    if bounds.max_segment != default.max_segment {
+        out.push_str(&format!(" --max-segment {}", bounds.max_segment));
+    }
+    if let Some(n) = bounds.rcvbuf {
+        out.push_str(&format!(" --rcvbuf {n}"));
+    }
+    out
 }
 
 /// The command that runs the same cases again.

@@ -20,7 +20,10 @@
 //! - `stall-when-full`: with two runs of data held beyond a gap, every further segment is
 //!   dropped, the one that would fill the gap too (smoltcp #452's shape);
 //! - `garbled-retransmission` (sending): a retransmission carries other bytes;
-//! - `ignore-window` (sending): data goes out whatever window the peer offers.
+//! - `ignore-window` (sending): data goes out whatever window the peer offers;
+//! - `no-retransmit` (sending): the retransmission timer runs out and nothing is sent;
+//! - `close-drops-unsent` (sending): close sends the FIN at once, after what has gone
+//!   out, and the bytes still waiting for the window are dropped.
 //!
 //! Usage: `toystack [FAULT]`, run by sockspec as `--adapter`.
 
@@ -43,6 +46,8 @@ enum Fault {
     StallWhenFull,
     GarbledRetransmission,
     IgnoreWindow,
+    NoRetransmit,
+    CloseDropsUnsent,
 }
 
 impl Fault {
@@ -56,6 +61,8 @@ impl Fault {
             "stall-when-full" => Fault::StallWhenFull,
             "garbled-retransmission" => Fault::GarbledRetransmission,
             "ignore-window" => Fault::IgnoreWindow,
+            "no-retransmit" => Fault::NoRetransmit,
+            "close-drops-unsent" => Fault::CloseDropsUnsent,
             _ => return None,
         })
     }
@@ -402,12 +409,20 @@ impl Stack {
         if !c.established || c.reset {
             return;
         }
+        if expired && fault == Fault::NoRetransmit {
+            c.timer = None;
+            return;
+        }
         if expired {
             c.nxt = c.una.min(c.out.len() as u64);
             c.rto = (c.rto * 2).min(std::time::Duration::from_secs(2));
             c.timer = None;
         }
         let mut segments = Vec::new();
+        if fault == Fault::CloseDropsUnsent && c.closed && !c.fin_sent {
+            let sent = c.sent_high.max(c.nxt) as usize;
+            c.out.truncate(sent.min(c.out.len()));
+        }
         let len = c.out.len() as u64;
         let window = if fault == Fault::IgnoreWindow {
             u64::MAX / 2
