@@ -168,6 +168,57 @@ fn grades_a_class_and_writes_every_report() {
     html_renders_in_chromium(&out.path().join("report.html"));
 }
 
+/// A restarted server that cannot bind is the restart scenario's finding, told with
+/// the scenario's own hint and the program's stderr, not the setup advice for a
+/// program that never listened; one that ignores the failed bind and listens on a
+/// port the kernel picked is told that, not to take the port from its command line.
+#[test]
+fn a_restart_that_cannot_bind_gets_the_scenarios_own_advice() {
+    let class = tempfile::tempdir().unwrap();
+    submission(class.path(), "frank", Some("NO_REUSEADDR"), "");
+    submission(
+        class.path(),
+        "gina",
+        Some("NO_REUSEADDR\n#define BUG_IGNORE_BIND_ERROR"),
+        "",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let suite = root().join("scenarios/programs/echo-server/restart-on-the-same-port.scn");
+    let result = sockspec()
+        .arg("grade")
+        .arg(class.path())
+        .arg("--suite")
+        .arg(&suite)
+        .args(["--build", "gcc -O2 -pthread -o server server.c"])
+        .args(["--program", "server=./server {port}"])
+        .args(["--timeout", "2s", "--no-progress", "--color", "never"])
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}");
+    let output = |name: &str| -> String {
+        let text =
+            std::fs::read_to_string(out.path().join("results").join(name).join("results.json"))
+                .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["tests"][1]["output"].as_str().unwrap().to_string()
+    };
+    let frank = output("frank");
+    assert!(frank.contains("Address already in use"), "{frank}");
+    assert!(frank.contains("SO_REUSEADDR"), "{frank}");
+    assert!(!frank.contains("must listen on the port given"), "{frank}");
+    let gina = output("gina");
+    assert!(gina.contains("a port the kernel picked"), "{gina}");
+    assert!(gina.contains("check bind()'s return value"), "{gina}");
+    assert!(
+        !gina.contains("take the port from the command line"),
+        "{gina}"
+    );
+    assert!(!gina.contains("must listen on the port given"), "{gina}");
+}
+
 /// The HTML is self-contained and works in a real browser: Chromium loads it from
 /// disk with the network off, runs its script, and the DOM has every submission.
 fn html_renders_in_chromium(report: &Path) {

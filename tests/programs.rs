@@ -123,6 +123,33 @@ fn a_sigpipe_death_is_explained_to_the_student() {
     assert!(detail.contains("MSG_NOSIGNAL"), "{detail}");
 }
 
+/// A client that sends after its connect() was refused dies of SIGPIPE; the capture
+/// shows no connection was ever made, so it is told to check connect(), not that the
+/// other side closed.
+#[test]
+fn a_sigpipe_after_a_refused_connect_is_blamed_on_connect() {
+    let bin = sample_program("echo_client.c", Some("UNCHECKED_CONNECT"));
+    let (_, report) = failures(
+        "echo-client",
+        "client",
+        format!("{} {{host}} {{port}}", bin.display()),
+    );
+    let s = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "reports-a-refused-connection")
+        .expect("the refused-connection scenario ran");
+    let detail = s["failure"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("killed by SIGPIPE"), "{detail}");
+    assert!(detail.contains("never connected"), "{detail}");
+    assert!(
+        detail.contains("check connect()'s return value"),
+        "{detail}"
+    );
+    assert!(!detail.contains("already closed"), "{detail}");
+}
+
 /// A program that never listens, listens on the wrong port, prints without end or
 /// never exits: each gets a verdict with a reason, and the run goes on.
 #[rstest]

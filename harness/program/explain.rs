@@ -9,6 +9,18 @@ pub fn status(s: ExitStatus) -> String {
     crate::signals::describe_status(s)
 }
 
+/// Why a SIGPIPE death happens, in general.
+pub const SIGPIPE: &str = "it wrote to a connection the other side had already closed; \
+    ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or pass MSG_NOSIGNAL to send(), then handle \
+    the EPIPE error by closing that connection";
+
+/// Why it happens when no connection was ever made: the write went to a socket whose
+/// connect() had failed (Linux answers EPIPE there too).
+pub const SIGPIPE_NEVER_CONNECTED: &str = "it wrote to a socket that was never connected: \
+    no connection was made in this test (the connection was refused), so connect() had \
+    failed and the program wrote anyway; check connect()'s return value and stop (perror, \
+    a non-zero exit) when it fails";
+
 /// A teaching sentence for a status, when there is one worth saying. `as_nobody`: the
 /// program ran as an unprivileged user the files may not be readable by.
 pub fn why(s: ExitStatus, cpu_limit_secs: u64, as_nobody: bool) -> Option<String> {
@@ -33,10 +45,7 @@ pub fn why(s: ExitStatus, cpu_limit_secs: u64, as_nobody: bool) -> Option<String
     }
     let sig = s.signal()?;
     Some(match sig {
-        libc::SIGPIPE => "it wrote to a connection the other side had already closed; \
-            ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or pass MSG_NOSIGNAL to send(), \
-            then handle the EPIPE error by closing that connection"
-            .into(),
+        libc::SIGPIPE => SIGPIPE.into(),
         libc::SIGSEGV => "it crashed on an invalid memory access: check buffer sizes, \
             array indexes and pointers (run it under valgrind or with -fsanitize=address)"
             .into(),

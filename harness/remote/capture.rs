@@ -21,6 +21,39 @@ use std::thread::JoinHandle;
 /// The bytes kept of each packet.
 pub const SNAP: usize = 1024;
 
+/// How the connection attempts in a capture ended: what a failure's explanation can
+/// learn from the wire when the program that made them is gone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Handshakes {
+    /// SYNs answered with a SYN-ACK.
+    pub answered: u32,
+    /// SYNs answered with an RST (RFC 9293 3.10.7.1: no listener, the port is closed).
+    pub refused: u32,
+}
+
+impl Handshakes {
+    /// Reads a pcap of [`Capture::finish`] (or any LINKTYPE_RAW pcap of ours).
+    pub fn of(pcap: &[u8]) -> Handshakes {
+        use crate::wire::segment::{parse, Flags, Packet};
+        let mut syns = Vec::new();
+        let mut out = Handshakes::default();
+        for packet in crate::wire::pcap::packets(pcap) {
+            let Ok(Packet::Tcp { segment: s, .. }) = parse(packet) else {
+                continue;
+            };
+            let syn = s.flags.contains(Flags::SYN);
+            if syn && !s.flags.contains(Flags::ACK) {
+                syns.push((s.src, s.dst, s.seq.wrapping_add(1)));
+            } else if syn {
+                out.answered += 1;
+            } else if s.flags.contains(Flags::RST) && syns.contains(&(s.dst, s.src, s.ack)) {
+                out.refused += 1;
+            }
+        }
+        out
+    }
+}
+
 /// Which tap, and so how its packets come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tap {

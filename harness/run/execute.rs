@@ -106,6 +106,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         net_dir,
         exit_checked: HashSet::new(),
         explained: HashSet::new(),
+        listened: false,
         read_shut: HashSet::new(),
         wire: if scenario.uses_wire() {
             wire_of(sandbox.as_ref())
@@ -268,6 +269,9 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         (_, Some(capture)) => Some(capture.finish()),
         _ => None,
     };
+    if let (Some(pcap), Some(f)) = (&pcap, result.failure.as_mut()) {
+        never_connected(f, pcap);
+    }
     if let (Some(pcap), Some(dir)) = (pcap, keep) {
         // `bind/bind-twice` becomes `bind__bind-twice.pcap`: one folder, no nesting.
         let path = dir.join(format!("{}.pcap", scenario.name.replace('/', "__")));
@@ -284,6 +288,23 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     result.steps = runner.records;
     result.duration = started.elapsed();
     (result, implementation)
+}
+
+/// A SIGPIPE death in a scenario whose capture shows connections refused and none
+/// made: the program wrote to a socket whose connect() failed, which the general
+/// SIGPIPE advice (a peer that closed) would misname.
+fn never_connected(failure: &mut super::Failure, pcap: &[u8]) {
+    use crate::program::explain;
+    let Some(detail) = failure.detail.as_mut() else {
+        return;
+    };
+    if !detail.contains(explain::SIGPIPE) {
+        return;
+    }
+    let seen = crate::remote::capture::Handshakes::of(pcap);
+    if seen.refused > 0 && seen.answered == 0 {
+        *detail = detail.replace(explain::SIGPIPE, explain::SIGPIPE_NEVER_CONNECTED);
+    }
 }
 
 /// Where a failed wire scenario's pcap goes without `--pcap`: one folder per run in

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 /// How often the socket tables are read while waiting: they have no change event.
 const TABLE_POLL: Duration = Duration::from_millis(10);
+/// Linux's default net.ipv4.ip_local_port_range, which every new namespace starts
+/// with: where listen() on an unbound socket, or bind() to port 0, puts a listener.
+const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;
 
 impl Runner<'_> {
     pub(super) fn harness_step(
@@ -237,6 +240,7 @@ impl Runner<'_> {
             let entries = tables::read(&net_dir).unwrap_or_default();
             let on_port = tables::listeners_on(&entries, port);
             if let Some(a) = on_port.first() {
+                self.listened = true;
                 self.record(step, format!("listening on {a}"), true);
                 return Ok(());
             }
@@ -258,10 +262,19 @@ impl Runner<'_> {
                     forks
                 } else if sandboxed && !others.is_empty() {
                     let list: Vec<String> = others.iter().map(|a| a.to_string()).collect();
-                    format!(
-                        "it listens on {} instead: take the port from the command line (the harness passed {port})",
-                        list.join(", ")
-                    )
+                    if others.iter().all(|a| EPHEMERAL_PORTS.contains(&a.port())) {
+                        // listen() on an unbound socket takes such a port: bind() was
+                        // never called, or it failed and the program went on.
+                        format!(
+                            "it listens on {}, a port the kernel picked: its bind() to port {port} failed or was never made, and it went on to listen() (or it bound port 0: check which argument holds the port); check bind()'s return value and stop when it fails",
+                            list.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "it listens on {} instead: take the port from the command line (the harness passed {port})",
+                            list.join(", ")
+                        )
+                    }
                 } else {
                     "it never called listen() on that port: check the port argument, and that bind() and listen() succeed".into()
                 };
@@ -278,7 +291,8 @@ impl Runner<'_> {
         }
     }
 
-    /// A `listening` step that failed: the scenario never began.
+    /// A `listening` step that failed: the scenario never began, unless an earlier
+    /// `listening` step of it passed (then this instance's failure is the finding).
     fn never_listened(
         &self,
         step: &Step,
@@ -287,7 +301,9 @@ impl Runner<'_> {
         detail: Option<String>,
     ) -> Stop {
         let mut failure = self.failure(step, expected, actual, detail);
-        failure.kind = FailureKind::NeverListened;
+        if !self.listened {
+            failure.kind = FailureKind::NeverListened;
+        }
         Stop::Failed(Box::new(failure))
     }
 

@@ -165,6 +165,10 @@ pub(super) struct Runner<'a> {
     pub(super) exit_checked: HashSet<String>,
     /// Programs whose ending a failure has already explained.
     pub(super) explained: HashSet<String>,
+    /// Whether a `listening` step of this scenario has passed: a later one that fails
+    /// (a restarted server, a second instance) is the scenario's finding, not a
+    /// submission that never began.
+    pub(super) listened: bool,
     /// Sockets shut down for reading (`shutdown(s, rd)`): their end of stream is their
     /// own doing, not the peer's, and messages say so.
     pub(super) read_shut: HashSet<(Side, u64)>,

@@ -80,9 +80,42 @@ impl<W: Write> PcapWriter<W> {
     }
 }
 
+/// The packets of a file [`PcapWriter`] wrote (little-endian, LINKTYPE_RAW), each as
+/// captured (perhaps cut at the snap length); a short or foreign file gives what could
+/// be read.
+pub fn packets(file: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    if file.len() < 24 || file[..4] != 0xa1b2_c3d4u32.to_le_bytes() {
+        return out;
+    }
+    let mut at = 24;
+    while let Some(header) = file.get(at..at + 16) {
+        let kept = u32::from_le_bytes([header[8], header[9], header[10], header[11]]) as usize;
+        let Some(packet) = file.get(at + 16..at + 16 + kept) else {
+            break;
+        };
+        out.push(packet);
+        at += 16 + kept;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packets_read_back_what_was_written() {
+        let mut w = PcapWriter::new(Vec::new()).unwrap();
+        w.packet(&[0x45, 1]).unwrap();
+        w.truncated_packet(&[0x45, 2, 3], 900).unwrap();
+        let mut bytes = w.into_inner();
+        assert_eq!(packets(&bytes), [&[0x45, 1][..], &[0x45, 2, 3][..]]);
+        // A record cut off at the end is left out; a foreign file gives nothing.
+        bytes.truncate(bytes.len() - 1);
+        assert_eq!(packets(&bytes).len(), 1);
+        assert!(packets(b"not a pcap file at all, no").is_empty());
+    }
 
     #[test]
     fn headers_are_the_savefile_format() {

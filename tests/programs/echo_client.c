@@ -60,6 +60,10 @@ int main(int argc, char **argv) {
             if (errno == EINTR) continue;
             return 1;
         }
+#ifdef BUG_UNCHECKED_CONNECT
+        /* A line waiting on stdin goes first: sent to a socket that never connected. */
+        if (p[0].revents) p[1].revents = 0;
+#endif
         if (p[1].revents) {
             char c;
             ssize_t n = recv(s, &c, 1, MSG_PEEK);
