@@ -542,16 +542,19 @@ fn replay_minimal(
     let Some(dir) = &cfg.scenario_dir else {
         return Ok((None, story));
     };
+    // The pcap always: a case too long to replay as a scenario is still evidence.
+    let name = format!("reassembly-seed-{}", cfg.seed);
+    let pcap_path = dir.join(format!("{name}.pcap"));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&pcap_path, pcap))
+        .map_err(|source| PropError::WriteScenario {
+            path: pcap_path.clone(),
+            source,
+        })?;
     let Some(text) = segments::scenario(minimal, &delivery.sent, delivery.rcvbuf, reason, cfg.seed)
     else {
         return Ok((None, story));
     };
-    let name = format!("reassembly-seed-{}", cfg.seed);
     let path = write_scenario(dir, format!("{name}.scn"), &text)?;
-    let pcap_path = dir.join(format!("{name}.pcap"));
-    std::fs::write(&pcap_path, pcap).map_err(|source| PropError::WriteScenario {
-        path: pcap_path.clone(),
-        source,
-    })?;
     Ok((Some(path), story))
 }
