@@ -18,6 +18,7 @@
 
 mod child;
 pub mod explain;
+pub mod inspect;
 pub mod tables;
 
 pub use child::{Captured, Program, SpawnError};

@@ -23,6 +23,7 @@ pub use describe::limit_notes;
 pub use execute::run_scenario;
 pub use outcome::{Failure, FailureKind, RunReport, ScenarioResult, Status, StepRecord};
 pub use preflight::preflight;
+pub use runner::RAISE_TIMEOUT;
 pub use schedule::{run_all, Event};
 pub use select::{Selection, Shard};
 pub use sessions::{close_sandbox, OpenError, Sessions};

@@ -109,6 +109,11 @@ fn grades_a_class_and_writes_every_report() {
     let output = sigpipe["output"].as_str().unwrap();
     assert!(output.contains("killed by SIGPIPE"), "{output}");
     assert!(output.contains("What to check:"), "{output}");
+    // bob's iterative server is looked at while it hangs, and the advice about the
+    // timeout, which a student cannot change, is not given.
+    let bob = results("bob").to_string();
+    assert!(bob.contains("it serves one client at a time"), "{bob}");
+    assert!(!bob.contains("raise --timeout"), "{bob}");
     let carol = results("carol");
     assert_eq!(carol["tests"][0]["status"], "failed");
     assert!(carol["tests"][0]["output"]

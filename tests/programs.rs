@@ -123,6 +123,49 @@ fn a_sigpipe_death_is_explained_to_the_student() {
     assert!(detail.contains("MSG_NOSIGNAL"), "{detail}");
 }
 
+/// A server that does not answer is looked at, not waited out: the call its thread
+/// sleeps in, on which connection, and what that means, read from /proc while it runs.
+#[test]
+fn a_server_that_does_not_answer_is_diagnosed_from_what_it_is_doing() {
+    let bin = sample_program("echo_server.c", Some("ITERATIVE"));
+    let (_, report) = failures(
+        "echo-server",
+        "server",
+        format!("{} {{port}}", bin.display()),
+    );
+    let detail = |name: &str| -> String {
+        let s = report["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name} ran"));
+        s["failure"]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let five = detail("five-clients-at-once");
+    assert!(
+        five.contains("is blocked in recv() on its connection with 127.0.0.1:"),
+        "{five}"
+    );
+    assert!(
+        five.contains("more clients wait to be accepted: it serves one client at a time"),
+        "{five}"
+    );
+    assert!(!five.contains("raise --timeout"), "{five}");
+    let never_reads = detail("client-that-never-reads");
+    assert!(
+        never_reads.contains("is blocked in send() on its connection"),
+        "{never_reads}"
+    );
+    assert!(
+        never_reads.contains("that client does not read"),
+        "{never_reads}"
+    );
+}
+
 /// A client that sends after its connect() was refused dies of SIGPIPE; the capture
 /// shows no connection was ever made, so it is told to check connect(), not that the
 /// other side closed.

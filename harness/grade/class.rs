@@ -374,6 +374,7 @@ pub fn student_message(info: &ScenarioInfo, result: Option<&ScenarioResult>) -> 
                 m.push_str(&format!("  expected: {}\n", f.expected));
                 m.push_str(&format!("  got:      {}\n", f.actual));
                 if let Some(d) = &f.detail {
+                    let d = d.replace(crate::run::RAISE_TIMEOUT, "");
                     m.push_str(&format!("  note:     {d}\n"));
                 }
             }

@@ -124,7 +124,8 @@ impl Program {
         })
     }
 
-    fn pid(&self) -> i32 {
+    /// Its first process's pid, which is also its process group's id.
+    pub fn pid(&self) -> i32 {
         self.child.pid()
     }
 

@@ -24,6 +24,9 @@ pub struct Entry {
     /// Bytes received and not yet read by the application (for a listener: the accept
     /// queue's length).
     pub rx_queue: u32,
+    /// The socket's inode, which `/proc/PID/fd/N` links name (`socket:[N]`); 0 for a
+    /// connection no process holds (TIME-WAIT, or not yet accepted).
+    pub inode: u64,
 }
 
 /// Both tables of the namespace whose `net` directory is `net_dir` (`/proc/PID/net`).
@@ -48,12 +51,15 @@ fn parse_line(line: &str) -> Option<Entry> {
     let remote = parse_addr(f.next()?)?;
     let state = u8::from_str_radix(f.next()?, 16).ok()?;
     let (tx, rx) = f.next()?.split_once(':')?;
+    // `tr:tm->when`, `retrnsmt`, `uid`, `timeout`, then the inode.
+    let inode = f.nth(4).and_then(|n| n.parse().ok()).unwrap_or(0);
     Some(Entry {
         local,
         remote,
         state,
         tx_queue: u32::from_str_radix(tx, 16).ok()?,
         rx_queue: u32::from_str_radix(rx, 16).ok()?,
+        inode,
     })
 }
 
@@ -120,6 +126,7 @@ mod tests {
                     state: LISTEN,
                     tx_queue: 0,
                     rx_queue: 2,
+                    inode: 1234,
                 },
                 Entry {
                     local: "127.0.0.1:41394".parse().unwrap(),
@@ -127,6 +134,7 @@ mod tests {
                     state: ESTABLISHED,
                     tx_queue: 16,
                     rx_queue: 1024,
+                    inode: 1235,
                 },
             ]
         );

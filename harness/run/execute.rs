@@ -202,6 +202,20 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
                                     None => note,
                                 });
                             }
+                            // A wait that ran out ("... after 2 s"): what the programs
+                            // were doing meanwhile says more than the timeout does.
+                            if f.actual.contains(" after ") {
+                                if let Some(note) = runner.what_programs_do() {
+                                    let said = f
+                                        .detail
+                                        .take()
+                                        .map(|d| d.replace(super::runner::RAISE_TIMEOUT, ""));
+                                    f.detail = Some(match said {
+                                        Some(d) if !d.is_empty() => format!("{d}; {note}"),
+                                        _ => note,
+                                    });
+                                }
+                            }
                             result.failure = Some(*f);
                             break;
                         }

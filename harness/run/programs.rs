@@ -4,7 +4,7 @@
 use super::describe::{self, Actual, Value};
 use super::outcome::FailureKind;
 use super::runner::{Runner, Stop};
-use crate::program::{explain, tables, Captured, Program};
+use crate::program::{explain, inspect, tables, Captured, Program};
 use crate::protocol::{Call, Reply};
 use crate::script::{AddrExpr, Expect, Ident, Op, Outcome, Side, Step, Stream, Yield};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -507,6 +507,27 @@ impl Runner<'_> {
         }
     }
 
+    /// What the programs still running are doing, in words, for a failure that waited
+    /// on them: the call each thread sleeps in and on which connection, what they hold,
+    /// and the shape that explains the wait (one client served at a time, a send
+    /// stuck on a client that does not read).
+    pub(super) fn what_programs_do(&mut self) -> Option<String> {
+        let mut names: Vec<String> = self.programs.keys().cloned().collect();
+        names.sort();
+        let mut notes = Vec::new();
+        for name in names {
+            let p = self.programs.get_mut(&name).expect("listed");
+            if p.try_status().is_some() {
+                continue;
+            }
+            let a = inspect::activity(p.pid(), &self.net_dir);
+            if let Some(text) = describe_activity(&a) {
+                notes.push(format!("the program `{name}` ({}) {text}", p.role));
+            }
+        }
+        (!notes.is_empty()).then(|| notes.join("; "))
+    }
+
     /// Programs that ended on their own when no step expected it, in words, for the
     /// failure of a later step.
     pub(super) fn programs_that_died(&mut self) -> Option<String> {
@@ -610,4 +631,94 @@ fn why_ended(s: ExitStatus, cpu_limit: u64, by_harness: bool, as_nobody: bool) -
         return None;
     }
     explain::why(s, cpu_limit, as_nobody)
+}
+
+/// A program's activity in words: `is blocked in read() on its connection with
+/// 127.0.0.1:40112 while 1 more client waits to be accepted: it serves one client at a
+/// time ...`. `None` when nothing was seen (no rights to read /proc, or no thread in a
+/// call worth naming).
+fn describe_activity(a: &inspect::Activity) -> Option<String> {
+    if a.waiting.is_empty() {
+        return None;
+    }
+    let mut calls: Vec<String> = Vec::new();
+    for w in &a.waiting {
+        let on = match &w.socket {
+            Some(s) if s.state == tables::LISTEN => {
+                format!(" on its listening socket (port {})", s.local.port())
+            }
+            Some(s) => format!(" on its connection with {}", s.remote),
+            None => String::new(),
+        };
+        let text = format!("{}{on}", w.call);
+        if !calls.contains(&text) {
+            calls.push(text);
+        }
+    }
+    let mut out = format!("is blocked in {}", calls.join(", and in "));
+    let queued: u32 = a.listening.iter().map(|l| l.rx_queue).sum();
+    let reading = a.waiting.iter().any(|w| {
+        matches!(w.call, "read()" | "recv()" | "readv()" | "recvmsg()")
+            && w.socket.as_ref().is_some_and(|s| s.state != tables::LISTEN)
+    });
+    let sending = a.waiting.iter().find(|w| {
+        matches!(w.call, "write()" | "send()" | "writev()" | "sendmsg()")
+            && w.socket.as_ref().is_some_and(|s| s.state != tables::LISTEN)
+    });
+    let accepting = a.waiting.iter().any(|w| w.call == "accept()");
+    let waiting_clients = a
+        .connections
+        .iter()
+        .filter(|c| c.rx_queue > 0)
+        .filter(|c| !a.waiting.iter().any(|w| w.socket.as_ref() == Some(*c)))
+        .count();
+    if let Some(w) = sending {
+        let to = w
+            .socket
+            .as_ref()
+            .map(|s| s.remote.to_string())
+            .unwrap_or_default();
+        out.push_str(&format!(
+            ": its send to {to} waits because that client does not read, and nothing else \
+             gets served meanwhile (a blocking send stalls a server that serves its clients \
+             from one thread: use a thread per client, or non-blocking sockets that keep \
+             what could not be sent)"
+        ));
+    } else if reading && !accepting && queued > 0 {
+        out.push_str(&format!(
+            " while {queued} more client{} wait{} to be accepted: it serves one client at a \
+             time (serve each client in its own thread or process, or all of them with \
+             poll() or select())",
+            if queued == 1 { "" } else { "s" },
+            if queued == 1 { "s" } else { "" }
+        ));
+    } else if reading && waiting_clients > 0 {
+        out.push_str(&format!(
+            " while {waiting_clients} other connection{} {} data it has not read: it \
+             waits on one client while others are ready (poll() or select() tells which \
+             is)",
+            if waiting_clients == 1 { "" } else { "s" },
+            if waiting_clients == 1 {
+                "holds"
+            } else {
+                "hold"
+            }
+        ));
+    }
+    let listening: Vec<String> = a
+        .listening
+        .iter()
+        .map(|l| l.local.port().to_string())
+        .collect();
+    out.push_str(&format!(
+        "; it holds {} connection{} and {}",
+        a.connections.len(),
+        if a.connections.len() == 1 { "" } else { "s" },
+        if listening.is_empty() {
+            "no longer listens".to_string()
+        } else {
+            format!("listens on port {}", listening.join(", "))
+        }
+    ));
+    Some(out)
 }

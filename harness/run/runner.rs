@@ -528,6 +528,11 @@ pub(super) fn matches(outcome: &Outcome, actual: &Actual, addr: Option<SocketAdd
     }
 }
 
+/// Advice for a call that never returned when nothing better is known; dropped where
+/// the programs' activity explains the wait, and from grading (a student cannot
+/// change the timeout).
+pub const RAISE_TIMEOUT: &str = "; raise --timeout if the implementation is just slow";
+
 /// A teaching sentence for common confusions.
 fn hint(
     step: &Step,
@@ -546,9 +551,7 @@ fn hint(
             });
             split.then(|| "TCP is a byte stream: one recv may return fewer or more bytes than one send wrote".into())
         }
-        Actual::Blocked(_) => Some(
-            "the call never returned; raise --timeout if the implementation is just slow".into(),
-        ),
+        Actual::Blocked(_) => Some(format!("the call never returned{RAISE_TIMEOUT}")),
         _ => None,
     }
 }
