@@ -73,11 +73,11 @@ fn grades_a_class_and_writes_every_report() {
             .unwrap_or_else(|| panic!("no row for {name}:\n{stdout}"))
             .to_string()
     };
-    assert!(row("alice").contains("24/24"), "{}", row("alice"));
-    assert!(row("bob").contains("17/24"), "{}", row("bob"));
-    assert!(row("carol").contains("0/24") && row("carol").contains("build failed"));
-    assert!(row("dave").contains("22/24"), "{}", row("dave"));
-    assert!(row("erin").contains("0/24"), "{}", row("erin"));
+    assert!(row("alice").contains("26/26"), "{}", row("alice"));
+    assert!(row("bob").contains("17/26"), "{}", row("bob"));
+    assert!(row("carol").contains("0/26") && row("carol").contains("build failed"));
+    assert!(row("dave").contains("24/26"), "{}", row("dave"));
+    assert!(row("erin").contains("0/26"), "{}", row("erin"));
 
     // The submissions folder is untouched: builds ran in copies.
     assert!(!class.path().join("alice/server").exists());
@@ -90,9 +90,9 @@ fn grades_a_class_and_writes_every_report() {
         serde_json::from_str(&text).unwrap()
     };
     let dave = results("dave");
-    assert_eq!(dave["score"], 22.0);
+    assert_eq!(dave["score"], 24.0);
     let tests = dave["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 15, "a build test and 14 scenarios");
+    assert_eq!(tests.len(), 16, "a build test and 15 scenarios");
     for t in tests {
         for field in [
             "name",
@@ -152,8 +152,8 @@ fn grades_a_class_and_writes_every_report() {
 
     // JUnit per submission parses as XML with one testcase per scenario.
     let junit = std::fs::read_to_string(out.path().join("junit/bob.xml")).unwrap();
-    assert_eq!(junit.matches("<testcase ").count(), 14);
-    assert_eq!(junit.matches("<failure").count(), 3);
+    assert_eq!(junit.matches("<testcase ").count(), 15);
+    assert_eq!(junit.matches("<failure").count(), 4);
     // bob's failed wire scenario kept its capture beside the reports, named in JUnit.
     let pcap = out
         .path()

@@ -43,6 +43,7 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 #[case::correct(None, &[])]
 #[case::iterative(Some("ITERATIVE"), &[
     "five-clients-at-once",
+    "fifty-clients-at-once",
     "client-that-never-reads",
     "a-client-with-a-shut-window-does-not-stall-the-others",
 ])]
@@ -56,12 +57,18 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     "a-request-one-byte-per-segment",
 ])]
 #[case::no_reuseaddr(Some("NO_REUSEADDR"), &["restart-on-the-same-port"])]
+#[case::fixed_table_of_16_clients(Some("MAX_16"), &["fifty-clients-at-once"])]
+#[case::stops_after_5_clients(Some("STOP_AFTER_5"), &[
+    "clients-one-after-another",
+    "fifty-clients-at-once",
+])]
 // Exiting after the first client is seen by every scenario that needs the server
 // to keep running after a client: that is the bug's whole symptom.
 #[case::exits_after_first_client(Some("EXIT_AFTER_FIRST"), &[
     "one-client",
     "clients-one-after-another",
     "five-clients-at-once",
+    "fifty-clients-at-once",
     "client-that-never-reads",
     "client-resets",
     "client-half-closes",
@@ -163,6 +170,29 @@ fn a_server_that_does_not_answer_is_diagnosed_from_what_it_is_doing() {
     assert!(
         never_reads.contains("that client does not read"),
         "{never_reads}"
+    );
+}
+
+/// A server that stops after five clients is told how many reached it before it
+/// exited, from the scenario's capture.
+#[test]
+fn a_server_that_stops_after_a_few_clients_is_told_so() {
+    let bin = sample_program("echo_server.c", Some("STOP_AFTER_5"));
+    let path = support::root().join("scenarios/programs/echo-server/clients-one-after-another.scn");
+    let (_, report) = run_json(&[
+        path.to_str().unwrap(),
+        "--program",
+        &format!("server={} {{port}}", bin.display()),
+        "--timeout",
+        "3s",
+    ]);
+    let detail = report["scenarios"][0]["failure"]["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(detail.contains("ended: exit status 0"), "{detail}");
+    assert!(
+        detail.contains("it took 5 connections in this test and then exited by itself"),
+        "{detail}"
     );
 }
 

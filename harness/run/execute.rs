@@ -285,6 +285,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     };
     if let (Some(pcap), Some(f)) = (&pcap, result.failure.as_mut()) {
         never_connected(f, pcap);
+        stopped_after_clients(f, pcap);
     }
     if let (Some(pcap), Some(dir)) = (pcap, keep) {
         // `bind/bind-twice` becomes `bind__bind-twice.pcap`: one folder, no nesting.
@@ -318,6 +319,27 @@ fn never_connected(failure: &mut super::Failure, pcap: &[u8]) {
     let seen = crate::remote::capture::Handshakes::of(pcap);
     if seen.refused > 0 && seen.answered == 0 {
         *detail = detail.replace(explain::SIGPIPE, explain::SIGPIPE_NEVER_CONNECTED);
+    }
+}
+
+/// A server that exited on its own (status 0) after connections reached it: how many,
+/// from the capture, and what that usually means.
+fn stopped_after_clients(failure: &mut super::Failure, pcap: &[u8]) {
+    let Some(detail) = failure.detail.as_mut() else {
+        return;
+    };
+    if !detail.contains("ended: exit status 0") {
+        return;
+    }
+    let seen = crate::remote::capture::Handshakes::of(pcap);
+    if seen.answered > 0 {
+        detail.push_str(&format!(
+            "; it took {} connection{} in this test and then exited by itself: a server \
+             keeps accepting until it is stopped (a loop over a fixed number of clients, or \
+             a return after serving one, ends it)",
+            seen.answered,
+            if seen.answered == 1 { "" } else { "s" }
+        ));
     }
 }
 

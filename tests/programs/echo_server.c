@@ -93,9 +93,17 @@ done:
      * sees the end of the stream. */
 }
 
+/* Clients being served by a thread: what a fixed table of clients would hold. */
+static int clients_active;
+
+__attribute__((unused)) static int active_clients(void) {
+    return __atomic_load_n(&clients_active, __ATOMIC_SEQ_CST);
+}
+
 __attribute__((unused)) static void *client_thread(void *arg) {
     int c = (int)(long)arg;
     serve(c);
+    __atomic_sub_fetch(&clients_active, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
@@ -132,6 +140,9 @@ int main(int argc, char **argv) {
     }
     printf("listening on port %s\n", argv[1]);
     fflush(stdout);
+#if defined(BUG_STOP_AFTER_5)
+    int served = 0;
+#endif
     for (;;) {
         int c = accept(s, NULL, NULL);
         if (c < 0) {
@@ -148,12 +159,28 @@ int main(int argc, char **argv) {
         close(s);
         return 0;
 #else
+#if defined(BUG_MAX_16)
+        /* Bug: a fixed table of 16 client slots; a client beyond it is turned away. */
+        if (active_clients() >= 16) {
+            close(c);
+            continue;
+        }
+#endif
         pthread_t t;
+        __atomic_add_fetch(&clients_active, 1, __ATOMIC_SEQ_CST);
         if (pthread_create(&t, NULL, client_thread, (void *)(long)c) != 0) {
+            __atomic_sub_fetch(&clients_active, 1, __ATOMIC_SEQ_CST);
             close(c);
             continue;
         }
         pthread_detach(t);
+#if defined(BUG_STOP_AFTER_5)
+        /* Bug: `for (i = 0; i < 5; i++) accept(...)`: five clients, then no more. */
+        if (++served == 5) {
+            close(s);
+            pthread_exit(NULL);
+        }
+#endif
 #endif
     }
 }
