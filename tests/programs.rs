@@ -86,6 +86,25 @@ fn echo_server_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caught_
     assert_eq!(failed, set(caught_by), "variant {bug:?}");
 }
 
+/// The one-thread poll() server and the two classic bugs of such servers: the shut
+/// window of a client on the wire stalls one that writes with blocking calls, and the
+/// 8 MiB transfer loses data in one that forgets what send() did not take.
+#[rstest]
+#[case::correct(None, &[])]
+#[case::blocking_writes(Some("BLOCKING_WRITES"), &[
+    "a-client-with-a-shut-window-does-not-stall-the-others",
+])]
+#[case::drops_on_eagain(Some("DROPS_ON_EAGAIN"), &["large-transfer"])]
+fn poll_echo_server_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caught_by: &[&str]) {
+    let bin = sample_program("poll_echo_server.c", bug);
+    let (failed, _) = failures(
+        "echo-server",
+        "server",
+        format!("{} {{port}}", bin.display()),
+    );
+    assert_eq!(failed, set(caught_by), "variant {bug:?}");
+}
+
 #[rstest]
 #[case::correct(None, &[])]
 #[case::single_recv(Some("SINGLE_RECV"), &["reads-a-reply-split-in-pieces"])]
