@@ -57,6 +57,8 @@ fn main() {
             build: None,
             build_timeout: Duration::from_secs(60),
             jobs,
+            reruns: 2,
+            flaky_credit: false,
         };
         let report =
             grade_class(class.path(), &suite, &settings, &opts, |_, _, _| {}).expect("grades");

@@ -330,6 +330,13 @@ pub struct RunArgs {
     pub target: TargetArgs,
 }
 
+/// Points for a scenario whose outcome depends on timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlakyCredit {
+    None,
+    Full,
+}
+
 #[derive(Args, Debug)]
 pub struct GradeArgs {
     /// A folder with one subfolder per submission
@@ -368,6 +375,14 @@ pub struct GradeArgs {
     /// server='./server {port}'; {port} and {host} are filled in. Repeat for more roles
     #[arg(long = "program", value_name = "ROLE=CMD", value_parser = parse_program)]
     pub programs: Vec<(String, String)>,
+    /// Run a failed scenario this many more times; one that then passes depends on
+    /// timing (a race) and is reported as "passed K of N runs"
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub reruns: u32,
+    /// Points for a scenario that passed in some runs only: none (it counts as failed)
+    /// or full
+    #[arg(long, value_enum, default_value_t = FlakyCredit::None)]
+    pub flaky_credit: FlakyCredit,
     #[command(flatten)]
     pub contain: ContainArgs,
 }
@@ -1105,6 +1120,8 @@ fn grade_command(args: GradeArgs) -> i32 {
         build: args.build.clone(),
         build_timeout: args.build_timeout,
         jobs,
+        reruns: args.reruns,
+        flaky_credit: args.flaky_credit == FlakyCredit::Full,
     };
     let count = grade::submissions_in(&args.submissions).map_or(0, |s| s.len());
     if count == 0 {

@@ -224,6 +224,51 @@ fn a_restart_that_cannot_bind_gets_the_scenarios_own_advice() {
     assert!(!gina.contains("must listen on the port given"), "{gina}");
 }
 
+/// A scenario whose outcome changes between runs is named, not hidden: grading runs a
+/// failed scenario again, says "passed 1 of 3 runs" with the usual causes, and gives
+/// its points only under --flaky-credit full. The sample stands in for a race with a
+/// program that fails every other start (counted in a file of its folder), so that the
+/// test itself never flickers.
+#[test]
+fn a_scenario_that_passes_in_some_runs_only_is_named_a_race() {
+    let grade = |credit: &str| -> (String, serde_json::Value) {
+        let class = tempfile::tempdir().unwrap();
+        submission(class.path(), "hana", Some("FAILS_EVERY_OTHER_RUN"), "");
+        let out = tempfile::tempdir().unwrap();
+        let suite = root().join("scenarios/programs/echo-server/one-client.scn");
+        let result = sockspec()
+            .arg("grade")
+            .arg(class.path())
+            .arg("--suite")
+            .arg(&suite)
+            .args(["--build", "gcc -O2 -pthread -o server server.c"])
+            .args(["--program", "server=./server {port}"])
+            .args(["--timeout", "2s", "--no-progress", "--color", "never"])
+            .args(["--flaky-credit", credit, "-j", "1"])
+            // The stand-in counts its starts in a file, and the sandbox gives each
+            // scenario a private view of the folder: without it the count persists.
+            .args(["--sandbox", "off"])
+            .arg("-o")
+            .arg(out.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&result.stdout).to_string();
+        assert_eq!(result.status.code(), Some(0), "{stdout}");
+        let text = std::fs::read_to_string(out.path().join("results/hana/results.json")).unwrap();
+        (stdout, serde_json::from_str(&text).unwrap())
+    };
+    let (table, hana) = grade("none");
+    let output = hana["tests"][1]["output"].as_str().unwrap();
+    assert!(
+        output.contains("passed 1 of 3 runs: the outcome depends on timing"),
+        "{output}"
+    );
+    assert!(output.contains("&sock"), "{output}");
+    assert_eq!(hana["score"], 0.0, "{table}");
+    let (table, hana) = grade("full");
+    assert!(hana["score"].as_f64().unwrap() > 0.0, "{table}");
+}
+
 /// The HTML is self-contained and works in a real browser: Chromium loads it from
 /// disk with the network off, runs its script, and the DOM has every submission.
 fn html_renders_in_chromium(report: &Path) {

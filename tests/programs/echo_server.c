@@ -140,6 +140,15 @@ int main(int argc, char **argv) {
     }
     printf("listening on port %s\n", argv[1]);
     fflush(stdout);
+#if defined(BUG_FAILS_EVERY_OTHER_RUN)
+    /* Stands in for a race, made deterministic for the tests: each start appends a
+     * byte to runs.txt in the current folder, and every other start (the first, the
+     * third...) closes each client at once instead of serving it. */
+    int runs = open("runs.txt", O_WRONLY | O_APPEND | O_CREAT, 0644);
+    off_t started = 0;
+    if (runs >= 0 && write(runs, "x", 1) == 1) started = lseek(runs, 0, SEEK_CUR);
+    int unlucky = started % 2 == 1;
+#endif
 #if defined(BUG_STOP_AFTER_5)
     int served = 0;
 #endif
@@ -150,6 +159,12 @@ int main(int argc, char **argv) {
             perror("accept");
             return 1;
         }
+#if defined(BUG_FAILS_EVERY_OTHER_RUN)
+        if (unlucky) {
+            close(c);
+            continue;
+        }
+#endif
 #if defined(BUG_ITERATIVE)
         /* Bug: serves one client at a time; the others wait in the backlog. */
         serve(c);
