@@ -17,6 +17,7 @@ mod class;
 mod files;
 mod gradescope;
 mod html;
+mod reason;
 mod table;
 
 pub use class::{
@@ -26,4 +27,5 @@ pub use class::{
 pub use files::write_reports;
 pub use gradescope::gradescope;
 pub use html::html;
+pub use reason::reason;
 pub use table::{csv, table};

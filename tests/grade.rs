@@ -147,8 +147,16 @@ fn grades_a_class_and_writes_every_report() {
         .unwrap()
         .split(',')
         .collect();
-    let points: f64 = bob[4..].iter().map(|p| p.parse::<f64>().unwrap()).sum();
+    let points: f64 = bob[4..bob.len() - 1]
+        .iter()
+        .map(|p| p.parse::<f64>().unwrap())
+        .sum();
     assert_eq!(points, bob[1].parse::<f64>().unwrap());
+    // The last column says why, in a line: bob's server serves one client at a time.
+    assert!(lines[0].ends_with(",reason"), "{}", lines[0]);
+    let bob_reason = bob[bob.len() - 1];
+    assert!(bob_reason.starts_with("17/26: "), "{bob_reason}");
+    assert!(bob_reason.contains("one client at a time"), "{bob_reason}");
 
     // JUnit per submission parses as XML with one testcase per scenario.
     let junit = std::fs::read_to_string(out.path().join("junit/bob.xml")).unwrap();
@@ -282,5 +290,8 @@ fn html_renders_in_chromium(report: &Path) {
     assert!(dom.contains("5 of 5 submissions shown"), "{dom}");
     assert_eq!(dom.matches("<tr class=\"submission\"").count(), 5);
     assert!(dom.contains("build failed"));
+    // A line per submission at the top, and scenario names over the columns.
+    assert!(dom.contains("dave</a> 24/26: dies of SIGPIPE"), "{dom}");
+    assert!(dom.contains("five-clients-at-once</th>"), "{dom}");
     assert!(dom.contains("killed by SIGPIPE"));
 }

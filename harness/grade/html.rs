@@ -57,9 +57,27 @@ pub fn html(class: &ClassReport) -> String {
         if class.interrupted { " (interrupted: not every submission was graded)" } else { "" }
     ));
     h.push_str("<p><input id=\"filter\" placeholder=\"filter submissions by name\" aria-label=\"filter submissions\"></p>\n");
+    // Each submission in a line first: the score and the causes of its failures.
+    h.push_str("<ul id=\"reasons\">\n");
+    for g in &class.submissions {
+        h.push_str(&format!(
+            "<li><a href=\"#{}\">{}</a> {}</li>\n",
+            anchor(&g.name),
+            esc(&g.name),
+            esc(&super::reason(g))
+        ));
+    }
+    h.push_str("</ul>\n");
     h.push_str("<table id=\"grades\"><thead><tr><th>submission</th><th>score</th>");
     for (i, s) in class.scenarios.iter().enumerate() {
-        h.push_str(&format!("<th title=\"{}\">{}</th>", esc(&s.title), i + 1));
+        // The scenario's own name, numbered as in the list below.
+        let short = s.name.rsplit('/').next().unwrap_or(&s.name);
+        h.push_str(&format!(
+            "<th title=\"{}\">{} {}</th>",
+            esc(&s.title),
+            i + 1,
+            esc(short)
+        ));
     }
     h.push_str("</tr></thead>\n<tbody>\n");
     for g in &class.submissions {

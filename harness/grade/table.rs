@@ -79,6 +79,8 @@ pub fn csv(class: &ClassReport) -> String {
         "build".into(),
     ];
     header.extend(class.scenarios.iter().map(|s| quote(&s.name)));
+    // Last, so the points per scenario stay where scripts expect them.
+    header.push("reason".into());
     let mut out = header.join(",") + "\n";
     for g in &class.submissions {
         let build = match &g.build {
@@ -98,6 +100,7 @@ pub fn csv(class: &ClassReport) -> String {
                 .is_some_and(|r| r.status == Status::Passed);
             row.push(fmt_points(if passed { s.weight } else { 0.0 }));
         }
+        row.push(quote(&super::reason(g)));
         out.push_str(&(row.join(",") + "\n"));
     }
     out
