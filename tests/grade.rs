@@ -18,6 +18,24 @@ fn submission(class: &Path, name: &str, bug: Option<&str>, extra: &str) {
     std::fs::write(dir.join("server.c"), format!("{define}{source}{extra}")).unwrap();
 }
 
+/// `sockspec grade CLASS --suite SUITE -o OUT` for the sample echo servers, with the
+/// build and program commands every test here uses and a short timeout; `extra` last.
+fn grade(class: &Path, suite: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    sockspec()
+        .arg("grade")
+        .arg(class)
+        .arg("--suite")
+        .arg(root().join(suite))
+        .args(["--build", "gcc -O2 -pthread -o server server.c"])
+        .args(["--program", "server=./server {port}"])
+        .args(["--timeout", "2s", "--no-progress", "--color", "never"])
+        .args(extra)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 fn class() -> tempfile::TempDir {
     let class = tempfile::tempdir().unwrap();
     submission(class.path(), "alice", None, "");
@@ -44,19 +62,12 @@ fn class() -> tempfile::TempDir {
 fn grades_a_class_and_writes_every_report() {
     let class = class();
     let out = tempfile::tempdir().unwrap();
-    let suite = root().join("scenarios/programs/echo-server");
-    let result = sockspec()
-        .arg("grade")
-        .arg(class.path())
-        .arg("--suite")
-        .arg(&suite)
-        .args(["--build", "gcc -O2 -pthread -o server server.c"])
-        .args(["--program", "server=./server {port}"])
-        .args(["--timeout", "2s", "--no-progress", "--color", "never"])
-        .arg("-o")
-        .arg(out.path())
-        .output()
-        .unwrap();
+    let result = grade(
+        class.path(),
+        "scenarios/programs/echo-server",
+        out.path(),
+        &[],
+    );
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert_eq!(
         result.status.code(),
@@ -196,19 +207,8 @@ fn a_restart_that_cannot_bind_gets_the_scenarios_own_advice() {
         "",
     );
     let out = tempfile::tempdir().unwrap();
-    let suite = root().join("scenarios/programs/echo-server/restart-on-the-same-port.scn");
-    let result = sockspec()
-        .arg("grade")
-        .arg(class.path())
-        .arg("--suite")
-        .arg(&suite)
-        .args(["--build", "gcc -O2 -pthread -o server server.c"])
-        .args(["--program", "server=./server {port}"])
-        .args(["--timeout", "2s", "--no-progress", "--color", "never"])
-        .arg("-o")
-        .arg(out.path())
-        .output()
-        .unwrap();
+    let suite = "scenarios/programs/echo-server/restart-on-the-same-port.scn";
+    let result = grade(class.path(), suite, out.path(), &[]);
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert_eq!(result.status.code(), Some(0), "{stdout}");
     let output = |name: &str| -> String {
@@ -243,23 +243,11 @@ fn a_scenario_that_passes_in_some_runs_only_is_named_a_race() {
         let class = tempfile::tempdir().unwrap();
         submission(class.path(), "hana", Some("FAILS_EVERY_OTHER_RUN"), "");
         let out = tempfile::tempdir().unwrap();
-        let suite = root().join("scenarios/programs/echo-server/one-client.scn");
-        let result = sockspec()
-            .arg("grade")
-            .arg(class.path())
-            .arg("--suite")
-            .arg(&suite)
-            .args(["--build", "gcc -O2 -pthread -o server server.c"])
-            .args(["--program", "server=./server {port}"])
-            .args(["--timeout", "2s", "--no-progress", "--color", "never"])
-            .args(["--flaky-credit", credit, "-j", "1"])
-            // The stand-in counts its starts in a file, and the sandbox gives each
-            // scenario a private view of the folder: without it the count persists.
-            .args(["--sandbox", "off"])
-            .arg("-o")
-            .arg(out.path())
-            .output()
-            .unwrap();
+        let suite = "scenarios/programs/echo-server/one-client.scn";
+        // The stand-in counts its starts in a file, and the sandbox gives each
+        // scenario a private view of the folder: without it the count persists.
+        let extra = ["--flaky-credit", credit, "-j", "1", "--sandbox", "off"];
+        let result = grade(class.path(), suite, out.path(), &extra);
         let stdout = String::from_utf8_lossy(&result.stdout).to_string();
         assert_eq!(result.status.code(), Some(0), "{stdout}");
         let text = std::fs::read_to_string(out.path().join("results/hana/results.json")).unwrap();

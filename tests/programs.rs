@@ -35,6 +35,19 @@ fn failures(suite: &str, role: &str, command: String) -> (BTreeSet<String>, serd
     (failed, report)
 }
 
+/// The failure detail of scenario `name` in a report (empty when it has none).
+fn detail(report: &serde_json::Value, name: &str) -> String {
+    report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} ran"))["failure"]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -138,13 +151,7 @@ fn a_sigpipe_death_is_explained_to_the_student() {
         "server",
         format!("{} {{port}}", bin.display()),
     );
-    let s = report["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "client-closes-without-reading")
-        .expect("the SIGPIPE scenario ran");
-    let detail = s["failure"]["detail"].as_str().unwrap_or_default();
+    let detail = detail(&report, "client-closes-without-reading");
     assert!(detail.contains("killed by SIGPIPE"), "{detail}");
     assert!(detail.contains("MSG_NOSIGNAL"), "{detail}");
 }
@@ -159,19 +166,7 @@ fn a_server_that_does_not_answer_is_diagnosed_from_what_it_is_doing() {
         "server",
         format!("{} {{port}}", bin.display()),
     );
-    let detail = |name: &str| -> String {
-        let s = report["scenarios"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap_or_else(|| panic!("{name} ran"));
-        s["failure"]["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-    let five = detail("five-clients-at-once");
+    let five = detail(&report, "five-clients-at-once");
     assert!(
         five.contains("is blocked in recv() on its connection with 127.0.0.1:"),
         "{five}"
@@ -181,7 +176,7 @@ fn a_server_that_does_not_answer_is_diagnosed_from_what_it_is_doing() {
         "{five}"
     );
     assert!(!five.contains("raise --timeout"), "{five}");
-    let never_reads = detail("client-that-never-reads");
+    let never_reads = detail(&report, "client-that-never-reads");
     assert!(
         never_reads.contains("is blocked in send() on its connection"),
         "{never_reads}"
@@ -226,13 +221,7 @@ fn a_sigpipe_after_a_refused_connect_is_blamed_on_connect() {
         "client",
         format!("{} {{host}} {{port}}", bin.display()),
     );
-    let s = report["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "reports-a-refused-connection")
-        .expect("the refused-connection scenario ran");
-    let detail = s["failure"]["detail"].as_str().unwrap_or_default();
+    let detail = detail(&report, "reports-a-refused-connection");
     assert!(detail.contains("killed by SIGPIPE"), "{detail}");
     assert!(detail.contains("never connected"), "{detail}");
     assert!(

@@ -11,6 +11,16 @@ use sockspec::sandbox::{Limits, SandboxSpec};
 use std::time::Duration;
 use support::*;
 
+/// Settings for running cases from code: the Linux reference in the sandbox.
+fn sandboxed() -> Settings {
+    let exe = std::path::PathBuf::from(bin_path());
+    let (spec, _) = SandboxSpec::probe(exe, Limits::default(), Vec::new()).unwrap();
+    Settings {
+        sandbox: Some(spec),
+        ..Settings::default()
+    }
+}
+
 /// Linux takes every case: random cuts, overlaps, duplicates, losses and the wrap.
 #[test]
 fn linux_passes_the_reassembly_properties() {
@@ -34,12 +44,7 @@ fn a_delivered_case_is_written_as_a_scenario_that_replays() {
     if !sandbox_available() {
         return;
     }
-    let exe = std::path::PathBuf::from(bin_path());
-    let (spec, _) = SandboxSpec::probe(exe, Limits::default(), Vec::new()).unwrap();
-    let settings = Settings {
-        sandbox: Some(spec),
-        ..Settings::default()
-    };
+    let settings = sandboxed();
     let case = segments::ReassemblyCase {
         len: 300,
         seed: 9,
@@ -113,12 +118,7 @@ fn edge_segments_straddle_the_targets_window() {
     if !sandbox_available() {
         return;
     }
-    let exe = std::path::PathBuf::from(bin_path());
-    let (spec, _) = SandboxSpec::probe(exe, Limits::default(), Vec::new()).unwrap();
-    let settings = Settings {
-        sandbox: Some(spec),
-        ..Settings::default()
-    };
+    let settings = sandboxed();
     let piece = |start, len, fin| segments::Piece { start, len, fin };
     let case = segments::ReassemblyCase {
         len: 6000,
