@@ -71,6 +71,7 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 ])]
 #[case::no_reuseaddr(Some("NO_REUSEADDR"), &["restart-on-the-same-port"])]
 #[case::fixed_table_of_16_clients(Some("MAX_16"), &["fifty-clients-at-once"])]
+#[case::option_names_ored(Some("OR_OPTION_NAMES"), &["second-instance-fails"])]
 #[case::stops_after_5_clients(Some("STOP_AFTER_5"), &[
     "clients-one-after-another",
     "fifty-clients-at-once",
@@ -184,6 +185,29 @@ fn a_server_that_does_not_answer_is_diagnosed_from_what_it_is_doing() {
     assert!(
         never_reads.contains("that client does not read"),
         "{never_reads}"
+    );
+}
+
+/// Two instances on one port are explained: SO_REUSEPORT, set by OR-ing option names.
+#[test]
+fn a_second_instance_that_binds_is_told_about_so_reuseport() {
+    let bin = sample_program("echo_server.c", Some("OR_OPTION_NAMES"));
+    let path = support::root().join("scenarios/programs/echo-server/second-instance-fails.scn");
+    let (_, report) = run_json(&[
+        path.to_str().unwrap(),
+        "--program",
+        &format!("server={} {{port}}", bin.display()),
+        "--timeout",
+        "2s",
+    ]);
+    let detail = report["scenarios"][0]["failure"]["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(detail.contains("both listen on port"), "{detail}");
+    assert!(
+        detail
+            .contains("`SO_REUSEADDR | SO_REUSEPORT` in one setsockopt() sets SO_REUSEPORT alone"),
+        "{detail}"
     );
 }
 

@@ -515,14 +515,28 @@ impl Runner<'_> {
         let mut names: Vec<String> = self.programs.keys().cloned().collect();
         names.sort();
         let mut notes = Vec::new();
+        let mut listeners: Vec<(u16, String)> = Vec::new();
         for name in names {
             let p = self.programs.get_mut(&name).expect("listed");
             if p.try_status().is_some() {
                 continue;
             }
             let a = inspect::activity(p.pid(), &self.net_dir);
+            listeners.extend(a.listening.iter().map(|l| (l.local.port(), name.clone())));
             if let Some(text) = describe_activity(&a) {
                 notes.push(format!("the program `{name}` ({}) {text}", p.role));
+            }
+        }
+        // Two programs on one port: the second bind() succeeded, which only
+        // SO_REUSEPORT on both allows.
+        listeners.sort();
+        for pair in listeners.windows(2) {
+            if pair[0].0 == pair[1].0 && pair[0].1 != pair[1].1 {
+                notes.insert(0, format!(
+                    "`{}` and `{}` both listen on port {}: the second bind() succeeded, which SO_REUSEPORT (set on both) allows; option names are numbers, not flags, so `SO_REUSEADDR | SO_REUSEPORT` in one setsockopt() sets SO_REUSEPORT alone: set each option with a call of its own",
+                    pair[0].1, pair[1].1, pair[0].0
+                ));
+                break;
             }
         }
         (!notes.is_empty()).then(|| notes.join("; "))

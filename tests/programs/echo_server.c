@@ -120,7 +120,12 @@ int main(int argc, char **argv) {
         perror("socket");
         return 1;
     }
-#ifndef BUG_NO_REUSEADDR
+#if defined(BUG_OR_OPTION_NAMES)
+    /* Bug: option names OR-ed like flags; 2 | 15 is 15, SO_REUSEPORT alone, which
+     * lets a second instance bind the same port. */
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR | SO_REUSEPORT, &one, sizeof one);
+#elif !defined(BUG_NO_REUSEADDR)
     int one = 1;
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 #endif
