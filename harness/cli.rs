@@ -1270,7 +1270,7 @@ fn prop_stream(args: PropStreamArgs) -> i32 {
         }
     });
     Interrupts::Signals.report_begins();
-    let replay = summary::replay(&cfg, args.target.adapter.as_deref());
+    let replay = summary::replay("stream", &cfg, args.target.adapter.as_deref());
     let (out, err, verdict) = summary::outcome(&outcome, &cfg, &replay);
     prop_exit(&out, &err, verdict)
 }
@@ -1311,7 +1311,7 @@ fn prop_reassembly(args: PropReassemblyArgs) -> i32 {
         }
     });
     Interrupts::Signals.report_begins();
-    let replay = summary::reassembly_replay("reassembly", &cfg, args.target.adapter.as_deref())
+    let replay = summary::replay("reassembly", &cfg, args.target.adapter.as_deref())
         + &summary::bounds_flags(&bounds);
     let (out, err, verdict) = summary::outcome(&outcome, &cfg, &replay);
     prop_exit(&out, &err, verdict)
@@ -1348,7 +1348,7 @@ fn prop_retransmission(args: PropRetransmissionArgs) -> i32 {
         }
     });
     Interrupts::Signals.report_begins();
-    let replay = summary::reassembly_replay("retransmission", &cfg, args.target.adapter.as_deref());
+    let replay = summary::replay("retransmission", &cfg, args.target.adapter.as_deref());
     let (out, err, verdict) = summary::outcome(&outcome, &cfg, &replay);
     prop_exit(&out, &err, verdict)
 }

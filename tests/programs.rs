@@ -48,6 +48,25 @@ fn detail(report: &serde_json::Value, name: &str) -> String {
         .to_string()
 }
 
+/// The failure detail of one echo-server scenario run against a sample variant.
+fn one_scenario_detail(scenario: &str, bug: &str, timeout: &str) -> String {
+    let bin = sample_program("echo_server.c", Some(bug));
+    let path = support::root()
+        .join("scenarios/programs/echo-server")
+        .join(format!("{scenario}.scn"));
+    let (_, report) = run_json(&[
+        path.to_str().unwrap(),
+        "--program",
+        &format!("server={} {{port}}", bin.display()),
+        "--timeout",
+        timeout,
+    ]);
+    report["scenarios"][0]["failure"]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -191,18 +210,7 @@ fn a_server_that_does_not_answer_is_diagnosed_from_what_it_is_doing() {
 /// Two instances on one port are explained: SO_REUSEPORT, set by OR-ing option names.
 #[test]
 fn a_second_instance_that_binds_is_told_about_so_reuseport() {
-    let bin = sample_program("echo_server.c", Some("OR_OPTION_NAMES"));
-    let path = support::root().join("scenarios/programs/echo-server/second-instance-fails.scn");
-    let (_, report) = run_json(&[
-        path.to_str().unwrap(),
-        "--program",
-        &format!("server={} {{port}}", bin.display()),
-        "--timeout",
-        "2s",
-    ]);
-    let detail = report["scenarios"][0]["failure"]["detail"]
-        .as_str()
-        .unwrap_or_default();
+    let detail = one_scenario_detail("second-instance-fails", "OR_OPTION_NAMES", "2s");
     assert!(detail.contains("both listen on port"), "{detail}");
     assert!(
         detail
@@ -215,18 +223,7 @@ fn a_second_instance_that_binds_is_told_about_so_reuseport() {
 /// exited, from the scenario's capture.
 #[test]
 fn a_server_that_stops_after_a_few_clients_is_told_so() {
-    let bin = sample_program("echo_server.c", Some("STOP_AFTER_5"));
-    let path = support::root().join("scenarios/programs/echo-server/clients-one-after-another.scn");
-    let (_, report) = run_json(&[
-        path.to_str().unwrap(),
-        "--program",
-        &format!("server={} {{port}}", bin.display()),
-        "--timeout",
-        "3s",
-    ]);
-    let detail = report["scenarios"][0]["failure"]["detail"]
-        .as_str()
-        .unwrap_or_default();
+    let detail = one_scenario_detail("clients-one-after-another", "STOP_AFTER_5", "3s");
     assert!(detail.contains("ended: exit status 0"), "{detail}");
     assert!(
         detail.contains("it took 5 connections in this test and then exited by itself"),

@@ -3,6 +3,7 @@
 //! SIGPIPE`), taken from what the failures already say, in the order first seen.
 
 use super::class::Graded;
+use super::gradescope::fmt_points;
 use crate::run::{FailureKind, Status};
 
 /// What a failure's words reveal, as a short cause; the first pattern found wins.
@@ -31,7 +32,7 @@ const CAUSES: &[(&str, &str)] = &[
 
 /// `score/max: cause; cause`, or `score/max: all passed`.
 pub fn reason(g: &Graded) -> String {
-    let points = format!("{}/{}", fmt(g.score), fmt(g.max_score));
+    let points = format!("{}/{}", fmt_points(g.score), fmt_points(g.max_score));
     if g.build_failed() {
         return format!("{points}: build failed");
     }
@@ -73,12 +74,4 @@ pub fn reason(g: &Graded) -> String {
 /// `programs/echo-server/large-transfer` → `large-transfer`.
 fn short_name(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
-}
-
-fn fmt(points: f64) -> String {
-    if points.fract() == 0.0 {
-        format!("{points:.0}")
-    } else {
-        format!("{points:.1}")
-    }
 }

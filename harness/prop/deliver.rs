@@ -923,23 +923,9 @@ fn plan(case: &ReassemblyCase, mss: u32) -> Vec<(Piece, bool)> {
     let mut out = Vec::new();
     let mut covered = Ranges::default();
     for p in &case.segments {
-        let mut at = p.start;
-        loop {
-            let n = (p.end() - at).min(mss);
-            let last = at + n == p.end();
-            out.push((
-                Piece {
-                    start: at,
-                    len: n,
-                    fin: last && p.fin,
-                },
-                false,
-            ));
-            covered.insert(at, at + n);
-            at += n;
-            if last {
-                break;
-            }
+        for cut in cut_to_mss(*p, mss) {
+            covered.insert(cut.start, cut.end());
+            out.push((cut, false));
         }
     }
     let mut at = 0;
@@ -953,19 +939,12 @@ fn plan(case: &ReassemblyCase, mss: u32) -> Vec<(Piece, bool)> {
         while end < case.len && covered.reach(end) == end {
             end += 1;
         }
-        let mut from = at;
-        while from < end {
-            let n = (end - from).min(mss);
-            out.push((
-                Piece {
-                    start: from,
-                    len: n,
-                    fin: false,
-                },
-                true,
-            ));
-            from += n;
-        }
+        let gap = Piece {
+            start: at,
+            len: end - at,
+            fin: false,
+        };
+        out.extend(cut_to_mss(gap, mss).map(|cut| (cut, true)));
         at = end;
     }
     out
@@ -979,18 +958,27 @@ fn edge_pieces(conn: &Connection, len: u32, edge: &Edge, mss: u32) -> Vec<Piece>
     let Some((start, end)) = edge.bytes(right, len) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    let mut at = start;
-    while at < end {
-        let n = (end - at).min(mss);
-        out.push(Piece {
-            start: at,
-            len: n,
-            fin: false,
-        });
-        at += n;
-    }
-    out
+    let whole = Piece {
+        start,
+        len: end - start,
+        fin: false,
+    };
+    cut_to_mss(whole, mss).collect()
+}
+
+/// A piece cut into segments of at most `mss` bytes (RFC 9293 3.7.1), the FIN on the
+/// last; a lone FIN stays one segment.
+fn cut_to_mss(p: Piece, mss: u32) -> impl Iterator<Item = Piece> {
+    let mss = mss.max(1);
+    let count = p.len.div_ceil(mss).max(1);
+    (0..count).map(move |i| {
+        let start = p.start + i * mss;
+        Piece {
+            start,
+            len: (p.end() - start).min(mss),
+            fin: p.fin && i + 1 == count,
+        }
+    })
 }
 
 /// Bytes `[at, at + n)` of the stream as a segment (with the FIN when `fin`).
@@ -1171,7 +1159,23 @@ fn read_all(
 
 #[cfg(test)]
 mod tests {
-    use super::{Delivery, Property, Read};
+    use super::{cut_to_mss, Delivery, Piece, Property, Read};
+
+    #[test]
+    fn a_piece_is_cut_to_the_mss_with_the_fin_on_the_last_cut() {
+        let piece = |start, len, fin| Piece { start, len, fin };
+        let cuts: Vec<Piece> = cut_to_mss(piece(10, 25, true), 10).collect();
+        assert_eq!(
+            cuts,
+            [
+                piece(10, 10, false),
+                piece(20, 10, false),
+                piece(30, 5, true)
+            ]
+        );
+        let lone: Vec<Piece> = cut_to_mss(piece(40, 0, true), 10).collect();
+        assert_eq!(lone, [piece(40, 0, true)]);
+    }
 
     #[test]
     fn wrong_bytes_and_early_bytes_are_one_failure_for_the_shrinker() {

@@ -433,41 +433,11 @@ fn fewer_segments(
     while changed && Instant::now() < deadline && runs < cfg.max_shrink_iters {
         changed = false;
         let mut k = 0;
-        while k < case.segments.len() && Instant::now() < deadline {
-            // The FIN stays: it ends the stream the application must read.
-            if case.segments[k].fin && case.segments[k].len == 0 {
+        while k < case.simplifications() && Instant::now() < deadline {
+            let Some(simpler) = case.simplified(k) else {
                 k += 1;
                 continue;
-            }
-            let mut fewer = case.clone();
-            let dropped = fewer.segments.remove(k);
-            if dropped.fin {
-                fewer.segments.push(super::segments::Piece {
-                    start: case.len,
-                    len: 0,
-                    fin: true,
-                });
-            }
-            match fails_the_same(&mut targets, &fewer, property, &mut runs, failing) {
-                Some(why) => {
-                    case = fewer;
-                    reason = why;
-                    changed = true;
-                }
-                None => k += 1,
-            }
-        }
-        // The same for segments at the window's edge, and for the small window.
-        let mut k = 0;
-        while k <= case.edges.len() && Instant::now() < deadline {
-            let mut simpler = case.clone();
-            if k < case.edges.len() {
-                simpler.edges.remove(k);
-            } else if case.rcvbuf.is_some() {
-                simpler.rcvbuf = None;
-            } else {
-                break;
-            }
+            };
             match fails_the_same(&mut targets, &simpler, property, &mut runs, failing) {
                 Some(why) => {
                     case = simpler;

@@ -158,6 +158,38 @@ impl ReassemblyCase {
         out
     }
 
+    /// How many one-step simplifications [`Self::simplified`] numbers: each segment
+    /// dropped, each edge segment dropped, the receive buffer left as it is.
+    pub fn simplifications(&self) -> usize {
+        self.segments.len() + self.edges.len() + usize::from(self.rcvbuf.is_some())
+    }
+
+    /// Simplification `k` of [`Self::simplifications`]: the case without segment `k`
+    /// (its bytes then come only as retransmissions), or without an edge segment, or
+    /// without the receive buffer; `None` for the lone FIN, which stays because it
+    /// ends the stream the application must read.
+    pub fn simplified(&self, k: usize) -> Option<ReassemblyCase> {
+        let mut out = self.clone();
+        if let Some(p) = self.segments.get(k) {
+            if p.fin && p.len == 0 {
+                return None;
+            }
+            out.segments.remove(k);
+            if p.fin {
+                out.segments.push(Piece {
+                    start: self.len,
+                    len: 0,
+                    fin: true,
+                });
+            }
+        } else if k - self.segments.len() < self.edges.len() {
+            out.edges.remove(k - self.segments.len());
+        } else {
+            out.rcvbuf = None;
+        }
+        Some(out)
+    }
+
     /// The first pass in packetdrill's notation (sequence numbers relative to the ISN:
     /// the first byte is 1), one segment a line.
     pub fn lines(&self) -> Vec<String> {
@@ -510,6 +542,43 @@ mod tests {
             "250 bytes in 4 segments (50 bytes held back, FIN early, sequence numbers wrap), ISN 4294967286"
         );
         assert_eq!(case.lines()[2], "F. 251:251(0) ack 1 win 65535");
+    }
+
+    #[test]
+    fn simplifications_drop_a_segment_an_edge_or_the_buffer_and_keep_the_lone_fin() {
+        let edge = Edge {
+            after: 0,
+            back: 1,
+            beyond: 1,
+        };
+        let case = ReassemblyCase {
+            edges: vec![edge],
+            rcvbuf: Some(2048),
+            ..build(
+                Parts {
+                    fin_alone: true,
+                    ..parts(250)
+                },
+                Bounds::default(),
+            )
+        };
+        // Three cut pieces, the lone FIN, the edge, the buffer.
+        assert_eq!(case.simplifications(), 6);
+        assert_eq!(case.simplified(0).unwrap().segments.len(), 3);
+        assert_eq!(case.simplified(3), None);
+        assert!(case.simplified(4).unwrap().edges.is_empty());
+        assert_eq!(case.simplified(5).unwrap().rcvbuf, None);
+        // A piece that carries the FIN leaves it behind, alone.
+        let on_last = build(parts(250), Bounds::default());
+        let fewer = on_last.simplified(2).unwrap();
+        assert_eq!(
+            fewer.segments.last(),
+            Some(&Piece {
+                start: 250,
+                len: 0,
+                fin: true
+            })
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub fn reassembly_line(
 }
 
 /// The command that runs the same cases of `prop COMMAND` again.
-pub fn reassembly_replay(command: &str, cfg: &PropConfig, adapter: Option<&str>) -> String {
+pub fn replay(command: &str, cfg: &PropConfig, adapter: Option<&str>) -> String {
     let base = format!(
         "sockspec prop {command} --seed {} --cases {}",
         cfg.seed, cfg.cases
@@ -81,18 +81,6 @@ pub fn bounds_flags(bounds: &crate::prop::segments::Bounds) -> String {
         out.push_str(&format!(" --rcvbuf {n}"));
     }
     out
-}
-
-/// The command that runs the same cases again.
-pub fn replay(cfg: &PropConfig, adapter: Option<&str>) -> String {
-    let base = format!(
-        "sockspec prop stream --seed {} --cases {}",
-        cfg.seed, cfg.cases
-    );
-    match adapter {
-        Some(cmd) => format!("{base} --adapter '{cmd}'"),
-        None => base,
-    }
 }
 
 /// How the run ended, for the exit status.

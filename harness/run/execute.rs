@@ -284,8 +284,7 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         _ => None,
     };
     if let (Some(pcap), Some(f)) = (&pcap, result.failure.as_mut()) {
-        never_connected(f, pcap);
-        stopped_after_clients(f, pcap);
+        from_the_capture(f, pcap);
     }
     if let (Some(pcap), Some(dir)) = (pcap, keep) {
         // `bind/bind-twice` becomes `bind__bind-twice.pcap`: one folder, no nesting.
@@ -305,34 +304,27 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
     (result, implementation)
 }
 
-/// A SIGPIPE death in a scenario whose capture shows connections refused and none
-/// made: the program wrote to a socket whose connect() failed, which the general
-/// SIGPIPE advice (a peer that closed) would misname.
-fn never_connected(failure: &mut super::Failure, pcap: &[u8]) {
+/// What the scenario's capture adds to a program's ending, when the failure says one:
+/// - a SIGPIPE death where connections were refused and none made: the program wrote
+///   to a socket whose connect() failed, which the general SIGPIPE advice (a peer that
+///   closed) would misname;
+/// - a server that exited on its own (status 0) after connections reached it: how
+///   many, and what that usually means.
+fn from_the_capture(failure: &mut super::Failure, pcap: &[u8]) {
     use crate::program::explain;
     let Some(detail) = failure.detail.as_mut() else {
         return;
     };
-    if !detail.contains(explain::SIGPIPE) {
+    let sigpipe = detail.contains(explain::SIGPIPE);
+    let exited = detail.contains("ended: exit status 0");
+    if !sigpipe && !exited {
         return;
     }
     let seen = crate::remote::capture::Handshakes::of(pcap);
-    if seen.refused > 0 && seen.answered == 0 {
+    if sigpipe && seen.refused > 0 && seen.answered == 0 {
         *detail = detail.replace(explain::SIGPIPE, explain::SIGPIPE_NEVER_CONNECTED);
     }
-}
-
-/// A server that exited on its own (status 0) after connections reached it: how many,
-/// from the capture, and what that usually means.
-fn stopped_after_clients(failure: &mut super::Failure, pcap: &[u8]) {
-    let Some(detail) = failure.detail.as_mut() else {
-        return;
-    };
-    if !detail.contains("ended: exit status 0") {
-        return;
-    }
-    let seen = crate::remote::capture::Handshakes::of(pcap);
-    if seen.answered > 0 {
+    if exited && seen.answered > 0 {
         detail.push_str(&format!(
             "; it took {} connection{} in this test and then exited by itself: a server \
              keeps accepting until it is stopped (a loop over a fixed number of clients, or \
