@@ -222,20 +222,7 @@ impl Program {
     /// How many live processes its process group holds: a program that forks without
     /// end shows here first, as a group at the process limit.
     pub fn group_size(&self) -> usize {
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return 0;
-        };
-        let pgrp = self.pid();
-        dir.flatten()
-            .filter(|e| {
-                e.file_name()
-                    .to_str()
-                    .is_some_and(|n| n.parse::<u32>().is_ok())
-            })
-            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-            .filter_map(|stat| crate::process::stat_state_and_group(&stat))
-            .filter(|&(state, group)| state != 'Z' && group == pgrp)
-            .count()
+        super::inspect::group(self.pid()).len()
     }
 
     /// Whether it was killed for printing more than its output limit.

@@ -97,7 +97,7 @@ pub fn activity(pgrp: i32, net_dir: &Path) -> Activity {
 }
 
 /// The live processes of a process group.
-fn group(pgrp: i32) -> Vec<i32> {
+pub(super) fn group(pgrp: i32) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
