@@ -196,13 +196,12 @@ fn a_server_that_does_not_answer_is_diagnosed_from_what_it_is_doing() {
         "{five}"
     );
     assert!(!five.contains("raise --timeout"), "{five}");
+    // Caught in send() to the hog, or in recv() from it between two sends (a loaded
+    // machine showed both): either way the diagnosis names the stall.
     let never_reads = detail(&report, "client-that-never-reads");
     assert!(
-        never_reads.contains("is blocked in send() on its connection"),
-        "{never_reads}"
-    );
-    assert!(
-        never_reads.contains("that client does not read"),
+        never_reads.contains("that client does not read")
+            || never_reads.contains("it serves one client at a time"),
         "{never_reads}"
     );
 }
