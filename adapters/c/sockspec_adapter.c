@@ -807,7 +807,7 @@ static const struct {
     {"send_pattern", op_send_pattern, 1, 1},
     {"recv_pattern", op_recv_pattern, 1, 1},
     {"shutdown", op_shutdown, 1, 0},
-    {"close", op_close, 1, 0},
+    {"close", op_close, 1, 1}, /* blocks with SO_LINGER on */
     {"getsockname", op_name, 1, 0},
     {"getpeername", op_name, 1, 0},
     {"setsockopt", op_setsockopt, 1, 0},

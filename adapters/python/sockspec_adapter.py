@@ -21,7 +21,8 @@ import sys
 import threading
 
 PROTOCOL = 1
-BLOCKING = {"accept", "connect", "send", "recv", "poll", "send_pattern", "recv_pattern"}
+# close blocks with SO_LINGER on until the data is delivered or the time runs out.
+BLOCKING = {"accept", "connect", "send", "recv", "poll", "close", "send_pattern", "recv_pattern"}
 MASK = (1 << 64) - 1
 OPTIONS = {
     "SO_REUSEADDR": (socket.SOL_SOCKET, socket.SO_REUSEADDR),

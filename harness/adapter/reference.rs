@@ -93,6 +93,7 @@ impl ReferenceAdapter {
                 | Call::Send { .. }
                 | Call::Recv { .. }
                 | Call::Poll { .. }
+                | Call::Close { .. }
                 | Call::SendPattern { .. }
                 | Call::RecvPattern { .. }
         );

@@ -157,6 +157,9 @@ pub const OPS: [OpSpec; 31] = [
         ..adapter("shutdown", "shutdown(sock, rd | wr | rdwr)", (2, 2))
     },
     OpSpec {
+        can_block: true,
+        background: true,
+        doc: "with SO_LINGER on, blocks until the data is delivered or the linger time runs out",
         example: "close(s)",
         ..adapter("close", "close(sock)", (1, 1))
     },

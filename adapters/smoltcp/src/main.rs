@@ -19,6 +19,9 @@
 //!   in the set until smoltcp is done with it. `shutdown(wr)` is the same FIN.
 //! - Errors: smoltcp's are few (InvalidState, Unaddressable, Finished); the adapter
 //!   answers with the errno POSIX gives for the state the socket is in.
+//!
+//! `--timestamps` gives smoltcp a timestamp clock, so its sockets offer and echo RFC 7323
+//! timestamps; without it they use none.
 
 use serde_json::{json, Value};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -108,11 +111,27 @@ struct Adapter {
     outgoing: HashMap<String, Vec<u8>>,
 }
 
+/// Set once by `--timestamps`: every socket then offers and echoes RFC 7323
+/// timestamps. Off by default: smoltcp 0.12 does not leave room for the option in a
+/// full-sized segment, so with timestamps a bulk send stalls (docs/findings.md).
+static TIMESTAMPS: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The timestamp clock: milliseconds since the adapter started.
+fn tsval() -> u32 {
+    TIMESTAMPS
+        .get()
+        .map_or(0, |start| start.elapsed().as_millis() as u32)
+}
+
 fn new_tcp() -> tcp::Socket<'static> {
-    tcp::Socket::new(
+    let mut s = tcp::Socket::new(
         tcp::SocketBuffer::new(vec![0; BUFFER]),
         tcp::SocketBuffer::new(vec![0; BUFFER]),
-    )
+    );
+    if TIMESTAMPS.get().is_some() {
+        s.set_tsval_generator(Some(tsval));
+    }
+    s
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -738,6 +757,17 @@ fn env(name: &str) -> String {
 }
 
 fn main() {
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--timestamps" => {
+                let _ = TIMESTAMPS.set(std::time::Instant::now());
+            }
+            other => {
+                eprintln!("unknown argument {other:?} (the one option is --timestamps)");
+                std::process::exit(2)
+            }
+        }
+    }
     let name = env("SOCKSPEC_LINK");
     let addr = env("SOCKSPEC_LINK_ADDR");
     let gateway: std::net::Ipv4Addr = env("SOCKSPEC_LINK_GATEWAY")
