@@ -6,6 +6,7 @@
 
 use crate::adapter::{self, TargetSpec};
 use crate::interrupt::Interrupts;
+use crate::process::ChildStdio;
 use crate::prop::summary::{self, Verdict};
 use crate::prop::PropConfig;
 use crate::report::{self, Format, Human, Live};
@@ -383,6 +384,10 @@ pub struct GradeArgs {
     /// or full
     #[arg(long, value_enum, default_value_t = FlakyCredit::None)]
     pub flaky_credit: FlakyCredit,
+    /// Programs' stdin and stdout: a terminal (as when run by hand: C's stdio
+    /// line-buffers its output) or pipes (stdio buffers fully until exit or fflush)
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = StdioArg::Terminal)]
+    pub stdio: StdioArg,
     #[command(flatten)]
     pub contain: ContainArgs,
 }
@@ -397,6 +402,26 @@ pub struct ProgramArgs {
     /// Working directory of programs under test [default: the current directory]
     #[arg(long, value_name = "DIR")]
     pub program_dir: Option<PathBuf>,
+    /// Programs' stdin and stdout: a terminal (as when run by hand: C's stdio
+    /// line-buffers its output) or pipes (stdio buffers fully until exit or fflush)
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = StdioArg::Terminal)]
+    pub stdio: StdioArg,
+}
+
+/// `--stdio`: how programs under test get their stdin and stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StdioArg {
+    Terminal,
+    Pipe,
+}
+
+impl From<StdioArg> for ChildStdio {
+    fn from(s: StdioArg) -> ChildStdio {
+        match s {
+            StdioArg::Terminal => ChildStdio::Terminal,
+            StdioArg::Pipe => ChildStdio::Pipes,
+        }
+    }
 }
 
 /// `server=./echo_server {port}`.
@@ -835,6 +860,7 @@ fn run_command(args: RunArgs) -> i32 {
             .program_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(".")),
+        program_stdio: args.programs.stdio.into(),
         pcap_dir: args.pcap.clone(),
         failed_pcap_dir: args.failure_pcap.clone(),
         time_scale: args.time_scale,
@@ -945,6 +971,7 @@ fn compare_command(args: CompareArgs) -> i32 {
         &ProgramArgs {
             programs: vec![],
             program_dir: None,
+            stdio: StdioArg::Terminal,
         },
     );
     note_left_out(&programs);
@@ -1106,6 +1133,7 @@ fn grade_command(args: GradeArgs) -> i32 {
         timeout: args.contain.timeout,
         sandbox,
         programs: bound,
+        program_stdio: args.stdio.into(),
         // A failed wire scenario's capture goes with the reports: OUT/pcap/STUDENT/.
         failed_pcap_dir: Some(args.out.join("pcap")),
         ..Settings::default()

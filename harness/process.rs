@@ -8,7 +8,8 @@
 //! trampoline) is the caller's: it hands over a prepared `Command`.
 
 mod group;
+mod terminal;
 mod wait;
 
-pub use group::{GroupChild, Leftover, Sink, StdinError, StdinHandle};
+pub use group::{ChildStdio, GroupChild, Leftover, Sink, StdinError, StdinHandle};
 pub use wait::{stat_state_and_group, wait_exit};

@@ -149,6 +149,30 @@ fn echo_client_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caught_
     assert_eq!(failed, set(caught_by), "variant {bug:?}");
 }
 
+/// A client that prints with stdio and never flushes works at a terminal, where stdout
+/// is line-buffered: programs get one by default, and it passes. Behind a pipe
+/// (`--stdio pipe`) its echoes wait in stdio's buffer until it exits.
+#[test]
+fn a_stdio_client_passes_at_a_terminal_and_not_behind_a_pipe() {
+    let bin = sample_program("echo_client.c", Some("NO_FFLUSH"));
+    let command = format!("{} {{host}} {{port}}", bin.display());
+    let (failed, _) = failures("echo-client", "client", command.clone());
+    assert_eq!(failed, set(&[]), "at a terminal");
+    let path = support::root().join("scenarios/programs/echo-client/echoes-lines-from-stdin.scn");
+    let (code, report) = run_json(&[
+        path.to_str().unwrap(),
+        "--program",
+        &format!("client={command}"),
+        "--stdio",
+        "pipe",
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(code, 1, "behind a pipe: {report}");
+    let actual = report["scenarios"][0]["failure"]["actual"].to_string();
+    assert!(actual.contains("it has printed nothing"), "{actual}");
+}
+
 #[rstest]
 #[case::correct(None, &[])]
 #[case::keeps_departed_client(Some("KEEPS_DEPARTED"), &["a-client-that-leaves-is-removed"])]

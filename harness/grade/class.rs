@@ -1,5 +1,6 @@
 //! Discovering, building, running and scoring submissions.
 
+use crate::process::ChildStdio;
 use crate::program::Program;
 use crate::run::{self, limit_notes, FailureKind, RunReport, ScenarioResult, Settings, Status};
 use crate::script::Scenario;
@@ -344,7 +345,13 @@ fn build(
         .zip(settings.sandbox.as_ref())
         .map(|(sb, spec)| sb.join(&spec.exe, Some(spec.limits)).for_program());
     let unbound = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let mut p = match Program::spawn("build", command.to_string(), unbound, dir, join) {
+    let mut p = match Program::spawn(
+        "build",
+        command.to_string(),
+        unbound,
+        (dir, ChildStdio::Pipes),
+        join,
+    ) {
         Ok(p) => p,
         Err(e) => {
             let _ = sandbox.map(|sb| sb.close(true));

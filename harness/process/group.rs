@@ -6,6 +6,7 @@
 //! every signal is sent to the group. The leader stays unreaped until the end, so its
 //! group id cannot be reused by the time a signal is sent.
 
+use super::terminal;
 use super::wait::wait_exit;
 use rustix::process::{kill_process_group, Pid, Signal};
 use std::io::{Read, Write};
@@ -38,6 +39,17 @@ pub enum StdinError {
     ClosedByProcess,
     #[error("its stdin was already closed")]
     ClosedByHarness,
+}
+
+/// How a child's stdin and stdout are connected (stderr is always a pipe of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChildStdio {
+    /// Pipes: what an adapter speaks its protocol over.
+    #[default]
+    Pipes,
+    /// A pseudo-terminal, as when a person runs the program (see `terminal`): closing
+    /// stdin sends the end-of-input character instead of closing a pipe.
+    Terminal,
 }
 
 /// The output both streams together have printed, against the limit.
@@ -94,22 +106,54 @@ impl GroupChild {
     /// Over `output_limit` bytes on stdout and stderr together, the whole group is
     /// killed and [`GroupChild::flooded`] says so.
     pub fn spawn(
-        mut cmd: Command,
+        cmd: Command,
         name: &str,
         output_limit: u64,
         stdout: impl Sink,
         stderr: impl Sink,
     ) -> std::io::Result<GroupChild> {
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        Self::spawn_with(cmd, ChildStdio::Pipes, name, output_limit, stdout, stderr)
+    }
+
+    /// [`GroupChild::spawn`] with stdin and stdout connected as `stdio` says.
+    pub fn spawn_with(
+        mut cmd: Command,
+        stdio: ChildStdio,
+        name: &str,
+        output_limit: u64,
+        stdout: impl Sink,
+        stderr: impl Sink,
+    ) -> std::io::Result<GroupChild> {
+        let terminal = match stdio {
+            ChildStdio::Pipes => {
+                cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+                None
+            }
+            ChildStdio::Terminal => {
+                let (master, slave) = terminal::open()?;
+                cmd.stdin(Stdio::from(slave.try_clone()?))
+                    .stdout(Stdio::from(slave));
+                Some(master)
+            }
+        };
+        cmd.stderr(Stdio::piped());
         let mut child = cmd.spawn()?;
+        // The Command holds the slave's copies until dropped: the master's reader sees
+        // the end only once the child's are the last ones.
+        drop(cmd);
         let pid = child.id() as i32;
-        let (stdin, out, err) = (
-            child.stdin.take().expect("piped"),
-            child.stdout.take().expect("piped"),
-            child.stderr.take().expect("piped"),
-        );
+        let err = child.stderr.take().expect("piped");
+        let (stdin, out): (Box<dyn Write + Send>, Box<dyn Read + Send>) = match terminal {
+            None => (
+                Box::new(child.stdin.take().expect("piped")),
+                Box::new(child.stdout.take().expect("piped")),
+            ),
+            Some(master) => (
+                Box::new(std::fs::File::from(master.try_clone()?)),
+                Box::new(std::fs::File::from(master)),
+            ),
+        };
+        let at_terminal = stdio == ChildStdio::Terminal;
         let printed = Arc::new(Printed {
             bytes: AtomicU64::new(0),
             limit: output_limit,
@@ -134,11 +178,22 @@ impl GroupChild {
         let failed = stdin_failed.clone();
         threads_left += usize::from(spawn_thread(&format!("{name}-stdin"), done_tx, move || {
             let mut stdin = stdin;
+            let mut line_open = false;
             for data in wrx {
                 if let Err(e) = stdin.write_all(&data).and_then(|_| stdin.flush()) {
                     *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
                     return;
                 }
+                if let Some(last) = data.last() {
+                    line_open = *last != b'\n';
+                }
+            }
+            // Closed. A pipe closes as the writer drops; a terminal has no such end, so
+            // the end-of-input character is typed: once to hand over a pending partial
+            // line, once more to end the input.
+            if at_terminal {
+                let eof = [terminal::EOF_CHAR; 2];
+                let _ = stdin.write_all(&eof[usize::from(!line_open)..]);
             }
         }));
         Ok(GroupChild {
@@ -380,6 +435,37 @@ mod tests {
         assert_eq!(out.0.lock().unwrap().0, b"hello");
         assert_eq!(err.0.lock().unwrap().0, b"bye\n");
         assert!(out.0.lock().unwrap().1 && err.0.lock().unwrap().1);
+    }
+
+    #[test]
+    fn at_a_terminal_stdin_and_stdout_are_one_and_closing_stdin_ends_the_input() {
+        let (out, err) = (Collect::default(), Collect::default());
+        let mut child = GroupChild::spawn_with(
+            sh("test -t 0 && test -t 1 && ! test -t 2 && echo tty; cat; echo bye >&2"),
+            ChildStdio::Terminal,
+            "t",
+            1 << 20,
+            out.clone(),
+            err.clone(),
+        )
+        .unwrap();
+        // A line, then a partial one that only the end of input hands over.
+        child.write_stdin(b"hello\nwor".to_vec()).unwrap();
+        child.write_stdin(b"ld".to_vec()).unwrap();
+        child.close_stdin();
+        let status = child.wait(
+            Instant::now() + Duration::from_secs(10),
+            &AtomicBool::new(false),
+        );
+        assert_eq!(status.and_then(|s| s.code()), Some(0));
+        child.finish(Duration::from_secs(10)).unwrap();
+        assert_eq!(out.0.lock().unwrap().0, b"tty\nhello\nworld");
+        assert_eq!(
+            err.0.lock().unwrap().0,
+            b"bye\n",
+            "stderr stays a pipe of its own"
+        );
+        assert!(out.0.lock().unwrap().1, "the terminal's end is seen");
     }
 
     #[test]

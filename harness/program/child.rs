@@ -1,7 +1,7 @@
 //! One running program under test: its process group, its stdin, and its captured
 //! stdout and stderr.
 
-use crate::process::{GroupChild, Leftover, Sink, StdinError};
+use crate::process::{ChildStdio, GroupChild, Leftover, Sink, StdinError};
 use crate::sandbox::{group_command, Join};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -86,13 +86,13 @@ pub struct Program {
 }
 
 impl Program {
-    /// Starts `command` (placeholders already filled) in `cwd`; with `join`, inside
-    /// that sandbox and under its limits.
+    /// Starts `command` (placeholders already filled) in `cwd`, its stdin and stdout
+    /// connected as `stdio` says; with `join`, inside that sandbox and under its limits.
     pub fn spawn(
         role: &str,
         command: String,
         addr: SocketAddr,
-        cwd: &Path,
+        (cwd, stdio): (&Path, ChildStdio),
         join: Option<Join>,
     ) -> Result<Program, SpawnError> {
         let output_limit = join
@@ -102,8 +102,9 @@ impl Program {
         let mut cmd = group_command(&command, join);
         cmd.current_dir(cwd);
         let (stdout, stderr) = (Arc::new(Capture::default()), Arc::new(Capture::default()));
-        let child = GroupChild::spawn(
+        let child = GroupChild::spawn_with(
             cmd,
+            stdio,
             "program",
             output_limit,
             Filling(stdout.clone()),

@@ -164,7 +164,7 @@ impl Runner<'_> {
             &role.name,
             command.clone(),
             addr,
-            &self.settings.program_dir,
+            (&self.settings.program_dir, self.settings.program_stdio),
             self.program_join.clone(),
         );
         match spawned {

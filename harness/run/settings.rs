@@ -2,6 +2,7 @@
 //! scenarios are contained. Every part of a run reads them; nothing here runs anything.
 
 use crate::adapter::TargetSpec;
+use crate::process::ChildStdio;
 use crate::sandbox::{stack_link, SandboxSpec};
 use crate::script::Host;
 use std::collections::BTreeMap;
@@ -76,6 +77,9 @@ pub struct Settings {
     pub programs: BTreeMap<String, String>,
     /// The working directory of programs under test (a submission's folder).
     pub program_dir: PathBuf,
+    /// How programs under test get their stdin and stdout (`--stdio`): a terminal by
+    /// default, as when a student runs one by hand.
+    pub program_stdio: ChildStdio,
     /// Where each wire scenario's pcap file goes (`--pcap DIR`); none when `None`.
     pub pcap_dir: Option<PathBuf>,
     /// Where a failed wire scenario's pcap goes when `pcap_dir` is not set; `None`: a
@@ -130,6 +134,7 @@ impl Default for Settings {
             cancel: Arc::new(AtomicBool::new(false)),
             programs: BTreeMap::new(),
             program_dir: PathBuf::from("."),
+            program_stdio: ChildStdio::Terminal,
             pcap_dir: None,
             failed_pcap_dir: None,
             loopback_capture: true,

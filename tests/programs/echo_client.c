@@ -104,7 +104,11 @@ int main(int argc, char **argv) {
         }
 #endif
         fwrite(reply, 1, got, stdout);
+#ifndef BUG_NO_FFLUSH
+        /* Without it the echo waits in stdio's buffer when stdout is a pipe; at a
+         * terminal stdout is line-buffered and it shows at once (not a socket bug). */
         fflush(stdout);
+#endif
     }
     close(s);
     return 0;
