@@ -388,6 +388,11 @@ pub struct GradeArgs {
     /// line-buffers its output) or pipes (stdio buffers fully until exit or fflush)
     #[arg(long, value_enum, value_name = "KIND", default_value_t = StdioArg::Terminal)]
     pub stdio: StdioArg,
+    /// A port written into a program, e.g. client=9877 (its server listens there), or
+    /// server=own (found wherever it listens, even with {port} in the command: a class
+    /// that mixes both). A server without {port} in its command is found anyway
+    #[arg(long = "program-port", value_name = "ROLE=PORT|own", value_parser = parse_program_port)]
+    pub program_ports: Vec<(String, run::ProgramPort)>,
     #[command(flatten)]
     pub contain: ContainArgs,
 }
@@ -406,6 +411,11 @@ pub struct ProgramArgs {
     /// line-buffers its output) or pipes (stdio buffers fully until exit or fflush)
     #[arg(long, value_enum, value_name = "KIND", default_value_t = StdioArg::Terminal)]
     pub stdio: StdioArg,
+    /// A port written into a program, e.g. client=9877 (its server listens there), or
+    /// server=own (found wherever it listens, even with {port} in the command: a class
+    /// that mixes both). A server without {port} in its command is found anyway
+    #[arg(long = "program-port", value_name = "ROLE=PORT|own", value_parser = parse_program_port)]
+    pub program_ports: Vec<(String, run::ProgramPort)>,
 }
 
 /// `--stdio`: how programs under test get their stdin and stdout.
@@ -422,6 +432,23 @@ impl From<StdioArg> for ChildStdio {
             StdioArg::Pipe => ChildStdio::Pipes,
         }
     }
+}
+
+/// `client=9877`, `server=own`.
+pub fn parse_program_port(s: &str) -> Result<(String, run::ProgramPort), String> {
+    let (role, port) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not ROLE=PORT: write e.g. client=9877 or server=own"))?;
+    let port = match port.trim() {
+        "own" => run::ProgramPort::Own,
+        p => run::ProgramPort::Fixed(
+            p.parse()
+                .ok()
+                .filter(|&p: &u16| p != 0)
+                .ok_or_else(|| format!("`{p}` is not a port (1 to 65535) or `own`"))?,
+        ),
+    };
+    Ok((role.trim().to_string(), port))
 }
 
 /// `server=./echo_server {port}`.
@@ -861,6 +888,7 @@ fn run_command(args: RunArgs) -> i32 {
             .clone()
             .unwrap_or_else(|| PathBuf::from(".")),
         program_stdio: args.programs.stdio.into(),
+        program_ports: args.programs.program_ports.iter().cloned().collect(),
         pcap_dir: args.pcap.clone(),
         failed_pcap_dir: args.failure_pcap.clone(),
         time_scale: args.time_scale,
@@ -972,6 +1000,7 @@ fn compare_command(args: CompareArgs) -> i32 {
             programs: vec![],
             program_dir: None,
             stdio: StdioArg::Terminal,
+            program_ports: vec![],
         },
     );
     note_left_out(&programs);
@@ -1134,6 +1163,7 @@ fn grade_command(args: GradeArgs) -> i32 {
         sandbox,
         programs: bound,
         program_stdio: args.stdio.into(),
+        program_ports: args.program_ports.iter().cloned().collect(),
         // A failed wire scenario's capture goes with the reports: OUT/pcap/STUDENT/.
         failed_pcap_dir: Some(args.out.join("pcap")),
         ..Settings::default()

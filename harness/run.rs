@@ -9,6 +9,7 @@
 mod bulk;
 mod describe;
 mod execute;
+mod fixed_ports;
 mod outcome;
 mod preflight;
 mod programs;
@@ -21,6 +22,7 @@ mod wires;
 
 pub use describe::limit_notes;
 pub use execute::run_scenario;
+pub use fixed_ports::ProgramPort;
 pub use outcome::{Failure, FailureKind, RunReport, ScenarioResult, Status, StepRecord};
 pub use preflight::preflight;
 pub use runner::RAISE_TIMEOUT;

@@ -12,15 +12,26 @@ use support::{run_json, sample_program};
 /// Runs `suite` with `role` bound to the program and returns the scenarios that
 /// failed, checking that nothing errored.
 fn failures(suite: &str, role: &str, command: String) -> (BTreeSet<String>, serde_json::Value) {
+    failures_with(suite, &format!("{role}={command}"), &[])
+}
+
+/// [`failures`] with a whole `--program` binding and more arguments.
+fn failures_with(
+    suite: &str,
+    program: &str,
+    extra: &[&str],
+) -> (BTreeSet<String>, serde_json::Value) {
     let path = support::root().join("scenarios/programs").join(suite);
-    let (_, report) = run_json(&[
+    let mut args = vec![
         path.to_str().unwrap(),
         "--program",
-        &format!("{role}={command}"),
+        program,
         // Buggy programs are caught by waits that run out: keep them short.
         "--timeout",
         "3s",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let (_, report) = run_json(&args);
     let mut failed = BTreeSet::new();
     for s in report["scenarios"].as_array().expect("scenarios") {
         let name = s["name"].as_str().unwrap().to_string();
@@ -171,6 +182,72 @@ fn a_stdio_client_passes_at_a_terminal_and_not_behind_a_pipe() {
     assert_eq!(code, 1, "behind a pipe: {report}");
     let actual = report["scenarios"][0]["failure"]["actual"].to_string();
     assert!(actual.contains("it has printed nothing"), "{actual}");
+}
+
+/// A server with its port written into it (9877) passes the whole suite when its
+/// command has no `{port}`: the harness finds where it listens, restarts and second
+/// instances included. With `--program-port server=own`, one command grades a class
+/// that mixes such servers with ones that take `{port}`.
+#[test]
+fn a_server_with_its_port_written_in_is_found_where_it_listens() {
+    let fixed = sample_program("echo_server.c", Some("FIXED_PORT"));
+    let (failed, _) = failures("echo-server", "server", fixed.display().to_string());
+    assert_eq!(failed, set(&[]), "found without {{port}}");
+    let mixed = [fixed, sample_program("echo_server.c", None)];
+    for bin in mixed {
+        let program = format!("server={} {{port}}", bin.display());
+        let (failed, _) = failures_with("echo-server", &program, &["--program-port", "server=own"]);
+        assert_eq!(failed, set(&[]), "{} in a mixed class", bin.display());
+    }
+}
+
+/// A client with its server's port written into it gets the peer's listener on that
+/// port with `--program-port client=9877`, and a client that takes `{port}` passes
+/// with the same command; without the option, the fixed client finds nobody there.
+#[test]
+fn a_client_with_its_servers_port_written_in_gets_a_listener_there() {
+    let fixed = sample_program("echo_client.c", Some("FIXED_PORT"));
+    let program = format!("client={} {{host}}", fixed.display());
+    let (failed, _) = failures_with("echo-client", &program, &["--program-port", "client=9877"]);
+    assert_eq!(failed, set(&[]));
+    let (failed, report) = failures_with("echo-client", &program, &[]);
+    assert!(failed.contains("echoes-lines-from-stdin"), "{failed:?}");
+    let stderr = detail(&report, "echoes-lines-from-stdin");
+    assert!(
+        stderr.contains("cannot connect to 127.0.0.1:9877"),
+        "{stderr}"
+    );
+    let takes_port = sample_program("echo_client.c", None);
+    let program = format!("client={} {{host}} {{port}}", takes_port.display());
+    let (failed, _) = failures_with("echo-client", &program, &["--program-port", "client=9877"]);
+    assert_eq!(
+        failed,
+        set(&[]),
+        "the same command for a client that takes the port"
+    );
+}
+
+/// A server that chooses its own port and listens on two is told it must listen on
+/// one: the harness cannot tell which serves.
+#[test]
+fn a_server_of_its_own_port_that_listens_on_two_gets_a_reason() {
+    let script = "import socket,time\nfor p in (9877, 9878):\n    s = socket.socket(); s.bind(('0.0.0.0', p)); s.listen(); globals()[str(p)] = s\ntime.sleep(60)";
+    let program = format!("server=python3 -c \"{script}\"");
+    let path = support::root().join("scenarios/programs/echo-server/one-client.scn");
+    let (code, report) = run_json(&[path.to_str().unwrap(), "--program", &program]);
+    assert_eq!(code, 1, "{report}");
+    let failure = &report["scenarios"][0]["failure"];
+    assert_eq!(
+        failure["actual"], "it listens on ports 9877, 9878",
+        "{failure}"
+    );
+    assert!(
+        failure["detail"]
+            .as_str()
+            .unwrap()
+            .contains("listen on one port"),
+        "{failure}"
+    );
 }
 
 #[rstest]

@@ -76,8 +76,12 @@ pub struct Program {
     pub role: String,
     /// The command after `{port}` and `{host}` were filled in.
     pub command: String,
-    /// The address the program was told to use.
+    /// The address the program was told to use; for one that chooses its own port, the
+    /// port it was found listening on, once a `listening` step found it.
     pub addr: SocketAddr,
+    /// Its command has no `{port}`: the port is the program's own (written into it),
+    /// found where it listens.
+    pub finds_own_port: bool,
     child: GroupChild,
     stdout: Arc<Capture>,
     stderr: Arc<Capture>,
@@ -118,6 +122,7 @@ impl Program {
             role: role.to_string(),
             command,
             addr,
+            finds_own_port: false,
             child,
             stdout,
             stderr,

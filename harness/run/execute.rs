@@ -116,6 +116,10 @@ pub fn run_scenario(scenario: &Scenario, settings: &Settings) -> (ScenarioResult
         connections: HashMap::new(),
         hosts: settings.hosts,
         wire_ends: WireEnds::KERNEL,
+        fixed_port_sockets: super::fixed_ports::sockets_on_fixed_ports(
+            scenario,
+            &settings.program_ports,
+        ),
     };
     // A scenario without a wire gets its traffic recorded instead, from the loopback or,
     // for a stack on a link of its own, from the link (once `hello` said which).
@@ -858,7 +862,11 @@ impl Runner<'_> {
                 },
             },
             Op::Bind { sock, addr } => {
-                let a = self.addr(step, addr)?;
+                let mut a = self.addr(step, addr)?;
+                match self.fixed_port_sockets.get(&sock.name) {
+                    Some(&port) if a.port() == 0 => a.set_port(port),
+                    _ => {}
+                }
                 Call::Bind {
                     sock: self.bound(step, sock)?.1,
                     addr: a.to_string(),

@@ -2,6 +2,7 @@
 //! their standard streams, watching the socket tables and how programs end.
 
 use super::describe::{self, Actual, Value};
+use super::fixed_ports;
 use super::outcome::FailureKind;
 use super::runner::{Runner, Stop};
 use crate::program::{explain, inspect, tables, Captured, Program};
@@ -147,16 +148,24 @@ impl Runner<'_> {
         role: &Ident,
         addr: Option<&AddrExpr>,
     ) -> Result<(), Stop> {
-        let addr = match addr {
-            Some(a) => self.addr(step, a)?,
-            None => self.free_port(step)?,
-        };
         let template = self
             .settings
             .programs
             .get(&role.name)
             .expect("unbound roles skip the scenario")
             .clone();
+        let port = self.settings.program_ports.get(&role.name).copied();
+        let finds_own_port = addr.is_none() && fixed_ports::chooses_its_own_port(&template, port);
+        let addr = match addr {
+            Some(a) => self.addr(step, a)?,
+            None => {
+                let mut a = self.free_port(step)?;
+                if let Some(fixed_ports::ProgramPort::Fixed(port)) = port {
+                    a.set_port(port);
+                }
+                a
+            }
+        };
         let command = template
             .replace("{port}", &addr.port().to_string())
             .replace("{host}", &addr.ip().to_string());
@@ -168,7 +177,8 @@ impl Runner<'_> {
             self.program_join.clone(),
         );
         match spawned {
-            Ok(p) => {
+            Ok(mut p) => {
+                p.finds_own_port = finds_own_port;
                 self.programs.insert(name.to_string(), p);
                 self.record(step, format!("started `{command}`"), true);
                 Ok(())
@@ -236,15 +246,23 @@ impl Runner<'_> {
         let net_dir = self.net_dir.clone();
         let sandboxed = self.program_join.is_some();
         let port = self.program(step, prog)?.addr.port();
+        let finds_own_port = self.program(step, prog)?.finds_own_port;
         loop {
+            if finds_own_port && self.own_port(step, prog)? {
+                return Ok(());
+            }
             let entries = tables::read(&net_dir).unwrap_or_default();
             let on_port = tables::listeners_on(&entries, port);
-            if let Some(a) = on_port.first() {
+            if let Some(a) = on_port.first().filter(|_| !finds_own_port) {
                 self.listened = true;
                 self.record(step, format!("listening on {a}"), true);
                 return Ok(());
             }
-            let expected = format!("listening on port {port}");
+            let expected = if finds_own_port {
+                "listening on a port of its choosing (its command has no {port})".to_string()
+            } else {
+                format!("listening on port {port}")
+            };
             if let Some(s) = self.program(step, prog)?.try_status() {
                 let text = format!("it ended ({}) before it listened", explain::status(s));
                 self.record(step, text.clone(), false);
@@ -260,6 +278,8 @@ impl Runner<'_> {
                 let forks = self.fork_note(prog);
                 let detail = if let Some(forks) = forks {
                     forks
+                } else if finds_own_port {
+                    "it never called listen(): its command has no {port}, so the harness waited for it to listen on a port of its own; check that bind() and listen() succeed (or give the port on its command line with {port})".into()
                 } else if sandboxed && !others.is_empty() {
                     let list: Vec<String> = others.iter().map(|a| a.to_string()).collect();
                     if others.iter().all(|a| EPHEMERAL_PORTS.contains(&a.port())) {
@@ -288,6 +308,41 @@ impl Runner<'_> {
                 return Err(self.never_listened(step, expected, text, Some(detail)));
             }
             std::thread::sleep(TABLE_POLL);
+        }
+    }
+
+    /// For a program that chooses its own port: whether it now listens, on one port,
+    /// which becomes its address. Several ports fail the step: which one serves?
+    fn own_port(&mut self, step: &Step, prog: &Ident) -> Result<bool, Stop> {
+        let pid = self.program(step, prog)?.pid();
+        let listening = inspect::activity(pid, &self.net_dir).listening;
+        let mut ports: Vec<u16> = listening.iter().map(|e| e.local.port()).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        match ports[..] {
+            [] => Ok(false),
+            [port] => {
+                self.program(step, prog)?.addr.set_port(port);
+                self.listened = true;
+                let text = format!(
+                    "listening on {}, the port written into it",
+                    listening[0].local
+                );
+                self.record(step, text, true);
+                Ok(true)
+            }
+            _ => {
+                let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+                let text = format!("it listens on ports {}", list.join(", "));
+                self.record(step, text.clone(), false);
+                let detail = "its command has no {port}, so the harness looks for the port it listens on, and it listens on several: listen on one port (or take it from the command line with {port})".to_string();
+                Err(self.never_listened(
+                    step,
+                    "listening on one port of its choosing".into(),
+                    text,
+                    Some(detail),
+                ))
+            }
         }
     }
 

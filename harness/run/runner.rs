@@ -181,6 +181,8 @@ pub(super) struct Runner<'a> {
     pub(super) hosts: crate::run::Hosts,
     /// The addresses at the two ends of the scenario's wire.
     pub(super) wire_ends: WireEnds,
+    /// Peer sockets that bind a fixed-port client's port instead of a free one.
+    pub(super) fixed_port_sockets: HashMap<String, u16>,
 }
 
 impl Runner<'_> {

@@ -1,6 +1,7 @@
 //! The settings of a run: which target, which profile, how long to wait, and how
 //! scenarios are contained. Every part of a run reads them; nothing here runs anything.
 
+use super::fixed_ports::ProgramPort;
 use crate::adapter::TargetSpec;
 use crate::process::ChildStdio;
 use crate::sandbox::{stack_link, SandboxSpec};
@@ -80,6 +81,10 @@ pub struct Settings {
     /// How programs under test get their stdin and stdout (`--stdio`): a terminal by
     /// default, as when a student runs one by hand.
     pub program_stdio: ChildStdio,
+    /// Ports written into programs (`--program-port ROLE=PORT|own`): a server started
+    /// without an address is given that port (or found where it listens), and a
+    /// client's server (the peer socket it is started with) is bound there.
+    pub program_ports: BTreeMap<String, ProgramPort>,
     /// Where each wire scenario's pcap file goes (`--pcap DIR`); none when `None`.
     pub pcap_dir: Option<PathBuf>,
     /// Where a failed wire scenario's pcap goes when `pcap_dir` is not set; `None`: a
@@ -135,6 +140,7 @@ impl Default for Settings {
             programs: BTreeMap::new(),
             program_dir: PathBuf::from("."),
             program_stdio: ChildStdio::Terminal,
+            program_ports: BTreeMap::new(),
             pcap_dir: None,
             failed_pcap_dir: None,
             loopback_capture: true,

@@ -33,13 +33,23 @@ __attribute__((unused)) static int write_all(int fd, const char *buf, size_t len
 }
 
 int main(int argc, char **argv) {
+#ifdef BUG_FIXED_PORT
+    /* Not a bug: the server's port written into the program. Usage: echo_client HOST */
+    char *port = "9877";
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s HOST\n", argv[0]);
+        return 2;
+    }
+#else
     if (argc != 3) {
         fprintf(stderr, "usage: %s HOST PORT\n", argv[0]);
         return 2;
     }
+    char *port = argv[2];
+#endif
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)atoi(argv[2]));
+    addr.sin_port = htons((unsigned short)atoi(port));
     if (inet_pton(AF_INET, argv[1], &addr.sin_addr) != 1) {
         fprintf(stderr, "echo_client: invalid address %s\n", argv[1]);
         return 2;
@@ -47,7 +57,7 @@ int main(int argc, char **argv) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     if (connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
 #ifndef BUG_UNCHECKED_CONNECT
-        fprintf(stderr, "echo_client: cannot connect to %s:%s: %s\n", argv[1], argv[2],
+        fprintf(stderr, "echo_client: cannot connect to %s:%s: %s\n", argv[1], port,
                 strerror(errno));
         return 1;
 #endif

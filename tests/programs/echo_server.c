@@ -108,10 +108,17 @@ __attribute__((unused)) static void *client_thread(void *arg) {
 }
 
 int main(int argc, char **argv) {
+#ifdef BUG_FIXED_PORT
+    /* Not a bug: the port written into the program, as many assignments have it. */
+    const char *port = "9877";
+    (void)argc;
+#else
     if (argc != 2) {
         fprintf(stderr, "usage: %s PORT\n", argv[0]);
         return 2;
     }
+    const char *port = argv[1];
+#endif
 #ifndef BUG_NO_SIGPIPE
     signal(SIGPIPE, SIG_IGN);
 #endif
@@ -132,7 +139,7 @@ int main(int argc, char **argv) {
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_ANY);
-    addr.sin_port = htons((unsigned short)atoi(argv[1]));
+    addr.sin_port = htons((unsigned short)atoi(port));
     if (bind(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
         perror("bind");
 #ifndef BUG_IGNORE_BIND_ERROR
@@ -143,7 +150,7 @@ int main(int argc, char **argv) {
         perror("listen");
         return 1;
     }
-    printf("listening on port %s\n", argv[1]);
+    printf("listening on port %s\n", port);
     fflush(stdout);
 #if defined(BUG_FAILS_EVERY_OTHER_RUN)
     /* Stands in for a race, made deterministic for the tests: each start appends a
