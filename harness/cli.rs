@@ -363,6 +363,9 @@ pub struct GradeArgs {
     /// Scenarios of one submission run in parallel [default: the number of cores]
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
+    /// Submissions graded at the same time (most of a submission's time is waiting)
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = parse_jobs)]
+    pub at_once: usize,
     /// How long a call must stay pending to count as blocked (e.g. 200ms, 1s)
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     pub block_window: Duration,
@@ -563,7 +566,7 @@ pub enum SandboxChoice {
 /// A number of jobs: at least one.
 fn parse_jobs(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
-        Ok(0) => Err("--jobs must be at least 1".into()),
+        Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("invalid number of jobs `{s}`")),
     }
@@ -1178,6 +1181,7 @@ fn grade_command(args: GradeArgs) -> i32 {
         build: args.build.clone(),
         build_timeout: args.build_timeout,
         jobs,
+        at_once: args.at_once,
         reruns: args.reruns,
         flaky_credit: args.flaky_credit == FlakyCredit::Full,
     };

@@ -10,8 +10,9 @@
 //! - The build runs under the same sandbox and limits as the programs (a build script
 //!   is student code too), with its own deadline; a failed build is a verdict with
 //!   the compiler's last lines, and the run goes on with the next submission.
-//! - Submissions run one after another, each suite with `--jobs` scenarios at once:
-//!   every scenario has its own namespace, so parallel scenarios never share ports.
+//! - Several submissions run at once (`--at-once`, 4 by default), each suite with
+//!   `--jobs` scenarios at once: most of a submission's time is deliberate waiting,
+//!   and every scenario has its own namespace, so parallel scenarios never share ports.
 
 mod class;
 mod files;

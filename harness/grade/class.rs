@@ -7,7 +7,8 @@ use crate::script::Scenario;
 use serde::Serialize;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How much of a failed build's output is kept for the report.
@@ -80,7 +81,11 @@ pub struct GradeOptions {
     /// Run in each submission's copy before the suite (`make`, `gcc -o server *.c`).
     pub build: Option<String>,
     pub build_timeout: Duration,
+    /// Scenarios of one submission at a time.
     pub jobs: usize,
+    /// Submissions at a time: most of a submission's time is deliberate waiting
+    /// (blocking windows, timeouts of programs that do not answer), which overlaps.
+    pub at_once: usize,
     /// How many more times a failed scenario runs: one that then passes depends on
     /// timing (a race), and says so.
     pub reruns: u32,
@@ -128,24 +133,57 @@ pub fn grade_class(
         })
         .collect();
     let max_score: f64 = infos.iter().map(|s| s.weight).sum();
-    let mut graded = Vec::new();
-    let mut interrupted = false;
-    for (i, folder) in folders.iter().enumerate() {
-        if settings.cancel.load(Ordering::SeqCst) {
-            interrupted = true;
-            break;
+    // Workers take the next folder until none is left, the run is cancelled, or one
+    // submission could not be graded at all (its error ends the class run).
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let mut slots: Vec<Option<Graded>> = folders.iter().map(|_| None).collect();
+    let mut error = None;
+    let mut done = 0;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..opts.at_once.clamp(1, folders.len().max(1)) {
+            let tx = tx.clone();
+            let (next, failed, folders) = (&next, &failed, &folders);
+            scope.spawn(move || loop {
+                if settings.cancel.load(Ordering::SeqCst) || failed.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(folder) = folders.get(i) else {
+                    break;
+                };
+                let g = grade_one(folder, scenarios, settings, opts, max_score);
+                failed.fetch_or(g.is_err(), Ordering::SeqCst);
+                if tx.send((i, g)).is_err() {
+                    break;
+                }
+            });
         }
-        let g = grade_one(folder, scenarios, settings, opts, max_score)?;
-        interrupted |= settings.cancel.load(Ordering::SeqCst);
-        on_done(&g, i + 1, folders.len());
-        graded.push(g);
+        drop(tx);
+        for (i, g) in rx {
+            match g {
+                Ok(g) => {
+                    done += 1;
+                    on_done(&g, done, folders.len());
+                    slots[i] = Some(g);
+                }
+                Err(e) => {
+                    error.get_or_insert(e);
+                }
+            }
+        }
+    });
+    if let Some(e) = error {
+        return Err(e);
     }
+    let graded: Vec<Graded> = slots.into_iter().flatten().collect();
     Ok(ClassReport {
         suite: opts.suite.clone(),
         scenarios: infos,
+        interrupted: settings.cancel.load(Ordering::SeqCst) || graded.len() < folders.len(),
         submissions: graded,
         duration: started.elapsed(),
-        interrupted,
     })
 }
 
