@@ -96,6 +96,7 @@ fn main() {
             at_once,
             reruns,
             flaky_credit: false,
+            shard: None,
         };
         let settings = Settings {
             program_stdio: stdio,

@@ -42,6 +42,9 @@ pub enum Command {
     /// Grade a class: build and run every submission folder against a suite of program
     /// scenarios; write a table, Gradescope results.json, CSV, JUnit and an HTML report
     Grade(GradeArgs),
+    /// Join the output folders of `grade --shard K/N` runs into one table, CSV, HTML
+    /// report, grades.json and set of Gradescope and JUnit files
+    Merge(MergeArgs),
     /// Run the same scenarios against several targets and show where they differ: one
     /// table of scenario by target, each difference in one line
     Compare(CompareArgs),
@@ -70,6 +73,24 @@ pub enum Command {
     Prop(PropCommand),
     /// Serve the reference adapter (Linux kernel sockets) on stdin/stdout
     Adapter,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The shards' output folders (each holds the grades.json that `grade -o` wrote)
+    #[arg(required = true, value_name = "DIR")]
+    pub shards: Vec<PathBuf>,
+    /// Where the merged reports go
+    #[arg(
+        long = "output",
+        short = 'o',
+        value_name = "DIR",
+        default_value = "grades"
+    )]
+    pub out: PathBuf,
+    /// When to colour: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 #[derive(Args, Debug)]
@@ -363,6 +384,10 @@ pub struct GradeArgs {
     /// Scenarios of one submission run in parallel [default: the number of cores]
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
+    /// Grade only the K-th of N disjoint slices of the submissions (e.g. 2/4), for a CI
+    /// matrix; `sockspec merge` joins the slices' output folders
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     /// Submissions graded at the same time (most of a submission's time is waiting)
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = parse_jobs)]
     pub at_once: usize,
@@ -704,6 +729,7 @@ pub fn main() -> i32 {
         Command::Compare(args) => compare_command(args),
         Command::Coverage(args) => coverage_command(args),
         Command::Grade(args) => grade_command(args),
+        Command::Merge(args) => merge_command(args),
         Command::Prop(PropCommand::Stream(args)) => prop_stream(args),
         Command::Prop(PropCommand::Reassembly(args)) => prop_reassembly(args),
         Command::Prop(PropCommand::Retransmission(args)) => prop_retransmission(args),
@@ -1182,6 +1208,7 @@ fn grade_command(args: GradeArgs) -> i32 {
         build_timeout: args.build_timeout,
         jobs,
         at_once: args.at_once,
+        shard: args.shard,
         reruns: args.reruns,
         flaky_credit: args.flaky_credit == FlakyCredit::Full,
     };
@@ -1193,6 +1220,10 @@ fn grade_command(args: GradeArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
+    let count = match args.shard {
+        Some(s) => (0..count).filter(|&i| s.takes(i)).count(),
+        None => count,
+    };
     let live = Live::new(count, !args.no_progress && std::io::stderr().is_terminal());
     Interrupts::Signals.arm(settings.cancel.clone());
     let graded = grade::grade_class(
@@ -1235,6 +1266,73 @@ fn grade_command(args: GradeArgs) -> i32 {
     } else {
         EXIT_OK
     }
+}
+
+/// `sockspec merge`: the shards' reports joined and written as one class's; their
+/// failure captures (`DIR/pcap/STUDENT/`) are copied along.
+fn merge_command(args: MergeArgs) -> i32 {
+    use crate::grade;
+    let class = match grade::merge(&args.shards) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    for dir in &args.shards {
+        if let Err(e) = copy_pcaps(&dir.join("pcap"), &args.out.join("pcap")) {
+            eprintln!(
+                "error: failed to copy the captures of {}: {e}",
+                dir.display()
+            );
+            return EXIT_USAGE;
+        }
+    }
+    let color = args.color.enabled(std::io::stdout().is_terminal());
+    print!("{}", grade::table(&class, color));
+    if let Err(e) = grade::write_reports(&args.out, &class) {
+        eprintln!(
+            "error: failed to write the reports to {}: {e}",
+            args.out.display()
+        );
+        return EXIT_USAGE;
+    }
+    println!(
+        "\nmerged {} shard{} of {} submission{}; reports in {}: report.html, scores.csv, grades.json, results/*/results.json (Gradescope), junit/*.xml",
+        args.shards.len(),
+        if args.shards.len() == 1 { "" } else { "s" },
+        class.submissions.len(),
+        if class.submissions.len() == 1 { "" } else { "s" },
+        args.out.display()
+    );
+    if class.interrupted {
+        EXIT_INTERRUPTED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Copies `from/STUDENT/*.pcap` into `to/STUDENT/`; a shard without captures has no
+/// `from`.
+fn copy_pcaps(from: &Path, to: &Path) -> std::io::Result<()> {
+    let Ok(students) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    for student in students {
+        let student = student?;
+        if !student.file_type()?.is_dir() {
+            continue;
+        }
+        let dest = to.join(student.file_name());
+        std::fs::create_dir_all(&dest)?;
+        for file in std::fs::read_dir(student.path())? {
+            let file = file?;
+            if file.file_type()?.is_file() {
+                std::fs::copy(file.path(), dest.join(file.file_name()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The sandbox a run uses, after one probe (see [`crate::sandbox::choose`]).

@@ -18,6 +18,7 @@ mod class;
 mod files;
 mod gradescope;
 mod html;
+mod merge;
 mod reason;
 mod table;
 
@@ -28,5 +29,6 @@ pub use class::{
 pub use files::write_reports;
 pub use gradescope::gradescope;
 pub use html::html;
+pub use merge::{merge, MergeError};
 pub use reason::reason;
 pub use table::{csv, table};

@@ -23,7 +23,9 @@ mod wires;
 pub use describe::limit_notes;
 pub use execute::run_scenario;
 pub use fixed_ports::ProgramPort;
-pub use outcome::{Failure, FailureKind, RunReport, ScenarioResult, Status, StepRecord};
+pub use outcome::{
+    from_millis, millis, Failure, FailureKind, RunReport, ScenarioResult, Status, StepRecord,
+};
 pub use preflight::preflight;
 pub use runner::RAISE_TIMEOUT;
 pub use schedule::{run_all, Event};

@@ -254,6 +254,10 @@ fn a_scenario_that_passes_in_some_runs_only_is_named_a_race() {
         (stdout, serde_json::from_str(&text).unwrap())
     };
     let (table, hana) = grade("none");
+    assert!(
+        table.contains("~ failed, then passed in a rerun"),
+        "{table}"
+    );
     let output = hana["tests"][1]["output"].as_str().unwrap();
     assert!(
         output.contains("passed 1 of 3 runs: the outcome depends on timing"),
@@ -263,6 +267,86 @@ fn a_scenario_that_passes_in_some_runs_only_is_named_a_race() {
     assert_eq!(hana["score"], 0.0, "{table}");
     let (table, hana) = grade("full");
     assert!(hana["score"].as_f64().unwrap() > 0.0, "{table}");
+}
+
+/// A class split in two shards (`--shard 1/2`, `--shard 2/2`), graded separately and
+/// joined by `sockspec merge`: every submission once, in name order, with its own
+/// score, in every report; shards that overlap, or a folder that is no shard, are
+/// refused with the reason.
+#[test]
+fn shards_graded_apart_merge_into_one_class() {
+    let class = tempfile::tempdir().unwrap();
+    submission(class.path(), "alice", None, "");
+    submission(
+        class.path(),
+        "carol",
+        None,
+        "\nint broken(void) { return }\n",
+    );
+    submission(class.path(), "fay", None, "");
+    let suite = "scenarios/programs/echo-server/one-client.scn";
+    let shards = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    for (k, out) in shards.iter().enumerate() {
+        let shard = format!("{}/2", k + 1);
+        let result = grade(class.path(), suite, out.path(), &["--shard", &shard]);
+        assert_eq!(result.status.code(), Some(0), "{result:?}");
+    }
+    let first = std::fs::read_to_string(shards[0].path().join("scores.csv")).unwrap();
+    assert!(
+        first.contains("\nalice,") && first.contains("\nfay,"),
+        "{first}"
+    );
+    assert!(
+        !first.contains("carol"),
+        "shard 1/2 takes the 1st and 3rd: {first}"
+    );
+    let merged = tempfile::tempdir().unwrap();
+    let out = sockspec()
+        .args(["merge", "--color", "never", "-o"])
+        .arg(merged.path())
+        .arg(shards[1].path())
+        .arg(shards[0].path())
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{table}");
+    assert!(
+        table.contains("merged 2 shards of 3 submissions"),
+        "{table}"
+    );
+    let csv = std::fs::read_to_string(merged.path().join("scores.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows[0].starts_with("alice,2,2,ok,"), "{csv}");
+    assert!(rows[1].starts_with("carol,0,2,failed,"), "{csv}");
+    assert!(rows[2].starts_with("fay,2,2,ok,"), "{csv}");
+    for name in ["alice", "carol", "fay"] {
+        assert!(merged
+            .path()
+            .join(format!("results/{name}/results.json"))
+            .exists());
+        assert!(merged.path().join(format!("junit/{name}.xml")).exists());
+    }
+    let twice = sockspec()
+        .arg("merge")
+        .arg("-o")
+        .arg(merged.path())
+        .arg(shards[0].path())
+        .arg(shards[0].path())
+        .output()
+        .unwrap();
+    assert_eq!(twice.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&twice.stderr);
+    assert!(err.contains("submission `alice` was graded in"), "{err}");
+    let nothing = sockspec()
+        .args(["merge", "-o"])
+        .arg(merged.path())
+        .arg(class.path())
+        .output()
+        .unwrap();
+    assert_eq!(nothing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&nothing.stderr);
+    assert!(err.contains("grades.json: cannot read it"), "{err}");
 }
 
 /// The HTML is self-contained and works in a real browser: Chromium loads it from
@@ -282,4 +366,46 @@ fn html_renders_in_chromium(report: &Path) {
     assert!(dom.contains("dave</a> 24/26: dies of SIGPIPE"), "{dom}");
     assert!(dom.contains("five-clients-at-once</th>"), "{dom}");
     assert!(dom.contains("killed by SIGPIPE"));
+}
+
+/// ci/examples/grade-a-class-in-shards.yml is valid YAML (Python's parser reads it) and
+/// every option its `sockspec grade` and `sockspec merge` lines pass is one those
+/// commands have.
+#[test]
+fn the_ci_matrix_example_passes_options_that_exist() {
+    let example = root().join("ci/examples/grade-a-class-in-shards.yml");
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import json, sys, yaml; w = yaml.safe_load(open(sys.argv[1])); \
+             print(json.dumps([s['run'] for j in w['jobs'].values() for s in j['steps'] if 'run' in s]))",
+        )
+        .arg(&example)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut checked = 0;
+    for command in ["grade", "merge"] {
+        let help = sockspec().args([command, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&help.stdout).to_string();
+        let line = runs
+            .iter()
+            .find(|r| r.contains(&format!("sockspec {command} ")))
+            .unwrap_or_else(|| panic!("the example runs sockspec {command}: {runs:?}"));
+        let (_, args) = line.split_once(&format!("sockspec {command} ")).unwrap();
+        for option in args.split_whitespace().filter(|w| w.starts_with('-')) {
+            let option = option.split('=').next().unwrap();
+            assert!(
+                help.contains(option),
+                "`{option}` is not an option of {command}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "{runs:?}");
 }

@@ -67,6 +67,7 @@ fn class() -> ClassReport {
             results,
             score,
             max_score: 3.5,
+            flaky: vec![],
             duration: Duration::from_millis(1500),
         }
     };
@@ -97,9 +98,15 @@ fn class() -> ClassReport {
                     ..ok_build()
                 }),
             ),
+            Graded {
+                // Failed, then passed in a rerun.
+                flaky: vec!["sigpipe".into()],
+                ..graded("dave", [Status::Passed, Status::Failed], Some(ok_build()))
+            },
         ],
         duration: Duration::from_secs(4),
         interrupted: false,
+        flaky_credit: false,
     }
 }
 
@@ -133,7 +140,7 @@ fn python_reads_the_csv_as_written() {
         String::from_utf8_lossy(&out.stderr)
     );
     let rows: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows.len(), 5, "{rows:?}");
     assert!(rows.iter().all(|r| r.len() == rows[0].len()), "{rows:?}");
     assert_eq!(rows[2][0], "bob, jr.");
 }

@@ -3,8 +3,9 @@
 use crate::process::ChildStdio;
 use crate::program::Program;
 use crate::run::{self, limit_notes, FailureKind, RunReport, ScenarioResult, Settings, Status};
+use crate::run::{from_millis, millis};
 use crate::script::Scenario;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 const BUILD_LOG_TAIL: usize = 4000;
 
 /// A scenario of the suite as grading sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioInfo {
     pub name: String,
     pub title: String,
@@ -23,7 +24,7 @@ pub struct ScenarioInfo {
     pub hint: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuildResult {
     pub command: String,
     pub ok: bool,
@@ -31,12 +32,16 @@ pub struct BuildResult {
     pub status: String,
     /// The end of what the build printed (stdout, then stderr).
     pub log: String,
-    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    #[serde(
+        rename = "duration_ms",
+        serialize_with = "millis",
+        deserialize_with = "from_millis"
+    )]
     pub duration: Duration,
 }
 
 /// One submission's grade.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Graded {
     pub name: String,
     pub build: Option<BuildResult>,
@@ -44,7 +49,14 @@ pub struct Graded {
     pub results: Vec<ScenarioResult>,
     pub score: f64,
     pub max_score: f64,
-    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    /// Scenarios that failed but passed in a rerun: their outcome depends on timing.
+    #[serde(default)]
+    pub flaky: Vec<String>,
+    #[serde(
+        rename = "duration_ms",
+        serialize_with = "millis",
+        deserialize_with = "from_millis"
+    )]
     pub duration: Duration,
 }
 
@@ -53,18 +65,30 @@ impl Graded {
         self.build.as_ref().is_some_and(|b| !b.ok)
     }
 
+    /// Whether scenario `name` failed but passed in a rerun.
+    pub fn is_flaky(&self, name: &str) -> bool {
+        self.flaky.iter().any(|f| f == name)
+    }
+
     /// The result of scenario `name`, if it ran.
     pub fn result(&self, name: &str) -> Option<&ScenarioResult> {
         self.results.iter().find(|r| r.name == name)
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClassReport {
     pub suite: String,
     pub scenarios: Vec<ScenarioInfo>,
     pub submissions: Vec<Graded>,
-    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    /// Whether a flaky scenario earned its points (`--flaky-credit full`).
+    #[serde(default)]
+    pub flaky_credit: bool,
+    #[serde(
+        rename = "duration_ms",
+        serialize_with = "millis",
+        deserialize_with = "from_millis"
+    )]
     pub duration: Duration,
     pub interrupted: bool,
 }
@@ -91,6 +115,8 @@ pub struct GradeOptions {
     pub reruns: u32,
     /// Whether a scenario that passed in some runs only earns its points.
     pub flaky_credit: bool,
+    /// Grade only this slice of the submissions (`--shard K/N`, by name order).
+    pub shard: Option<run::Shard>,
 }
 
 /// What typically makes a socket program pass or fail with timing, for the message.
@@ -122,7 +148,12 @@ pub fn grade_class(
     mut on_done: impl FnMut(&Graded, usize, usize),
 ) -> std::io::Result<ClassReport> {
     let started = Instant::now();
-    let folders = submissions(dir)?;
+    let folders: Vec<PathBuf> = submissions(dir)?
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| opts.shard.is_none_or(|s| s.takes(*i)))
+        .map(|(_, f)| f)
+        .collect();
     let infos: Vec<ScenarioInfo> = scenarios
         .iter()
         .map(|s| ScenarioInfo {
@@ -182,6 +213,7 @@ pub fn grade_class(
         suite: opts.suite.clone(),
         scenarios: infos,
         interrupted: settings.cancel.load(Ordering::SeqCst) || graded.len() < folders.len(),
+        flaky_credit: opts.flaky_credit,
         submissions: graded,
         duration: started.elapsed(),
     })
@@ -321,6 +353,7 @@ fn grade_one(
         results,
         score,
         max_score,
+        flaky: flaky.into_iter().collect(),
         duration: started.elapsed(),
     })
 }
@@ -491,8 +524,4 @@ pub fn student_message(info: &ScenarioInfo, result: Option<&ScenarioResult>) -> 
             m.trim_end().to_string()
         }
     }
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
 }

@@ -10,7 +10,7 @@ use crate::run::Status;
 
 const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.2em .5em;text-align:center}
-td.name{text-align:left}td.pass{background:#dfd}td.fail{background:#fdd}td.error{background:#ffd}
+td.name{text-align:left}td.pass{background:#dfd}td.fail{background:#fdd}td.error{background:#ffd}td.flaky{background:#fec}
 td.build{background:#fdd;text-align:left}pre{white-space:pre-wrap;background:#f6f6f6;padding:.6em;border-radius:4px}
 summary{cursor:pointer}section{border-top:1px solid #ddd;margin-top:1.5em}#filter{padding:.3em;width:20em}
 .muted{color:#666}";
@@ -95,15 +95,25 @@ pub fn html(class: &ClassReport) -> String {
             ));
         } else {
             for s in &class.scenarios {
+                let flaky = g.is_flaky(&s.name);
                 let (class_name, mark) = match g.result(&s.name).map(|r| r.status) {
                     Some(Status::Passed) => ("pass", "✓"),
+                    Some(Status::Failed) if flaky => ("flaky", "~"),
                     Some(Status::Failed) => ("fail", "✗"),
                     Some(Status::Error) => ("error", "!"),
                     _ => ("", "-"),
                 };
+                let title = if flaky {
+                    format!(
+                        "{} (failed, then passed in a rerun: depends on timing)",
+                        s.title
+                    )
+                } else {
+                    s.title.clone()
+                };
                 h.push_str(&format!(
                     "<td class=\"{class_name}\" title=\"{}\">{mark}</td>",
-                    esc(&s.title)
+                    esc(&title)
                 ));
             }
         }

@@ -8,10 +8,6 @@ use crate::run::{FailureKind, Status};
 
 /// What a failure's words reveal, as a short cause; the first pattern found wins.
 const CAUSES: &[(&str, &str)] = &[
-    (
-        "outcome depends on timing",
-        "a race (passes in some runs only)",
-    ),
     ("serves one client at a time", "one client at a time"),
     (
         "that client does not read",
@@ -29,6 +25,8 @@ const CAUSES: &[(&str, &str)] = &[
     ("processes (the limit", "forks in a loop"),
     ("instead: take the port", "listens on another port"),
 ];
+
+const RACE: &str = "a race (passes in some runs only)";
 
 /// `score/max: cause; cause`, or `score/max: all passed`.
 pub fn reason(g: &Graded) -> String {
@@ -55,10 +53,16 @@ pub fn reason(g: &Graded) -> String {
             f.detail.as_deref().unwrap_or(""),
             r.skip_reason.as_deref().unwrap_or("")
         );
-        let cause = CAUSES
-            .iter()
-            .find(|(cue, _)| words.contains(cue))
-            .map(|(_, cause)| cause.to_string())
+        // A scenario that passed in a rerun is a race, whatever this run's failure said.
+        let race = g.is_flaky(&r.name).then_some(RACE);
+        let cause = race
+            .or_else(|| {
+                CAUSES
+                    .iter()
+                    .find(|(cue, _)| words.contains(cue))
+                    .map(|(_, cause)| *cause)
+            })
+            .map(str::to_string)
             .or_else(|| {
                 (f.kind == FailureKind::NeverListened)
                     .then(|| "never listened on the given port".to_string())

@@ -5,7 +5,8 @@ use super::gradescope::fmt_points;
 use crate::run::Status;
 use anstyle::AnsiColor;
 
-/// One mark per scenario: `✓` passed, `✗` failed, `!` harness error, `-` not run.
+/// One mark per scenario: `✓` passed, `✗` failed, `~` failed but passed in a rerun (its
+/// outcome depends on timing), `!` harness error, `-` not run.
 pub fn table(class: &ClassReport, color: bool) -> String {
     let paint = |color_of: AnsiColor, s: &str| {
         if color {
@@ -39,6 +40,7 @@ pub fn table(class: &ClassReport, color: bool) -> String {
             for s in &class.scenarios {
                 let mark = match g.result(&s.name).map(|r| r.status) {
                     Some(Status::Passed) => paint(AnsiColor::Green, " ✓"),
+                    Some(Status::Failed) if g.is_flaky(&s.name) => paint(AnsiColor::Yellow, " ~"),
                     Some(Status::Failed) => paint(AnsiColor::Red, " ✗"),
                     Some(Status::Error) => paint(AnsiColor::Yellow, " !"),
                     Some(Status::Skipped) | None => " -".to_string(),
@@ -50,6 +52,9 @@ pub fn table(class: &ClassReport, color: bool) -> String {
         out = out.trim_end().to_string() + "\n";
     }
     out.push('\n');
+    if class.submissions.iter().any(|g| !g.flaky.is_empty()) {
+        out.push_str("~ failed, then passed in a rerun: the outcome depends on timing\n\n");
+    }
     for (i, s) in class.scenarios.iter().enumerate() {
         out.push_str(&format!(
             "{:>2} {} ({} pt{})\n",
@@ -98,7 +103,8 @@ pub fn csv(class: &ClassReport) -> String {
             let passed = g
                 .result(&s.name)
                 .is_some_and(|r| r.status == Status::Passed);
-            row.push(fmt_points(if passed { s.weight } else { 0.0 }));
+            let credited = passed || (class.flaky_credit && g.is_flaky(&s.name));
+            row.push(fmt_points(if credited { s.weight } else { 0.0 }));
         }
         row.push(quote(&super::reason(g)));
         out.push_str(&(row.join(",") + "\n"));

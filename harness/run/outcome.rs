@@ -1,10 +1,10 @@
 //! What a run produces, the input of every report format.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Passed,
@@ -28,7 +28,7 @@ impl Status {
 
 /// What kind of thing went wrong, for callers that decide by it (grading reports a
 /// program that never listened once for all scenarios) and for report consumers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// A step's outcome is not what the scenario expects.
@@ -44,7 +44,7 @@ pub enum FailureKind {
 }
 
 /// Why a scenario did not pass, located at the step that decided it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     pub kind: FailureKind,
     pub line: u32,
@@ -59,7 +59,7 @@ pub struct Failure {
 }
 
 /// One executed step, for verbose and JSON reports.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub line: u32,
     pub step: String,
@@ -67,7 +67,7 @@ pub struct StepRecord {
     pub passed: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioResult {
     pub name: String,
     pub path: PathBuf,
@@ -75,7 +75,11 @@ pub struct ScenarioResult {
     pub tags: Vec<String>,
     pub refs: Vec<String>,
     pub status: Status,
-    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    #[serde(
+        rename = "duration_ms",
+        serialize_with = "millis",
+        deserialize_with = "from_millis"
+    )]
     pub duration: Duration,
     /// Null unless failed or error. Like every key here, always present in JSON.
     pub failure: Option<Failure>,
@@ -135,6 +139,13 @@ impl RunReport {
     }
 }
 
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+/// A duration in JSON: milliseconds, to the microsecond.
+pub fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+/// The other way, for reports read back (grading shards merged).
+pub fn from_millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let ms = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(ms / 1e3).map_err(serde::de::Error::custom)
 }

@@ -27,6 +27,13 @@ impl FromStr for Shard {
     }
 }
 
+impl Shard {
+    /// Whether the item at `position` (0-based, in name order) is this shard's.
+    pub fn takes(&self, position: usize) -> bool {
+        position % self.total == self.index - 1
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     /// Keep scenarios whose name contains any of these (all when empty).
@@ -44,9 +51,9 @@ impl Selection {
         });
         match self.shard {
             None => picked.collect(),
-            Some(Shard { index, total }) => picked
+            Some(shard) => picked
                 .enumerate()
-                .filter(|(i, _)| i % total == index - 1)
+                .filter(|(i, _)| shard.takes(*i))
                 .map(|(_, s)| s)
                 .collect(),
         }
