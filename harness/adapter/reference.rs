@@ -86,6 +86,25 @@ impl ReferenceAdapter {
         reply: impl FnOnce(Response) + Send + 'static,
     ) {
         let id = request.id;
+        if let Call::Close { sock } = request.call {
+            // The handle dies at once, so a request after this one sees EBADF whatever
+            // order the answers come in. The last reference's drop is close(2), which
+            // with SO_LINGER on waits for the data to be delivered: that wait has a
+            // thread of its own, and the answer follows it.
+            let taken = self
+                .table
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&sock);
+            match taken {
+                None => reply(to_response(id, self.execute(request.call))),
+                Some(socket) => self.on_worker("close", move || {
+                    drop(socket);
+                    reply(to_response(id, Ok(Done::default())));
+                }),
+            }
+            return;
+        }
         let blocking = matches!(
             request.call,
             Call::Accept { .. }
@@ -93,7 +112,6 @@ impl ReferenceAdapter {
                 | Call::Send { .. }
                 | Call::Recv { .. }
                 | Call::Poll { .. }
-                | Call::Close { .. }
                 | Call::SendPattern { .. }
                 | Call::RecvPattern { .. }
         );
@@ -101,14 +119,22 @@ impl ReferenceAdapter {
             reply(to_response(id, self.execute(request.call)));
             return;
         }
+        let me = self.clone();
+        self.on_worker(request.call.op_name(), move || {
+            reply(to_response(id, me.execute(request.call)));
+        });
+    }
+
+    /// Runs a call that may block on a thread of its own, counted among the workers
+    /// that teardown waits for.
+    fn on_worker(&self, op: &str, work: impl FnOnce() + Send + 'static) {
         *self.workers.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         let guard = WorkerGuard(self.workers.clone());
-        let me = self.clone();
         let spawned = std::thread::Builder::new()
-            .name(format!("ref-{}", request.call.op_name()))
+            .name(format!("ref-{op}"))
             .spawn(move || {
                 let _guard = guard;
-                reply(to_response(id, me.execute(request.call)));
+                work();
             });
         if let Err(e) = spawned {
             // The closure (and with it `reply`) is gone; the caller sees no answer and
