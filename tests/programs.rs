@@ -253,7 +253,13 @@ fn a_server_of_its_own_port_that_listens_on_two_gets_a_reason() {
 #[rstest]
 #[case::correct(None, &[])]
 #[case::keeps_departed_client(Some("KEEPS_DEPARTED"), &["a-client-that-leaves-is-removed"])]
-#[case::echoes_to_sender(Some("ECHOES_SENDER"), &["not-back-to-the-sender"])]
+#[case::echoes_to_sender(Some("ECHOES_SENDER"), &[
+    "not-back-to-the-sender",
+    "clients-leave-in-every-position",
+])]
+// Loses the last client only when another one leaves: the departure of the last one
+// (a-client-that-leaves-is-removed) cannot show it.
+#[case::shift_loses_last(Some("SHIFT_LOSES_LAST"), &["clients-leave-in-every-position"])]
 fn chat_server_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caught_by: &[&str]) {
     let bin = sample_program("chat_server.c", bug);
     let (failed, _) = failures(

@@ -79,6 +79,13 @@ int main(int argc, char **argv) {
                 /* Bug: the departed client's slot stays in the list; its descriptor
                  * number is reused by the next client, who then gets everything twice. */
                 fds[i].events = 0;
+#elif defined(BUG_SHIFT_LOSES_LAST)
+                /* Bug: the list is closed up by shifting, one slot short: the last
+                 * client is overwritten by its neighbour, which is then served twice.
+                 * Harmless when the last client is the one that leaves. */
+                for (int k = i; k < n - 2; k++) fds[k] = fds[k + 1];
+                n--;
+                i--;
 #else
                 fds[i] = fds[n - 1];
                 n--;
