@@ -346,6 +346,10 @@ pub struct RunArgs {
     /// Never show a progress bar
     #[arg(long)]
     pub no_progress: bool,
+    /// Run each scenario N times; one whose runs disagree fails with "passed K of N
+    /// runs" (its outcome depends on timing: a race)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_jobs)]
+    pub repeat: usize,
     #[command(flatten)]
     pub programs: ProgramArgs,
     #[command(flatten)]
@@ -942,6 +946,7 @@ fn run_command(args: RunArgs) -> i32 {
         color,
         verbose: args.verbose,
     };
+    let scenarios = run::repeated(&scenarios, args.repeat);
     let live = Live::new(
         scenarios.len(),
         !args.no_progress && std::io::stderr().is_terminal() && scenarios.len() > 1,
@@ -959,6 +964,7 @@ fn run_command(args: RunArgs) -> i32 {
             }
         }
     });
+    let report = run::fold_repeats(report);
     Interrupts::Signals.report_begins();
     live.finish();
     if human_on_stdout {

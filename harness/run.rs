@@ -13,6 +13,7 @@ mod fixed_ports;
 mod outcome;
 mod preflight;
 mod programs;
+mod repeat;
 mod runner;
 mod schedule;
 mod select;
@@ -27,6 +28,7 @@ pub use outcome::{
     from_millis, millis, Failure, FailureKind, RunReport, ScenarioResult, Status, StepRecord,
 };
 pub use preflight::preflight;
+pub use repeat::{fold as fold_repeats, repeated, RACE_CAUSES};
 pub use runner::RAISE_TIMEOUT;
 pub use schedule::{run_all, Event};
 pub use select::{Selection, Shard};

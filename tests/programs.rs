@@ -250,6 +250,52 @@ fn a_server_of_its_own_port_that_listens_on_two_gets_a_reason() {
     );
 }
 
+/// `run --repeat 3` runs a scenario three times and folds the runs: a server that
+/// fails every other start (a deterministic stand-in for a race) fails with "passed 1
+/// of 3 runs", and a correct one passes once in the report. Unsandboxed: the stand-in
+/// counts its starts in a file of its folder, which the sandbox would make private.
+#[test]
+fn run_repeat_names_a_scenario_whose_runs_disagree() {
+    let path = support::root().join("scenarios/programs/echo-server/one-client.scn");
+    let repeat = |bug: Option<&str>| {
+        let bin = sample_program("echo_server.c", bug);
+        let dir = tempfile::tempdir().unwrap();
+        let (code, report) = run_json(&[
+            path.to_str().unwrap(),
+            "--program",
+            &format!("server={} {{port}}", bin.display()),
+            "--program-dir",
+            dir.path().to_str().unwrap(),
+            "--sandbox",
+            "off",
+            "--repeat",
+            "3",
+            "-j",
+            "1",
+        ]);
+        let results = report["scenarios"].as_array().unwrap().clone();
+        assert_eq!(results.len(), 1, "one result for three runs: {report}");
+        (code, results[0].clone())
+    };
+    let (code, racy) = repeat(Some("FAILS_EVERY_OTHER_RUN"));
+    assert_eq!(
+        (code, racy["status"].as_str()),
+        (1, Some("failed")),
+        "{racy}"
+    );
+    let detail = racy["failure"]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("passed 1 of 3 runs: the outcome depends on timing"),
+        "{detail}"
+    );
+    let (code, steady) = repeat(None);
+    assert_eq!(
+        (code, steady["status"].as_str()),
+        (0, Some("passed")),
+        "{steady}"
+    );
+}
+
 #[rstest]
 #[case::correct(None, &[])]
 #[case::keeps_departed_client(Some("KEEPS_DEPARTED"), &["a-client-that-leaves-is-removed"])]

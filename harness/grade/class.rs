@@ -2,7 +2,9 @@
 
 use crate::process::ChildStdio;
 use crate::program::Program;
-use crate::run::{self, limit_notes, FailureKind, RunReport, ScenarioResult, Settings, Status};
+use crate::run::{
+    self, limit_notes, FailureKind, RunReport, ScenarioResult, Settings, Status, RACE_CAUSES,
+};
 use crate::run::{from_millis, millis};
 use crate::script::Scenario;
 use serde::{Deserialize, Serialize};
@@ -118,12 +120,6 @@ pub struct GradeOptions {
     /// Grade only this slice of the submissions (`--shard K/N`, by name order).
     pub shard: Option<run::Shard>,
 }
-
-/// What typically makes a socket program pass or fail with timing, for the message.
-const RACE_CAUSES: &str = "typical causes: a thread handed the address of a variable \
-    the next accept() overwrites (pthread_create(..., &sock) instead of passing the value), \
-    data shared between threads without a lock, a reply assumed to arrive in one recv(), or \
-    a step that waits with sleep() instead of for the event";
 
 /// The submission folders of `dir`: its subdirectories, hidden ones skipped, by name.
 pub fn submissions(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
