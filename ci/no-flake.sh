@@ -44,10 +44,12 @@ gcc -O2 -pthread -o "$work/echo_server" tests/programs/echo_server.c
 gcc -O2 -pthread -DBUG_NO_SIGPIPE -o "$work/echo_server_nosigpipe" tests/programs/echo_server.c
 gcc -O2 -o "$work/echo_client" tests/programs/echo_client.c
 gcc -O2 -o "$work/chat_server" tests/programs/chat_server.c
+gcc -O2 -pthread -o "$work/upload_server" tests/programs/upload_server.c
 program_runs() {
   "$bin" run --format json --no-progress scenarios/programs/echo-server --program "server=$work/echo_server {port}"
   "$bin" run --format json --no-progress scenarios/programs/echo-client --program "client=$work/echo_client {host} {port}"
   "$bin" run --format json --no-progress scenarios/programs/chat-server --program "server=$work/chat_server {port}"
+  "$bin" run --format json --no-progress scenarios/programs/upload-server --program "server=$work/upload_server {port}"
 }
 buggy_runs() {
   "$bin" run --format json --no-progress scenarios/programs/echo-server -f client-closes --program "server=$work/echo_server_nosigpipe {port}"

@@ -243,7 +243,7 @@ fn small_cli_defects_a_new_user_found() {
     // list selects what run would.
     let (_, listed, note) = run(&["list"]);
     assert!(!listed.contains("programs/"), "{listed}");
-    assert!(note.contains("23 program scenarios not run"), "{note}");
+    assert!(note.contains("29 program scenarios not run"), "{note}");
     let (_, listed, _) = run(&["list", "--program", "server=./server {port}"]);
     assert!(listed.contains("programs/echo-server/one-client"));
     // The rest (README.md as a scenario, --jobs 0, --color's help, grade's --output)

@@ -296,6 +296,36 @@ fn run_repeat_names_a_scenario_whose_runs_disagree() {
     );
 }
 
+/// The upload-server suite, written from the documentation alone as an instructor
+/// would (README, "Writing a suite for your assignment"), against its sample: the
+/// correct server passes, and each classic bug is caught where the suite says.
+#[rstest]
+#[case::correct(None, &[])]
+#[case::one_recv(Some("ONE_RECV"), &[
+    "a-file-in-pieces",
+    "a-large-file",
+    "no-answer-before-the-end",
+    "two-uploads-at-once",
+])]
+#[case::no_close(Some("NO_CLOSE"), &[
+    "a-file-in-pieces",
+    "a-large-file",
+    "a-small-file",
+    "an-empty-file",
+    "no-answer-before-the-end",
+    "two-uploads-at-once",
+])]
+#[case::serial(Some("SERIAL"), &["two-uploads-at-once"])]
+fn upload_server_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caught_by: &[&str]) {
+    let bin = sample_program("upload_server.c", bug);
+    let (failed, _) = failures(
+        "upload-server",
+        "server",
+        format!("{} {{port}}", bin.display()),
+    );
+    assert_eq!(failed, set(caught_by), "variant {bug:?}");
+}
+
 #[rstest]
 #[case::correct(None, &[])]
 #[case::keeps_departed_client(Some("KEEPS_DEPARTED"), &["a-client-that-leaves-is-removed"])]

@@ -348,14 +348,19 @@ impl Runner<'_> {
             Ok(Some(Response {
                 result: Reply::Err(e),
                 ..
-            })) => Err(err(
-                self,
-                format!(
+            })) => {
+                let actual = format!(
                     "{} from {}",
                     e.errno,
                     if local { "getsockname" } else { "getpeername" }
-                ),
-            )),
+                );
+                // The usual cause in a program's test: the program closed the
+                // connection (and unread data made that a reset) before this step.
+                let detail = (!local && e.errno == "ENOTCONN").then(|| {
+                    format!("`{}` is no longer connected: the other end closed or reset the connection before this step", id.name)
+                });
+                Err(self.fail(step, format!("the address {what}"), actual, detail))
+            }
             Ok(Some(_)) => Err(err(self, "an answer without `addr`".into())),
             Ok(None) => Err(err(self, "no answer".into())),
             Err(f) => Err(Stop::fault(
