@@ -359,6 +359,31 @@ fn a_sigpipe_death_is_explained_to_the_student() {
     assert!(detail.contains("MSG_NOSIGNAL"), "{detail}");
 }
 
+/// A thread-per-client server that hands its threads `&sock` (a race, made certain
+/// in the sample by a sleep) is diagnosed as that race, from the threads it has on one
+/// connection while others have none, and not as an iterative design.
+#[test]
+fn a_thread_handed_the_address_of_the_socket_variable_is_named_a_race() {
+    let bin = sample_program("echo_server.c", Some("SOCK_ADDRESS_RACE"));
+    let (failed, report) = failures(
+        "echo-server",
+        "server",
+        format!("{} {{port}}", bin.display()),
+    );
+    assert!(failed.contains("five-clients-at-once"), "{failed:?}");
+    assert!(
+        !failed.contains("one-client"),
+        "one client alone is served: {failed:?}"
+    );
+    let five = detail(&report, "five-clients-at-once");
+    assert!(
+        five.contains("of its threads wait on that one connection with 127.0.0.1:"),
+        "{five}"
+    );
+    assert!(five.contains("pthread_create(..., &sock)"), "{five}");
+    assert!(!five.contains("one client at a time"), "{five}");
+}
+
 /// A server that does not answer is looked at, not waited out: the call its thread
 /// sleeps in, on which connection, and what that means, read from /proc while it runs.
 #[test]

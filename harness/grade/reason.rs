@@ -8,6 +8,10 @@ use crate::run::{FailureKind, Status};
 
 /// What a failure's words reveal, as a short cause; the first pattern found wins.
 const CAUSES: &[(&str, &str)] = &[
+    (
+        "the next accept() overwrote",
+        "a race on the descriptor passed to its threads (&sock)",
+    ),
     ("serves one client at a time", "one client at a time"),
     (
         "that client does not read",

@@ -735,13 +735,44 @@ fn describe_activity(a: &inspect::Activity) -> Option<String> {
             && w.socket.as_ref().is_some_and(|s| s.state != tables::LISTEN)
     });
     let accepting = a.waiting.iter().any(|w| w.call == "accept()");
+    let reads = |w: &inspect::Waiting| {
+        matches!(w.call, "read()" | "recv()" | "readv()" | "recvmsg()")
+            && w.socket.as_ref().is_some_and(|s| s.state != tables::LISTEN)
+    };
+    // Several threads on one connection while another connection has none: each
+    // thread was given the descriptor through a variable the next accept() overwrote.
+    let shared = a.waiting.iter().filter(|w| reads(w)).find_map(|w| {
+        let s = w.socket.as_ref()?;
+        let threads = a
+            .waiting
+            .iter()
+            .filter(|v| reads(v) && v.socket.as_ref() == Some(s))
+            .count();
+        (threads > 1).then_some((s, threads))
+    });
+    let unserved = a
+        .connections
+        .iter()
+        .filter(|c| !a.waiting.iter().any(|w| w.socket.as_ref() == Some(*c)))
+        .count();
     let waiting_clients = a
         .connections
         .iter()
         .filter(|c| c.rx_queue > 0)
         .filter(|c| !a.waiting.iter().any(|w| w.socket.as_ref() == Some(*c)))
         .count();
-    if let Some(w) = sending {
+    if let (Some((s, threads)), true) = (shared, unserved > 0) {
+        out.push_str(&format!(
+            ": {threads} of its threads wait on that one connection with {} while \
+             {unserved} other connection{} {} none: a thread was handed the address of \
+             the variable the next accept() overwrote (pthread_create(..., &sock)), so \
+             several threads serve one client and others are served by no one; give each \
+             thread its own copy of the descriptor (pass its value, or a malloc'ed copy)",
+            s.remote,
+            if unserved == 1 { "" } else { "s" },
+            if unserved == 1 { "has" } else { "have" }
+        ));
+    } else if let Some(w) = sending {
         let to = w
             .socket
             .as_ref()

@@ -100,8 +100,21 @@ __attribute__((unused)) static int active_clients(void) {
     return __atomic_load_n(&clients_active, __ATOMIC_SEQ_CST);
 }
 
+#if defined(BUG_SOCK_ADDRESS_RACE)
+/* Bug: the thread is handed the address of the accept loop's variable and reads the
+ * descriptor through it later; by then the next accept() may have overwritten it, and
+ * two threads serve one client while another gets none. The sleep makes the race's
+ * bad outcome certain when clients come close together, for the tests. */
+static int last_accepted;
+#endif
+
 __attribute__((unused)) static void *client_thread(void *arg) {
+#if defined(BUG_SOCK_ADDRESS_RACE)
+    usleep(100000);
+    int c = *(int *)arg;
+#else
     int c = (int)(long)arg;
+#endif
     serve(c);
     __atomic_sub_fetch(&clients_active, 1, __ATOMIC_SEQ_CST);
     return NULL;
@@ -195,7 +208,13 @@ int main(int argc, char **argv) {
 #endif
         pthread_t t;
         __atomic_add_fetch(&clients_active, 1, __ATOMIC_SEQ_CST);
-        if (pthread_create(&t, NULL, client_thread, (void *)(long)c) != 0) {
+#if defined(BUG_SOCK_ADDRESS_RACE)
+        last_accepted = c;
+        void *arg = &last_accepted;
+#else
+        void *arg = (void *)(long)c;
+#endif
+        if (pthread_create(&t, NULL, client_thread, arg) != 0) {
             __atomic_sub_fetch(&clients_active, 1, __ATOMIC_SEQ_CST);
             close(c);
             continue;
