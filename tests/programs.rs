@@ -227,6 +227,39 @@ fn a_client_with_its_servers_port_written_in_gets_a_listener_there() {
     );
 }
 
+/// A server that chooses its own port but a new one at each start (it binds port 0)
+/// passes where one instance is enough and is told, when restarted, that it must listen
+/// on the same port each time.
+#[test]
+fn a_server_that_changes_its_port_between_starts_gets_a_reason() {
+    let script = "import socket\ns = socket.socket(); s.bind(('0.0.0.0', 0)); s.listen()\nwhile True:\n    c, _ = s.accept()\n    while (d := c.recv(65536)):\n        c.sendall(d)\n    c.close()";
+    let program = format!("server=python3 -c \"{script}\"");
+    let dir = support::root().join("scenarios/programs/echo-server");
+    let (code, report) = run_json(&[
+        dir.join("one-client.scn").to_str().unwrap(),
+        dir.join("restart-on-the-same-port.scn").to_str().unwrap(),
+        "--program",
+        &program,
+        "--timeout",
+        "3s",
+    ]);
+    assert_eq!(code, 1, "{report}");
+    let results = report["scenarios"].as_array().unwrap();
+    let status = |name: &str| {
+        results
+            .iter()
+            .find(|r| r["name"].as_str().unwrap().ends_with(name))
+            .unwrap()
+    };
+    assert_eq!(status("one-client")["status"], "passed", "{report}");
+    let restart = &status("restart-on-the-same-port")["failure"];
+    let detail = restart["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("where the instance before it listened"),
+        "{restart}"
+    );
+}
+
 /// A server that chooses its own port and listens on two is told it must listen on
 /// one: the harness cannot tell which serves.
 #[test]

@@ -82,6 +82,9 @@ pub struct Program {
     /// Its command has no `{port}`: the port is the program's own (written into it),
     /// found where it listens.
     pub finds_own_port: bool,
+    /// Its port is its own choice, whether found now or taken from an instance before
+    /// it (a restart of a program that chooses its port).
+    pub chooses_port: bool,
     child: GroupChild,
     stdout: Arc<Capture>,
     stderr: Arc<Capture>,
@@ -123,6 +126,7 @@ impl Program {
             command,
             addr,
             finds_own_port: false,
+            chooses_port: false,
             child,
             stdout,
             stderr,

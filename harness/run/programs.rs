@@ -155,7 +155,8 @@ impl Runner<'_> {
             .expect("unbound roles skip the scenario")
             .clone();
         let port = self.settings.program_ports.get(&role.name).copied();
-        let finds_own_port = addr.is_none() && fixed_ports::chooses_its_own_port(&template, port);
+        let chooses_port = fixed_ports::chooses_its_own_port(&template, port);
+        let finds_own_port = addr.is_none() && chooses_port;
         let addr = match addr {
             Some(a) => self.addr(step, a)?,
             None => {
@@ -179,6 +180,7 @@ impl Runner<'_> {
         match spawned {
             Ok(mut p) => {
                 p.finds_own_port = finds_own_port;
+                p.chooses_port = chooses_port;
                 self.programs.insert(name.to_string(), p);
                 self.record(step, format!("started `{command}`"), true);
                 Ok(())
@@ -247,6 +249,7 @@ impl Runner<'_> {
         let sandboxed = self.program_join.is_some();
         let port = self.program(step, prog)?.addr.port();
         let finds_own_port = self.program(step, prog)?.finds_own_port;
+        let chooses_port = self.program(step, prog)?.chooses_port;
         loop {
             if finds_own_port && self.own_port(step, prog)? {
                 return Ok(());
@@ -282,7 +285,12 @@ impl Runner<'_> {
                     "it never called listen(): its command has no {port}, so the harness waited for it to listen on a port of its own; check that bind() and listen() succeed (or give the port on its command line with {port})".into()
                 } else if sandboxed && !others.is_empty() {
                     let list: Vec<String> = others.iter().map(|a| a.to_string()).collect();
-                    if others.iter().all(|a| EPHEMERAL_PORTS.contains(&a.port())) {
+                    if chooses_port {
+                        format!(
+                            "it listens on {}, not on port {port}, where the instance before it listened: a program that chooses its own port must listen on the same port each time it starts (write the port into it, or take it from the command line with {{port}})",
+                            list.join(", ")
+                        )
+                    } else if others.iter().all(|a| EPHEMERAL_PORTS.contains(&a.port())) {
                         // listen() on an unbound socket takes such a port: bind() was
                         // never called, or it failed and the program went on.
                         format!(
