@@ -508,10 +508,12 @@ fn a_sigpipe_after_a_refused_connect_is_blamed_on_connect() {
 #[case::leaves_a_daemon("sh -c 'setsid sleep 4242 & exec sleep 4243'", "not listening on port")]
 fn misbehaving_programs_get_a_verdict_and_a_reason(#[case] command: &str, #[case] reason: &str) {
     let one = support::root().join("scenarios/programs/echo-server/one-client.scn");
+    // Told its port (a comment to the shell): without {port} it would be a program
+    // that chooses its own, found wherever it listens.
     let (_, report) = run_json(&[
         one.to_str().unwrap(),
         "--program",
-        &format!("server={command}"),
+        &format!("server={command} # {{port}}"),
         "--timeout",
         "2s",
         "--output-limit",
