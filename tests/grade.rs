@@ -251,6 +251,8 @@ fn a_scenario_that_passes_in_some_runs_only_is_named_a_race() {
         let stdout = String::from_utf8_lossy(&result.stdout).to_string();
         assert_eq!(result.status.code(), Some(0), "{stdout}");
         let text = std::fs::read_to_string(out.path().join("results/hana/results.json")).unwrap();
+        let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+        assert!(html.contains("<td class=\"flaky\""), "the HTML marks it");
         (stdout, serde_json::from_str(&text).unwrap())
     };
     let (table, hana) = grade("none");
