@@ -1252,20 +1252,34 @@ fn grade_command(args: GradeArgs) -> i32 {
         }
     };
     let color = args.color.enabled(std::io::stdout().is_terminal());
-    print!("{}", grade::table(&class, color));
-    if let Err(e) = grade::write_reports(&args.out, &class) {
+    let done = format!(
+        "graded {} submission{} in {:.1} s",
+        class.submissions.len(),
+        if class.submissions.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        class.duration.as_secs_f64(),
+    );
+    publish(&class, &args.out, color, &done)
+}
+
+/// The class's table on stdout and every report under `out`, then `done` and where
+/// the reports went; exit 3 if the grading was interrupted.
+fn publish(class: &crate::grade::ClassReport, out: &Path, color: bool, done: &str) -> i32 {
+    use crate::grade;
+    print!("{}", grade::table(class, color));
+    if let Err(e) = grade::write_reports(out, class) {
         eprintln!(
             "error: failed to write the reports to {}: {e}",
-            args.out.display()
+            out.display()
         );
         return EXIT_USAGE;
     }
     println!(
-        "\ngraded {} submission{} in {:.1} s; reports in {}: report.html, scores.csv, grades.json, results/*/results.json (Gradescope), junit/*.xml",
-        class.submissions.len(),
-        if class.submissions.len() == 1 { "" } else { "s" },
-        class.duration.as_secs_f64(),
-        args.out.display()
+        "\n{done}; reports in {}: report.html, scores.csv, grades.json, results/*/results.json (Gradescope), junit/*.xml",
+        out.display()
     );
     if class.interrupted {
         EXIT_INTERRUPTED
@@ -1295,27 +1309,18 @@ fn merge_command(args: MergeArgs) -> i32 {
         }
     }
     let color = args.color.enabled(std::io::stdout().is_terminal());
-    print!("{}", grade::table(&class, color));
-    if let Err(e) = grade::write_reports(&args.out, &class) {
-        eprintln!(
-            "error: failed to write the reports to {}: {e}",
-            args.out.display()
-        );
-        return EXIT_USAGE;
-    }
-    println!(
-        "\nmerged {} shard{} of {} submission{}; reports in {}: report.html, scores.csv, grades.json, results/*/results.json (Gradescope), junit/*.xml",
+    let done = format!(
+        "merged {} shard{} of {} submission{}",
         args.shards.len(),
         if args.shards.len() == 1 { "" } else { "s" },
         class.submissions.len(),
-        if class.submissions.len() == 1 { "" } else { "s" },
-        args.out.display()
+        if class.submissions.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
     );
-    if class.interrupted {
-        EXIT_INTERRUPTED
-    } else {
-        EXIT_OK
-    }
+    publish(&class, &args.out, color, &done)
 }
 
 /// Copies `from/STUDENT/*.pcap` into `to/STUDENT/`; a shard without captures has no
