@@ -153,6 +153,7 @@ fn poll_echo_server_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] ca
 #[case::correct(None, &[])]
 #[case::single_recv(Some("SINGLE_RECV"), &["reads-a-reply-split-in-pieces"])]
 #[case::unchecked_connect(Some("UNCHECKED_CONNECT"), &["reports-a-refused-connection"])]
+#[case::waits_on_stdin(Some("WAITS_ON_STDIN"), &["exits-when-the-server-closes"])]
 fn echo_client_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caught_by: &[&str]) {
     let bin = sample_program("echo_client.c", bug);
     let command = format!("{} {{host}} {{port}}", bin.display());
@@ -369,6 +370,12 @@ fn upload_server_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caugh
 // Loses the last client only when another one leaves: the departure of the last one
 // (a-client-that-leaves-is-removed) cannot show it.
 #[case::shift_loses_last(Some("SHIFT_LOSES_LAST"), &["clients-leave-in-every-position"])]
+#[case::skips_newest(Some("SKIPS_NEWEST"), &[
+    "a-client-that-leaves-is-removed",
+    "clients-leave-in-every-position",
+    "not-back-to-the-sender",
+    "relays-to-the-others",
+])]
 fn chat_server_suite_catches_each_bug(#[case] bug: Option<&str>, #[case] caught_by: &[&str]) {
     let bin = sample_program("chat_server.c", bug);
     let (failed, _) = failures(
@@ -634,4 +641,24 @@ fn survivors(markers: &[&str]) -> Vec<String> {
         }
     }
     found
+}
+
+/// Every program scenario is shown failing: its name stands, quoted, in a case above
+/// that expects a sample variant (or a misbehaving program) to fail it. A scenario
+/// no wrong program fails tests nothing.
+#[test]
+fn every_program_scenario_is_failed_by_some_program_here() {
+    let this_file = include_str!("programs.rs");
+    let suites = support::root().join("scenarios/programs");
+    let mut unproven = Vec::new();
+    for suite in std::fs::read_dir(&suites).unwrap() {
+        for file in std::fs::read_dir(suite.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            if !this_file.contains(&format!("\"{name}\"")) {
+                unproven.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(unproven.is_empty(), "no program here fails: {unproven:?}");
 }

@@ -93,7 +93,12 @@ int main(int argc, char **argv) {
 #endif
                 continue;
             }
+#ifdef BUG_SKIPS_NEWEST
+            /* Bug: the relay loop stops one short: the newest client hears no one. */
+            for (int j = 1; j < n - 1; j++) {
+#else
             for (int j = 1; j < n; j++) {
+#endif
 #ifndef BUG_ECHOES_SENDER
                 if (j == i) continue;
 #endif

@@ -66,6 +66,11 @@ int main(int argc, char **argv) {
     for (;;) {
         /* Wait for a line from stdin or for the server to close. */
         struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = s, .events = POLLIN}};
+#ifdef BUG_WAITS_ON_STDIN
+        /* Bug: waits for stdin alone: a server that closes goes unnoticed until the
+         * user types another line. */
+        p[1].events = 0;
+#endif
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR) continue;
             return 1;
