@@ -21,8 +21,7 @@ import sys
 import threading
 
 PROTOCOL = 1
-# close blocks with SO_LINGER on until the data is delivered or the time runs out.
-BLOCKING = {"accept", "connect", "send", "recv", "poll", "close", "send_pattern", "recv_pattern"}
+BLOCKING = {"accept", "connect", "send", "recv", "poll", "send_pattern", "recv_pattern"}
 MASK = (1 << 64) - 1
 OPTIONS = {
     "SO_REUSEADDR": (socket.SOL_SOCKET, socket.SO_REUSEADDR),
@@ -154,6 +153,20 @@ class Adapter:
             self.socks[self.next_handle] = sock
             return self.next_handle
 
+    def lingers(self, req):
+        """A close of a socket with SO_LINGER on may block until its data is delivered:
+        it runs on a thread then. Other closes run here, in order, so that a request
+        after one finds the handle gone."""
+        if req.get("op") != "close":
+            return False
+        with self.lock:
+            sock = self.socks.get(req.get("sock"))
+        try:
+            onoff, seconds = struct.unpack("ii", sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+        except (AttributeError, OSError):
+            return False
+        return onoff != 0 and seconds > 0
+
     def get(self, handle):
         with self.lock:
             sock = self.socks.get(handle)
@@ -185,7 +198,7 @@ class Adapter:
             except ValueError as e:
                 self.write({"id": 0, "err": {"errno": "EINVAL", "message": "bad request: %s" % e}})
                 continue
-            if req.get("op") in BLOCKING:
+            if req.get("op") in BLOCKING or self.lingers(req):
                 threading.Thread(target=self.execute, args=(req,), daemon=True).start()
             else:
                 self.execute(req)

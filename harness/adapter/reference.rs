@@ -98,10 +98,16 @@ impl ReferenceAdapter {
                 .remove(&sock);
             match taken {
                 None => reply(to_response(id, self.execute(request.call))),
-                Some(socket) => self.on_worker("close", move || {
+                Some(socket) if socket.linger().ok().flatten().is_some_and(|d| !d.is_zero()) => {
+                    self.on_worker("close", move || {
+                        drop(socket);
+                        reply(to_response(id, Ok(Done::default())));
+                    })
+                }
+                Some(socket) => {
                     drop(socket);
                     reply(to_response(id, Ok(Done::default())));
-                }),
+                }
             }
             return;
         }
