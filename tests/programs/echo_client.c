@@ -55,7 +55,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    int connected = connect(s, (struct sockaddr *)&addr, sizeof addr) == 0;
+    if (!connected) {
 #ifndef BUG_UNCHECKED_CONNECT
         fprintf(stderr, "echo_client: cannot connect to %s:%s: %s\n", argv[1], port,
                 strerror(errno));
@@ -66,6 +67,11 @@ int main(int argc, char **argv) {
     for (;;) {
         /* Wait for a line from stdin or for the server to close. */
         struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = s, .events = POLLIN}};
+#ifdef BUG_UNCHECKED_CONNECT
+        /* Believes itself connected; a socket that never connected polls as hung up
+         * at once, so it is left out and the line on stdin goes to it. */
+        if (!connected) p[1].fd = -1;
+#endif
 #ifdef BUG_WAITS_ON_STDIN
         /* Bug: waits for stdin alone: a server that closes goes unnoticed until the
          * user types another line. */
@@ -75,10 +81,7 @@ int main(int argc, char **argv) {
             if (errno == EINTR) continue;
             return 1;
         }
-#ifdef BUG_UNCHECKED_CONNECT
-        /* A line waiting on stdin goes first: sent to a socket that never connected. */
-        if (p[0].revents) p[1].revents = 0;
-#endif
+
         if (p[1].revents) {
             char c;
             ssize_t n = recv(s, &c, 1, MSG_PEEK);
