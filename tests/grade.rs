@@ -28,7 +28,7 @@ fn grade(class: &Path, suite: &str, out: &Path, extra: &[&str]) -> std::process:
         .arg(root().join(suite))
         .args(["--build", "gcc -O2 -pthread -o server server.c"])
         .args(["--program", "server=./server {port}"])
-        .args(["--timeout", "2s", "--no-progress", "--color", "never"])
+        .args(["--timeout", "4s", "--no-progress", "--color", "never"])
         .args(extra)
         .arg("-o")
         .arg(out)
