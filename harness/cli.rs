@@ -416,15 +416,8 @@ pub struct GradeArgs {
     /// or full
     #[arg(long, value_enum, default_value_t = FlakyCredit::None)]
     pub flaky_credit: FlakyCredit,
-    /// Programs' stdin and stdout: a terminal (as when run by hand: C's stdio
-    /// line-buffers its output) or pipes (stdio buffers fully until exit or fflush)
-    #[arg(long, value_enum, value_name = "KIND", default_value_t = StdioArg::Terminal)]
-    pub stdio: StdioArg,
-    /// A port written into a program, e.g. client=9877 (its server listens there), or
-    /// server=own (found wherever it listens, even with {port} in the command: a class
-    /// that mixes both). A server without {port} in its command is found anyway
-    #[arg(long = "program-port", value_name = "ROLE=PORT|own", value_parser = parse_program_port)]
-    pub program_ports: Vec<(String, run::ProgramPort)>,
+    #[command(flatten)]
+    pub io: ProgramIoArgs,
     #[command(flatten)]
     pub contain: ContainArgs,
 }
@@ -439,6 +432,13 @@ pub struct ProgramArgs {
     /// Working directory of programs under test [default: the current directory]
     #[arg(long, value_name = "DIR")]
     pub program_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub io: ProgramIoArgs,
+}
+
+/// How programs under test are connected: shared by `run` and `grade`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ProgramIoArgs {
     /// Programs' stdin and stdout: a terminal (as when run by hand: C's stdio
     /// line-buffers its output) or pipes (stdio buffers fully until exit or fflush)
     #[arg(long, value_enum, value_name = "KIND", default_value_t = StdioArg::Terminal)]
@@ -450,9 +450,18 @@ pub struct ProgramArgs {
     pub program_ports: Vec<(String, run::ProgramPort)>,
 }
 
+impl ProgramIoArgs {
+    /// Into the run's settings.
+    fn apply(&self, settings: &mut Settings) {
+        settings.program_stdio = self.stdio.into();
+        settings.program_ports = self.program_ports.iter().cloned().collect();
+    }
+}
+
 /// `--stdio`: how programs under test get their stdin and stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum StdioArg {
+    #[default]
     Terminal,
     Pipe,
 }
@@ -908,7 +917,7 @@ fn run_command(args: RunArgs) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let settings = Settings {
+    let mut settings = Settings {
         target: target_spec(&args.target),
         profile: args.pace.profile.clone(),
         block_window: args.pace.block_window,
@@ -920,13 +929,12 @@ fn run_command(args: RunArgs) -> i32 {
             .program_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(".")),
-        program_stdio: args.programs.stdio.into(),
-        program_ports: args.programs.program_ports.iter().cloned().collect(),
         pcap_dir: args.pcap.clone(),
         failed_pcap_dir: args.failure_pcap.clone(),
         time_scale: args.time_scale,
         ..Settings::default()
     };
+    args.programs.io.apply(&mut settings);
     if let Some(dir) = &settings.pcap_dir {
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!(
@@ -1034,8 +1042,7 @@ fn compare_command(args: CompareArgs) -> i32 {
         &ProgramArgs {
             programs: vec![],
             program_dir: None,
-            stdio: StdioArg::Terminal,
-            program_ports: vec![],
+            io: ProgramIoArgs::default(),
         },
     );
     note_left_out(&programs);
@@ -1192,17 +1199,16 @@ fn grade_command(args: GradeArgs) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let settings = Settings {
+    let mut settings = Settings {
         block_window: args.block_window,
         timeout: args.contain.timeout,
         sandbox,
         programs: bound,
-        program_stdio: args.stdio.into(),
-        program_ports: args.program_ports.iter().cloned().collect(),
         // A failed wire scenario's capture goes with the reports: OUT/pcap/STUDENT/.
         failed_pcap_dir: Some(args.out.join("pcap")),
         ..Settings::default()
     };
+    args.io.apply(&mut settings);
     let jobs = args.jobs.unwrap_or_else(default_jobs);
     let suite = args.suite.file_name().map_or_else(
         || args.suite.display().to_string(),
